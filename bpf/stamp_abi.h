@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * stamp_abi.h: the one contract between stampd's BPF programs and its C++
+ * side. Wire layouts (RFC 8762 base packets with the RFC 8972 SSID), map
+ * keys and values, counters, the ring-buffer record, map and pin names.
+ *
+ * Rules: fixed-width types only, explicit padding, no bitfields. Every size
+ * and offset is checked by static_assert in daemon/libstamp/abi_check.cpp.
+ * Changing any layout here bumps STAMP_ABI_VERSION, which is part of the pin
+ * path, so a new stampd never adopts maps of an old layout.
+ *
+ * Wire structs hold network-order values; everything else is host order.
+ */
+#ifndef STAMP_ABI_H
+#define STAMP_ABI_H
+
+#include <linux/types.h>
+
+#define STAMP_ABI_VERSION 1
+
+/* Pins live in STAMP_PIN_ROOT/v<ABI>/ (daemon issue); the root is
+ * configurable as [daemon] bpffs. */
+#define STAMP_PIN_ROOT "/sys/fs/bpf/stamp"
+#define STAMP_PIN_SUBDIR "v1"
+
+/* BPF object names: kernel limit is 15 characters. */
+#define STAMP_PROG_REFL_IN "stamp_refl_in"
+#define STAMP_PROG_REFL_OUT "stamp_refl_out"
+#define STAMP_MAP_CONFIG "stamp_config"
+#define STAMP_MAP_PORTS "stamp_ports"
+#define STAMP_MAP_ADDRS "stamp_addrs"
+#define STAMP_MAP_COUNTERS "stamp_counters"
+#define STAMP_MAP_EVENTS "stamp_events"
+
+#define STAMP_PORT_DEFAULT 862
+#define STAMP_UNAUTH_BASE 44
+#define STAMP_AUTH_BASE 112
+#define STAMP_AUTH_HMAC_OFF 96
+#define STAMP_HMAC_LEN 16
+/* Seconds from 1900-01-01 (NTP epoch) to 1970-01-01 (Unix epoch). */
+#define STAMP_NTP_UNIX_OFFSET 2208988800ULL
+
+/* Error Estimate bits (RFC 4656 section 4.1.2, Z from RFC 8186 section 2.3),
+ * host order. */
+#define STAMP_EE_S 0x8000
+#define STAMP_EE_Z 0x4000
+#define STAMP_EE_SCALE_SHIFT 8
+#define STAMP_EE_SCALE_MASK 0x3f
+#define STAMP_EE_MULT_MASK 0xff
+
+/* skb->mark the ingress reflector puts on a reply it redirects, so that the
+ * egress program recognises it, stamps T3 and clears the mark again. */
+#define STAMP_REFLECT_MARK 0x57a3d862u
+
+/* TTL / Hop Limit of reflected packets: 255 lets the sender count the hops
+ * of the backward path (255 minus the TTL it sees). */
+#define STAMP_REPLY_TTL 255
+
+/* ---- Wire layouts (RFC 8762 section 4.2/4.3, RFC 8972 section 3) ---- */
+
+/* Session-Sender test packet, unauthenticated: 44 octets. */
+struct stamp_sender_unauth {
+  __be32 seq;        /* 0 */
+  __be32 ts_sec;     /* 4: T1, NTP seconds or PTP seconds */
+  __be32 ts_frac;    /* 8: T1, NTP fraction or PTP nanoseconds */
+  __be16 err_est;    /* 12 */
+  __be16 ssid;       /* 14: RFC 8972; MBZ in RFC 8762 */
+  __u8 mbz[28];      /* 16 */
+} __attribute__((packed));
+
+/* Session-Reflector test packet, unauthenticated: 44 octets. */
+struct stamp_refl_unauth {
+  __be32 seq;            /* 0 */
+  __be32 ts_sec;         /* 4: T3 */
+  __be32 ts_frac;        /* 8 */
+  __be16 err_est;        /* 12: the reflector's clock */
+  __be16 ssid;           /* 14: copied */
+  __be32 rx_sec;         /* 16: T2 */
+  __be32 rx_frac;        /* 20 */
+  __be32 sender_seq;     /* 24 */
+  __be32 sender_ts_sec;  /* 28: T1, copied */
+  __be32 sender_ts_frac; /* 32 */
+  __be16 sender_err_est; /* 36 */
+  __u8 mbz1[2];          /* 38 */
+  __u8 sender_ttl;       /* 40: TTL / Hop Limit the request arrived with */
+  __u8 mbz2[3];          /* 41 */
+} __attribute__((packed));
+
+/* Session-Sender test packet, authenticated: 112 octets. */
+struct stamp_sender_auth {
+  __be32 seq;        /* 0 */
+  __u8 mbz0[12];     /* 4 */
+  __be32 ts_sec;     /* 16 */
+  __be32 ts_frac;    /* 20 */
+  __be16 err_est;    /* 24 */
+  __be16 ssid;       /* 26 */
+  __u8 mbz1[68];     /* 28 */
+  __u8 hmac[16];     /* 96: HMAC-SHA-256/128 over octets 0..95 */
+} __attribute__((packed));
+
+/* Session-Reflector test packet, authenticated: 112 octets. */
+struct stamp_refl_auth {
+  __be32 seq;            /* 0 */
+  __u8 mbz0[12];         /* 4 */
+  __be32 ts_sec;         /* 16: T3 */
+  __be32 ts_frac;        /* 20 */
+  __be16 err_est;        /* 24 */
+  __be16 ssid;           /* 26 */
+  __u8 mbz1[4];          /* 28 */
+  __be32 rx_sec;         /* 32: T2 */
+  __be32 rx_frac;        /* 36 */
+  __u8 mbz2[8];          /* 40 */
+  __be32 sender_seq;     /* 48 */
+  __u8 mbz3[12];         /* 52 */
+  __be32 sender_ts_sec;  /* 64 */
+  __be32 sender_ts_frac; /* 68 */
+  __be16 sender_err_est; /* 72 */
+  __u8 mbz4[6];          /* 74 */
+  __u8 sender_ttl;       /* 80 */
+  __u8 mbz5[15];         /* 81 */
+  __u8 hmac[16];         /* 96 */
+} __attribute__((packed));
+
+/* ---- Maps ---- */
+
+/* STAMP_MAP_CONFIG: array of one entry, written by stampd every second. */
+struct stamp_config {
+  __s64 tai_offset_ns; /* TAI - UTC, from adjtimex(); subtracted from TAI */
+  __u16 err_est;       /* this host's Error Estimate, host order, Z = 0 */
+  __u16 flags;         /* STAMP_CFG_* */
+  __u32 pad;
+};
+#define STAMP_CFG_CLOCK_VALID 0x0001 /* stampd has written the clock state */
+
+/* STAMP_MAP_PORTS: hash, key __u16 UDP port (host order). */
+enum stamp_refl_mode {
+  STAMP_MODE_STATELESS = 0,
+  STAMP_MODE_STATEFUL = 1, /* all-of-STAMP issue */
+};
+enum stamp_ts_format {
+  STAMP_TS_NTP = 0,
+  STAMP_TS_PTP = 1, /* all-of-STAMP issue */
+};
+struct stamp_port_cfg {
+  __u8 mode;      /* enum stamp_refl_mode */
+  __u8 ts_format; /* enum stamp_ts_format */
+  __u8 auth;      /* 1: authenticated mode (all-of-STAMP issue) */
+  __u8 pad[5];
+};
+
+/* STAMP_MAP_ADDRS: hash of this host's addresses the reflector answers on.
+ * IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d). */
+struct stamp_addr_key {
+  __u8 addr[16];
+};
+
+/* STAMP_MAP_COUNTERS: per-CPU hash keyed by ifindex (__u32). */
+enum stamp_drop_reason {
+  STAMP_DROP_BAD_SOURCE = 0,  /* multicast, broadcast or unspecified source */
+  STAMP_DROP_SRC_PORT_ZERO,   /* UDP source port 0 */
+  STAMP_DROP_MALFORMED,       /* UDP length inconsistent with the IP header */
+  STAMP_DROP_BAD_CHECKSUM,    /* IPv6 UDP checksum 0 (mandatory there) */
+  STAMP_DROP_RESIZE,          /* could not grow a short request to 44 octets */
+  STAMP_DROP_UNSUPPORTED,     /* port configured for a mode not built yet */
+  STAMP_DROP_MAX,
+};
+struct stamp_refl_counters {
+  __u64 rx;        /* STAMP requests seen (port and address matched) */
+  __u64 reflected; /* replies sent */
+  __u64 fragments; /* fragmented requests, passed to the stack unanswered */
+  __u64 t3_stamped;/* replies that got T3 on egress */
+  __u64 drop[STAMP_DROP_MAX];
+};
+
+/* ---- Sender ring buffer (sender issue) ---- */
+
+/* One record per reply to an active session, pushed by the sender's ingress
+ * program. Timestamps are the raw wire values (host order) so that the
+ * daemon decodes them with the Z bit of the matching Error Estimate. */
+struct stamp_rx_record {
+  __u32 session_id;
+  __u32 sender_seq;
+  __u32 refl_seq;
+  __u16 refl_err_est;
+  __u16 sender_err_est;
+  __u64 t1; /* sec << 32 | frac, as sent */
+  __u64 t2;
+  __u64 t3;
+  __u64 t4_tai_ns; /* bpf_ktime_get_tai_ns() at ingress */
+  __u16 ssid;
+  __u16 length;    /* STAMP payload octets */
+  __u8 sender_ttl; /* Session-Sender TTL field of the reply */
+  __u8 reply_ttl;  /* TTL / Hop Limit of the reply's IP header */
+  __u8 reply_tos;  /* TOS / Traffic Class of the reply */
+  __u8 flags;
+};
+
+#endif /* STAMP_ABI_H */

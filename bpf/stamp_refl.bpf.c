@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The STAMP Session-Reflector (RFC 8762 section 4.3), entirely in tc.
+ *
+ * stamp_refl_in (tc ingress): recognises STAMP requests addressed to this
+ * host on a configured port, takes T2, turns the packet into the reply in
+ * place (addresses, ports and MACs swapped, reflector fields written,
+ * checksums updated incrementally) and redirects it to the egress of the
+ * interface it arrived on, marked with STAMP_REFLECT_MARK.
+ *
+ * stamp_refl_out (tc egress): for marked packets only, writes T3 as late as
+ * tc allows, fixes the UDP checksum for it and clears the mark.
+ *
+ * Everything else passes untouched (TC_ACT_OK).
+ */
+#include "stamp_parse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stamp_config);
+} stamp_config SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 64);
+  __type(key, __u16);
+  __type(value, struct stamp_port_cfg);
+} stamp_ports SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, struct stamp_addr_key);
+  __type(value, __u8);
+} stamp_addrs SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 256);
+  __type(key, __u32);
+  __type(value, struct stamp_refl_counters);
+} stamp_counters SEC(".maps");
+
+static __always_inline struct stamp_refl_counters *counters_for(__u32 ifindex)
+{
+  struct stamp_refl_counters *c = bpf_map_lookup_elem(&stamp_counters, &ifindex);
+  if (c)
+    return c;
+  struct stamp_refl_counters zero = {};
+  bpf_map_update_elem(&stamp_counters, &ifindex, &zero, BPF_NOEXIST);
+  return bpf_map_lookup_elem(&stamp_counters, &ifindex);
+}
+
+static __always_inline int drop(struct stamp_refl_counters *c, int reason)
+{
+  if (c && reason >= 0 && reason < STAMP_DROP_MAX)
+    c->drop[reason]++;
+  return TC_ACT_SHOT;
+}
+
+static __always_inline int bad_source_v4(const struct stamp_addr_key *k)
+{
+  __u32 a = ((__u32)k->addr[12] << 24) | ((__u32)k->addr[13] << 16) | ((__u32)k->addr[14] << 8) |
+            k->addr[15];
+  return (a >> 24) == 0 ||            /* 0.0.0.0/8: unspecified, "this network" */
+         (a & 0xf0000000) == 0xe0000000 || /* 224.0.0.0/4: multicast */
+         a == 0xffffffff;             /* limited broadcast */
+}
+
+static __always_inline int bad_source_v6(const struct stamp_addr_key *k)
+{
+  if (k->addr[0] == 0xff)
+    return 1; /* ff00::/8: multicast */
+  __u32 w[4];
+  __builtin_memcpy(w, k->addr, 16);
+  return (w[0] | w[1] | w[2] | w[3]) == 0; /* :: */
+}
+
+/* Largest prefix of a request the reflector reads: the unauthenticated base. */
+#define BASE_WORDS (STAMP_UNAUTH_BASE / 4)
+
+union base {
+  struct stamp_sender_unauth req;
+  struct stamp_refl_unauth reply;
+  __be32 words[BASE_WORDS];
+};
+
+SEC("tc")
+int stamp_refl_in(struct __sk_buff *skb)
+{
+  __u64 t2 = bpf_ktime_get_tai_ns();
+  struct stamp_pkt p = {};
+  int r = stamp_parse(skb, &p);
+
+  if (r == STAMP_PARSE_NOT_UDP) {
+    /* Headers may sit in paged data (GRO, some drivers); pull them once. */
+    __u32 want = STAMP_MAX_L4_OFF + sizeof(struct udphdr) + STAMP_UNAUTH_BASE;
+    if (skb->data_end - skb->data >= want || skb->len <= skb->data_end - skb->data)
+      return TC_ACT_OK;
+    if (bpf_skb_pull_data(skb, skb->len < want ? skb->len : want))
+      return TC_ACT_OK;
+    r = stamp_parse(skb, &p);
+    if (r == STAMP_PARSE_NOT_UDP)
+      return TC_ACT_OK;
+  }
+
+  struct stamp_port_cfg *port = bpf_map_lookup_elem(&stamp_ports, &p.dport);
+  if (!port)
+    return TC_ACT_OK;
+  if (!bpf_map_lookup_elem(&stamp_addrs, &p.daddr))
+    return TC_ACT_OK; /* not addressed to this host: forwarded traffic */
+
+  struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
+  if (cnt)
+    cnt->rx++;
+  if (p.fragment) {
+    if (cnt)
+      cnt->fragments++;
+    return TC_ACT_OK;
+  }
+  if (r == STAMP_PARSE_BAD_LEN)
+    return drop(cnt, STAMP_DROP_MALFORMED);
+  if (port->mode != STAMP_MODE_STATELESS || port->auth || port->ts_format != STAMP_TS_NTP)
+    return drop(cnt, STAMP_DROP_UNSUPPORTED);
+  if (p.sport == 0)
+    return drop(cnt, STAMP_DROP_SRC_PORT_ZERO);
+  if ((p.macs[6] & 1) || (p.ipv6 ? bad_source_v6(&p.saddr) : bad_source_v4(&p.saddr)))
+    return drop(cnt, STAMP_DROP_BAD_SOURCE);
+  if (p.ipv6 && p.udp_check == 0)
+    return drop(cnt, STAMP_DROP_BAD_CHECKSUM);
+
+  __u32 key0 = 0;
+  struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
+  if (!cfg)
+    return TC_ACT_OK;
+
+  __u64 csum_flags = p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0;
+  __u32 csum_off = p.l4_off + offsetof(struct udphdr, check);
+
+  /* Swap MACs, addresses and ports: none of that changes a checksum. */
+  __u8 macs[12];
+  __builtin_memcpy(macs, &p.macs[6], 6);
+  __builtin_memcpy(&macs[6], &p.macs[0], 6);
+  __be16 ports[2] = {bpf_htons(p.dport), bpf_htons(p.sport)};
+  __u8 ttl = STAMP_REPLY_TTL;
+  if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) ||
+      bpf_skb_store_bytes(skb, p.l4_off, ports, sizeof(ports), 0))
+    return drop(cnt, STAMP_DROP_MALFORMED);
+  if (p.ipv6) {
+    struct stamp_addr_key addrs[2] = {p.daddr, p.saddr};
+    if (bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct ipv6hdr, saddr), addrs, 32, 0) ||
+        bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct ipv6hdr, hop_limit), &ttl, 1, 0))
+      return drop(cnt, STAMP_DROP_MALFORMED);
+  } else {
+    __u8 addrs[8];
+    __builtin_memcpy(addrs, &p.daddr.addr[12], 4);
+    __builtin_memcpy(&addrs[4], &p.saddr.addr[12], 4);
+    __be16 old_word = bpf_htons(((__u16)p.ttl << 8) | p.ip_proto);
+    __be16 new_word = bpf_htons(((__u16)STAMP_REPLY_TTL << 8) | p.ip_proto);
+    if (bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct iphdr, saddr), addrs, 8, 0) ||
+        bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct iphdr, ttl), &ttl, 1, 0) ||
+        bpf_l3_csum_replace(skb, p.l3_off + offsetof(struct iphdr, check), old_word, new_word, 2))
+      return drop(cnt, STAMP_DROP_MALFORMED);
+  }
+
+  if (p.payload_len < STAMP_UNAUTH_BASE) {
+    /* RFC 8762 section 4.6: a short (TWAMP-Light) request gets the base. */
+    __u32 grow = STAMP_UNAUTH_BASE - p.payload_len;
+    __be16 old_l3 = bpf_htons(p.ipv6 ? p.l3_len - sizeof(struct ipv6hdr) : p.l3_len);
+    __be16 new_l3 = bpf_htons(bpf_ntohs(old_l3) + grow);
+    __be16 old_udp = bpf_htons(p.payload_len + sizeof(struct udphdr));
+    __be16 new_udp = bpf_htons(STAMP_UNAUTH_BASE + sizeof(struct udphdr));
+    if (bpf_skb_change_tail(skb, p.payload_off + STAMP_UNAUTH_BASE, 0))
+      return drop(cnt, STAMP_DROP_RESIZE);
+    if (p.ipv6) {
+      if (bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct ipv6hdr, payload_len), &new_l3, 2, 0))
+        return drop(cnt, STAMP_DROP_RESIZE);
+    } else {
+      if (bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct iphdr, tot_len), &new_l3, 2, 0) ||
+          bpf_l3_csum_replace(skb, p.l3_off + offsetof(struct iphdr, check), old_l3, new_l3, 2))
+        return drop(cnt, STAMP_DROP_RESIZE);
+    }
+    if (bpf_skb_store_bytes(skb, p.l4_off + offsetof(struct udphdr, len), &new_udp, 2, 0) ||
+        bpf_l4_csum_replace(skb, csum_off, old_udp, new_udp, 2 | csum_flags) ||
+        bpf_l4_csum_replace(skb, csum_off, old_udp, new_udp, 2 | BPF_F_PSEUDO_HDR | csum_flags))
+      return drop(cnt, STAMP_DROP_RESIZE);
+  }
+
+  /* The request's base as the checksum knows it: octets a short request
+   * lacked (now zero or padding in the grown packet) count as zero. */
+  union base old = {}, reply = {};
+  if (bpf_skb_load_bytes(skb, p.payload_off, &old, sizeof(old)))
+    return drop(cnt, STAMP_DROP_MALFORMED);
+  if (p.payload_len < STAMP_UNAUTH_BASE) {
+    __u8 *b = (__u8 *)&old;
+    for (int i = 0; i < STAMP_UNAUTH_BASE; i++)
+      if (i >= p.payload_len)
+        b[i] = 0;
+  }
+
+  __be32 t2_sec, t2_frac;
+  stamp_ntp_from_tai(t2, cfg->tai_offset_ns, &t2_sec, &t2_frac);
+  __u16 err_est = (cfg->flags & STAMP_CFG_CLOCK_VALID) ? cfg->err_est : 0x3fff;
+
+  /* Stateless mode: reflector sequence = sender sequence. */
+  reply.reply.seq = old.req.seq;
+  reply.reply.ts_sec = t2_sec; /* provisional T3; stamp_refl_out rewrites it */
+  reply.reply.ts_frac = t2_frac;
+  reply.reply.err_est = bpf_htons(err_est);
+  reply.reply.ssid = old.req.ssid;
+  reply.reply.rx_sec = t2_sec;
+  reply.reply.rx_frac = t2_frac;
+  reply.reply.sender_seq = old.req.seq;
+  reply.reply.sender_ts_sec = old.req.ts_sec;
+  reply.reply.sender_ts_frac = old.req.ts_frac;
+  reply.reply.sender_err_est = old.req.err_est;
+  reply.reply.sender_ttl = p.ttl;
+
+  __s64 diff = bpf_csum_diff(old.words, sizeof(old), reply.words, sizeof(reply), 0);
+  if (bpf_skb_store_bytes(skb, p.payload_off, &reply, sizeof(reply), 0) ||
+      bpf_l4_csum_replace(skb, csum_off, 0, diff, csum_flags))
+    return drop(cnt, STAMP_DROP_MALFORMED);
+
+  skb->mark = STAMP_REFLECT_MARK;
+  if (cnt)
+    cnt->reflected++;
+  return bpf_redirect(skb->ifindex, 0);
+}
+
+SEC("tc")
+int stamp_refl_out(struct __sk_buff *skb)
+{
+  if (skb->mark != STAMP_REFLECT_MARK)
+    return TC_ACT_OK;
+  skb->mark = 0;
+
+  struct stamp_pkt p = {};
+  if (stamp_parse(skb, &p) != STAMP_PARSE_UDP || p.payload_len < STAMP_UNAUTH_BASE)
+    return TC_ACT_OK;
+
+  __u32 key0 = 0;
+  struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
+  if (!cfg)
+    return TC_ACT_OK;
+
+  __u32 ts_off = p.payload_off + offsetof(struct stamp_refl_unauth, ts_sec);
+  __be32 old_ts[2], t3[2];
+  if (bpf_skb_load_bytes(skb, ts_off, old_ts, sizeof(old_ts)))
+    return TC_ACT_OK;
+  stamp_ntp_from_tai(bpf_ktime_get_tai_ns(), cfg->tai_offset_ns, &t3[0], &t3[1]);
+
+  __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t3, sizeof(t3), 0);
+  __u64 csum_flags = p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0;
+  if (bpf_skb_store_bytes(skb, ts_off, t3, sizeof(t3), 0) ||
+      bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff, csum_flags))
+    return TC_ACT_OK;
+
+  struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
+  if (cnt)
+    cnt->t3_stamped++;
+  return TC_ACT_OK;
+}

@@ -1,0 +1,68 @@
+// The reflector's BPF objects: loading the embedded skeleton, attaching its
+// programs to interfaces (tcx links, or clsact + cls_bpf where tcx is
+// missing), and reading and writing its maps. Every handle has one owner;
+// nothing here throws, failures come back as Result with context.
+//
+// Built so the daemon issue can pin: the links are plain fds and the maps
+// are reachable through mapFd().
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "netif.hpp"
+#include "result.hpp"
+#include "stamp_abi.h"
+#include "unique_fd.hpp"
+
+struct stamp_refl;
+
+namespace stamp {
+
+enum class AttachMode { Auto, Tcx, Tc };
+
+class ReflectorBpf {
+ public:
+  // Opens and loads the embedded programs. On a verifier rejection the error
+  // message carries the verifier log.
+  static Result<ReflectorBpf> load();
+
+  ReflectorBpf(ReflectorBpf&&) noexcept;
+  ReflectorBpf& operator=(ReflectorBpf&&) noexcept;
+  ~ReflectorBpf();  // detaches whatever is still attached
+
+  // Attaches ingress and egress programs to the interface. Auto tries tcx
+  // first and falls back to clsact + cls_bpf when the kernel lacks tcx.
+  Result<void> attach(const std::string& ifname, AttachMode mode = AttachMode::Auto);
+  // Detaches from every interface; only a clsact qdisc stampd created is
+  // removed. Returns the first failure but tries them all.
+  Result<void> detachAll();
+  // "tcx" or "tc" per attached interface name.
+  std::map<std::string, std::string> attachments() const;
+
+  Result<void> setClock(const ClockState& clock);
+  Result<void> setPorts(const std::vector<uint16_t>& ports, const stamp_port_cfg& cfg);
+  Result<void> setAddresses(const std::vector<Ip16>& addrs);
+  // Counters per ifindex, summed over CPUs.
+  Result<std::map<unsigned, stamp_refl_counters>> counters() const;
+
+  int inProgFd() const;
+  int outProgFd() const;
+
+ private:
+  struct Attachment;
+  explicit ReflectorBpf(stamp_refl* skel);
+  Result<void> detach(Attachment& a);
+
+  stamp_refl* skel_ = nullptr;
+  std::vector<Attachment> attached_;
+};
+
+// Routes libbpf's messages to spdlog (debug level) and keeps the last
+// warnings, such as a verifier log, for error reports.
+void installLibbpfLogger();
+
+}  // namespace stamp

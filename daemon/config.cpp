@@ -1,0 +1,284 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace stamp {
+namespace {
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// Collects errors with their position; one line each.
+class Errors {
+ public:
+  explicit Errors(std::string path) : path_(std::move(path)) {}
+  void add(const toml::source_region& at, const std::string& why) {
+    std::ostringstream os;
+    os << path_ << ":" << at.begin.line << ":" << at.begin.column << ": " << why;
+    lines_.push_back(os.str());
+  }
+  bool empty() const { return lines_.empty(); }
+  std::string joined() const {
+    std::string s;
+    for (const auto& l : lines_) s += (s.empty() ? "" : "\n") + l;
+    return s;
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> lines_;
+};
+
+using Handler = std::function<void(const toml::node&, const std::string& key, Errors&)>;
+
+// Walks a table, dispatching known keys and reporting unknown ones with the
+// nearest known key.
+void walk(const toml::table& t, const std::string& where, const std::map<std::string, Handler>& keys,
+          Errors& err) {
+  for (const auto& [k, node] : t) {
+    std::string key(k.str());
+    auto it = keys.find(key);
+    if (it != keys.end()) {
+      it->second(node, where + key, err);
+      continue;
+    }
+    std::string best;
+    size_t bestD = 4;
+    for (const auto& [known, _] : keys) {
+      size_t d = editDistance(key, known);
+      if (d < bestD) bestD = d, best = known;
+    }
+    err.add(k.source(), "unknown key '" + where + key + "'" +
+                            (best.empty() ? "" : " (did you mean '" + best + "'?)"));
+  }
+}
+
+Handler str(std::string& out) {
+  return [&out](const toml::node& n, const std::string& key, Errors& err) {
+    if (auto v = n.value<std::string>()) out = *v;
+    else err.add(n.source(), "'" + key + "' must be a string");
+  };
+}
+
+Handler boolean(bool& out) {
+  return [&out](const toml::node& n, const std::string& key, Errors& err) {
+    if (n.is_boolean()) out = *n.value<bool>();
+    else err.add(n.source(), "'" + key + "' must be true or false");
+  };
+}
+
+template <typename T>
+Handler integer(T& out, int64_t lo, int64_t hi) {
+  return [&out, lo, hi](const toml::node& n, const std::string& key, Errors& err) {
+    if (!n.is_integer()) return err.add(n.source(), "'" + key + "' must be an integer");
+    int64_t v = *n.value<int64_t>();
+    if (v < lo || v > hi)
+      return err.add(n.source(), "'" + key + "' = " + std::to_string(v) + " is out of range " +
+                                     std::to_string(lo) + ".." + std::to_string(hi));
+    out = T(v);
+  };
+}
+
+Handler duration(std::chrono::nanoseconds& out) {
+  return [&out](const toml::node& n, const std::string& key, Errors& err) {
+    auto s = n.value<std::string>();
+    auto d = s ? parseDuration(*s) : std::nullopt;
+    if (!d)
+      return err.add(n.source(), "'" + key +
+                                     "' must be a duration such as \"250us\", \"10ms\", \"1s\", "
+                                     "\"5m\"");
+    out = *d;
+  };
+}
+
+Handler tsFormat(TsFormat& out) {
+  return [&out](const toml::node& n, const std::string& key, Errors& err) {
+    auto s = n.value<std::string>();
+    if (s && *s == "ntp") out = TsFormat::Ntp;
+    else if (s && *s == "ptp") out = TsFormat::Ptp;
+    else err.add(n.source(), "'" + key + "' must be \"ntp\" or \"ptp\"");
+  };
+}
+
+Handler stringList(std::vector<std::string>& out) {
+  return [&out](const toml::node& n, const std::string& key, Errors& err) {
+    const toml::array* a = n.as_array();
+    if (!a) return err.add(n.source(), "'" + key + "' must be an array of strings");
+    out.clear();
+    for (const auto& e : *a) {
+      if (auto v = e.value<std::string>()) out.push_back(*v);
+      else err.add(e.source(), "'" + key + "' must contain only strings");
+    }
+  };
+}
+
+}  // namespace
+
+std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data()) return std::nullopt;
+  std::string_view unit(p, text.data() + text.size() - p);
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000},
+      {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
+  for (const auto& [u, mult] : kUnits) {
+    if (unit != u) continue;
+    if (n > uint64_t(INT64_MAX) / mult) return std::nullopt;
+    return std::chrono::nanoseconds(int64_t(n * mult));
+  }
+  return std::nullopt;
+}
+
+Result<Config> parseConfig(std::string_view text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+       << e.description();
+    return makeError(EINVAL, os.str());
+  }
+
+  Config cfg;
+  cfg.path = path;
+  Errors err(path);
+  auto section = [&](const char* name, const std::map<std::string, Handler>& keys) {
+    return [&, name, keys](const toml::node& n, const std::string& key, Errors& e) {
+      if (const toml::table* t = n.as_table()) walk(*t, std::string(name) + ".", keys, e);
+      else e.add(n.source(), "'" + key + "' must be a table [" + name + "]");
+    };
+  };
+
+  DaemonConfig& d = cfg.daemon;
+  ReflectorConfig& r = cfg.reflector;
+  std::map<std::string, Handler> daemonKeys = {
+      {"socket", str(d.socket)},     {"bpffs", str(d.bpffs)},
+      {"state_dir", str(d.stateDir)}, {"key_file", str(d.keyFile)},
+      {"log_level", [&d](const toml::node& n, const std::string& key, Errors& e) {
+         auto s = n.value<std::string>();
+         static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
+         if (s && std::find(std::begin(kLevels), std::end(kLevels), *s) != std::end(kLevels))
+           d.logLevel = *s;
+         else
+           e.add(n.source(), "'" + key + "' must be one of trace, debug, info, warn, error");
+       }},
+      {"interfaces", stringList(d.interfaces)},
+      {"attach", [&d](const toml::node& n, const std::string& key, Errors& e) {
+         auto s = n.value<std::string>();
+         if (s && (*s == "auto" || *s == "tcx" || *s == "tc")) d.attach = *s;
+         else e.add(n.source(), "'" + key + "' must be \"auto\", \"tcx\" or \"tc\"");
+       }},
+  };
+  std::map<std::string, Handler> reflectorKeys = {
+      {"enabled", boolean(r.enabled)},
+      {"timestamp_format", tsFormat(r.tsFormat)},
+      {"auth_key", str(r.authKey)},
+      {"mode", [&r](const toml::node& n, const std::string& key, Errors& e) {
+         auto s = n.value<std::string>();
+         if (s && *s == "stateless") r.mode = ReflectorMode::Stateless;
+         else if (s && *s == "stateful") r.mode = ReflectorMode::Stateful;
+         else e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
+       }},
+      {"ports", [&r](const toml::node& n, const std::string& key, Errors& e) {
+         const toml::array* a = n.as_array();
+         if (!a || a->empty()) return e.add(n.source(), "'" + key + "' must be a non-empty array of ports");
+         r.ports.clear();
+         for (const auto& p : *a) {
+           auto v = p.value<int64_t>();
+           if (!p.is_integer() || !v || *v < 1 || *v > 65535)
+             e.add(p.source(), "'" + key + "': port must be an integer 1..65535");
+           else if (std::find(r.ports.begin(), r.ports.end(), uint16_t(*v)) != r.ports.end())
+             e.add(p.source(), "'" + key + "': port " + std::to_string(*v) + " is listed twice");
+           else
+             r.ports.push_back(uint16_t(*v));
+         }
+       }},
+      {"addresses", [&r](const toml::node& n, const std::string& key, Errors& e) {
+         const toml::array* a = n.as_array();
+         if (!a) return e.add(n.source(), "'" + key + "' must be an array of addresses");
+         for (const auto& x : *a) {
+           auto s = x.value<std::string>();
+           auto ip = s ? parseIp(*s) : Result<Ip16>(makeError(EINVAL, "not a string"));
+           if (ip) r.addresses.push_back(*ip);
+           else e.add(x.source(), "'" + key + "': " + ip.error().message);
+         }
+       }},
+  };
+  std::map<std::string, Handler> metricsKeys = {{"listen", str(cfg.metrics.listen)}};
+
+  auto sessions = [&](const toml::node& n, const std::string& key, Errors& e) {
+    const toml::array* a = n.as_array();
+    if (!a) return e.add(n.source(), "'session' must be an array of tables [[session]]");
+    for (const auto& elem : *a) {
+      const toml::table* t = elem.as_table();
+      if (!t) {
+        e.add(elem.source(), "'session' entries must be tables");
+        continue;
+      }
+      SessionConfig s;
+      std::map<std::string, Handler> keys = {
+          {"name", str(s.name)},
+          {"target", str(s.target)},
+          {"port", integer(s.port, 1, 65535)},
+          {"count", integer(s.count, 0, INT64_MAX)},
+          {"interval", duration(s.interval)},
+          {"timeout", duration(s.timeout)},
+          {"schedule", str(s.schedule)},
+          {"size", integer(s.size, 0, 9000)},
+          {"dscp", integer(s.dscp, 0, 63)},
+          {"ssid", integer(s.ssid, 0, 65535)},
+          {"timestamp_format", tsFormat(s.tsFormat)},
+          {"auth_key", str(s.authKey)},
+          {"enabled", boolean(s.enabled)},
+      };
+      walk(*t, key + ".", keys, e);
+      if (s.name.empty()) e.add(t->source(), "a [[session]] needs a 'name'");
+      if (s.target.empty()) e.add(t->source(), "session '" + s.name + "' needs a 'target'");
+      else if (auto ip = parseIp(s.target); !ip)
+        e.add((*t)["target"].node()->source(), "session '" + s.name + "': " + ip.error().message);
+      for (const auto& other : cfg.sessions)
+        if (!s.name.empty() && other.name == s.name)
+          e.add(t->source(), "duplicate session name '" + s.name + "'");
+      cfg.sessions.push_back(std::move(s));
+    }
+  };
+
+  std::map<std::string, Handler> top = {
+      {"daemon", section("daemon", daemonKeys)},
+      {"reflector", section("reflector", reflectorKeys)},
+      {"metrics", section("metrics", metricsKeys)},
+      {"session", sessions},
+  };
+  walk(root, "", top, err);
+
+  if (!err.empty()) return makeError(EINVAL, err.joined());
+  return cfg;
+}
+
+Result<Config> loadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return makeError(ENOENT, path + ": cannot read the configuration file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseConfig(ss.str(), path);
+}
+
+}  // namespace stamp

@@ -1,0 +1,79 @@
+// stamp.toml: the schema, its defaults and its validation. Parsing never
+// throws to the caller; every problem comes back as one line
+// "FILE:LINE:COLUMN: reason", all problems of a file at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "netif.hpp"
+#include "result.hpp"
+
+namespace stamp {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/stamp/stamp.toml";
+
+enum class ReflectorMode { Stateless, Stateful };
+enum class TsFormat { Ntp, Ptp };
+
+struct DaemonConfig {
+  std::string socket = "/run/stamp/stampd.sock";
+  std::string bpffs = "/sys/fs/bpf/stamp";
+  std::string stateDir = "/var/lib/stamp";
+  std::string keyFile;
+  std::string logLevel = "info";
+  std::string attach = "auto";  // "auto" (tcx, else clsact), "tcx" or "tc"
+  std::vector<std::string> interfaces;
+};
+
+struct ReflectorConfig {
+  bool enabled = true;
+  std::vector<uint16_t> ports{862};
+  ReflectorMode mode = ReflectorMode::Stateless;
+  TsFormat tsFormat = TsFormat::Ntp;
+  std::string authKey;
+  // Extra local addresses to answer on, besides those of the interfaces.
+  std::vector<Ip16> addresses;
+};
+
+struct MetricsConfig {
+  std::string listen;  // empty: off
+};
+
+struct SessionConfig {
+  std::string name;
+  std::string target;
+  uint16_t port = 862;
+  uint64_t count = 100;  // 0: until stopped
+  std::chrono::nanoseconds interval = std::chrono::milliseconds(100);
+  std::chrono::nanoseconds timeout = std::chrono::seconds(2);
+  std::string schedule;  // cron; empty: on demand only
+  uint32_t size = 44;
+  uint8_t dscp = 0;
+  uint16_t ssid = 0;
+  TsFormat tsFormat = TsFormat::Ntp;
+  std::string authKey;
+  bool enabled = true;
+};
+
+struct Config {
+  std::string path;
+  DaemonConfig daemon;
+  ReflectorConfig reflector;
+  MetricsConfig metrics;
+  std::vector<SessionConfig> sessions;
+};
+
+// Parses TOML text; `path` names the source in error messages.
+Result<Config> parseConfig(std::string_view text, const std::string& path);
+// Reads and parses a file.
+Result<Config> loadConfig(const std::string& path);
+
+// "250us", "10ms", "1s", "5m", "1h"; whole numbers only.
+std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text);
+
+}  // namespace stamp

@@ -1,0 +1,39 @@
+// A single-threaded epoll loop. Callbacks run on the loop's thread, must not
+// block and must not throw.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+
+#include "result.hpp"
+#include "unique_fd.hpp"
+
+namespace stamp {
+
+class EventLoop {
+ public:
+  using Callback = std::function<void(uint32_t events)>;
+
+  static Result<EventLoop> create();
+
+  // Watches fd (not owned) for `events` (EPOLLIN ...).
+  Result<void> add(int fd, uint32_t events, Callback cb);
+  void remove(int fd);
+  // Runs until stop() is called from a callback.
+  Result<void> run();
+  void stop() { running_ = false; }
+
+ private:
+  explicit EventLoop(UniqueFd ep) : ep_(std::move(ep)) {}
+  UniqueFd ep_;
+  std::map<int, Callback> callbacks_;
+  bool running_ = false;
+};
+
+// A periodic CLOCK_MONOTONIC timerfd; the caller reads it on each tick.
+Result<UniqueFd> makePeriodicTimer(uint64_t periodNs);
+// Blocks SIGTERM, SIGINT and SIGHUP and returns a signalfd for them.
+Result<UniqueFd> makeSignalFd();
+
+}  // namespace stamp

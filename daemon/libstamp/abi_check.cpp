@@ -1,0 +1,99 @@
+// Compile-time proof that the C++ view of bpf/stamp_abi.h matches the wire
+// and the BPF programs' view. A failure here means the header changed: check
+// the layout against spec/STAMP.md and bump STAMP_ABI_VERSION.
+#include <cstddef>
+
+#include "stamp_abi.h"
+
+#define AT(type, field, off) static_assert(offsetof(type, field) == (off), #type "." #field)
+
+static_assert(sizeof(stamp_sender_unauth) == STAMP_UNAUTH_BASE);
+AT(stamp_sender_unauth, seq, 0);
+AT(stamp_sender_unauth, ts_sec, 4);
+AT(stamp_sender_unauth, ts_frac, 8);
+AT(stamp_sender_unauth, err_est, 12);
+AT(stamp_sender_unauth, ssid, 14);
+AT(stamp_sender_unauth, mbz, 16);
+
+static_assert(sizeof(stamp_refl_unauth) == STAMP_UNAUTH_BASE);
+AT(stamp_refl_unauth, seq, 0);
+AT(stamp_refl_unauth, ts_sec, 4);
+AT(stamp_refl_unauth, ts_frac, 8);
+AT(stamp_refl_unauth, err_est, 12);
+AT(stamp_refl_unauth, ssid, 14);
+AT(stamp_refl_unauth, rx_sec, 16);
+AT(stamp_refl_unauth, rx_frac, 20);
+AT(stamp_refl_unauth, sender_seq, 24);
+AT(stamp_refl_unauth, sender_ts_sec, 28);
+AT(stamp_refl_unauth, sender_ts_frac, 32);
+AT(stamp_refl_unauth, sender_err_est, 36);
+AT(stamp_refl_unauth, mbz1, 38);
+AT(stamp_refl_unauth, sender_ttl, 40);
+AT(stamp_refl_unauth, mbz2, 41);
+
+static_assert(sizeof(stamp_sender_auth) == STAMP_AUTH_BASE);
+AT(stamp_sender_auth, seq, 0);
+AT(stamp_sender_auth, mbz0, 4);
+AT(stamp_sender_auth, ts_sec, 16);
+AT(stamp_sender_auth, ts_frac, 20);
+AT(stamp_sender_auth, err_est, 24);
+AT(stamp_sender_auth, ssid, 26);
+AT(stamp_sender_auth, mbz1, 28);
+AT(stamp_sender_auth, hmac, STAMP_AUTH_HMAC_OFF);
+
+static_assert(sizeof(stamp_refl_auth) == STAMP_AUTH_BASE);
+AT(stamp_refl_auth, seq, 0);
+AT(stamp_refl_auth, mbz0, 4);
+AT(stamp_refl_auth, ts_sec, 16);
+AT(stamp_refl_auth, ts_frac, 20);
+AT(stamp_refl_auth, err_est, 24);
+AT(stamp_refl_auth, ssid, 26);
+AT(stamp_refl_auth, mbz1, 28);
+AT(stamp_refl_auth, rx_sec, 32);
+AT(stamp_refl_auth, rx_frac, 36);
+AT(stamp_refl_auth, mbz2, 40);
+AT(stamp_refl_auth, sender_seq, 48);
+AT(stamp_refl_auth, mbz3, 52);
+AT(stamp_refl_auth, sender_ts_sec, 64);
+AT(stamp_refl_auth, sender_ts_frac, 68);
+AT(stamp_refl_auth, sender_err_est, 72);
+AT(stamp_refl_auth, mbz4, 74);
+AT(stamp_refl_auth, sender_ttl, 80);
+AT(stamp_refl_auth, mbz5, 81);
+AT(stamp_refl_auth, hmac, STAMP_AUTH_HMAC_OFF);
+
+static_assert(sizeof(stamp_config) == 16);
+AT(stamp_config, tai_offset_ns, 0);
+AT(stamp_config, err_est, 8);
+AT(stamp_config, flags, 10);
+
+static_assert(sizeof(stamp_port_cfg) == 8);
+AT(stamp_port_cfg, mode, 0);
+AT(stamp_port_cfg, ts_format, 1);
+AT(stamp_port_cfg, auth, 2);
+
+static_assert(sizeof(stamp_addr_key) == 16);
+
+static_assert(sizeof(stamp_refl_counters) == 8 * (4 + STAMP_DROP_MAX));
+AT(stamp_refl_counters, rx, 0);
+AT(stamp_refl_counters, reflected, 8);
+AT(stamp_refl_counters, fragments, 16);
+AT(stamp_refl_counters, t3_stamped, 24);
+AT(stamp_refl_counters, drop, 32);
+
+static_assert(sizeof(stamp_rx_record) == 56);
+AT(stamp_rx_record, session_id, 0);
+AT(stamp_rx_record, sender_seq, 4);
+AT(stamp_rx_record, refl_seq, 8);
+AT(stamp_rx_record, refl_err_est, 12);
+AT(stamp_rx_record, sender_err_est, 14);
+AT(stamp_rx_record, t1, 16);
+AT(stamp_rx_record, t2, 24);
+AT(stamp_rx_record, t3, 32);
+AT(stamp_rx_record, t4_tai_ns, 40);
+AT(stamp_rx_record, ssid, 48);
+AT(stamp_rx_record, length, 50);
+AT(stamp_rx_record, sender_ttl, 52);
+AT(stamp_rx_record, reply_ttl, 53);
+AT(stamp_rx_record, reply_tos, 54);
+AT(stamp_rx_record, flags, 55);

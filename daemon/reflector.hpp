@@ -1,0 +1,31 @@
+// The reflector as the daemon runs it: the BPF objects, configured from
+// stamp.toml, and kept current (clock state, interface addresses) by
+// refresh(), which the event loop calls every second.
+#pragma once
+
+#include "bpf_runtime.hpp"
+#include "config.hpp"
+
+namespace stamp {
+
+class Reflector {
+ public:
+  // Loads the programs, fills the maps and attaches to every configured
+  // interface. Fails with a one-line reason naming the interface or port.
+  static Result<Reflector> start(const Config& cfg, AttachMode mode);
+
+  // Re-reads the clock and the interfaces' addresses into the maps.
+  Result<void> refresh();
+  Result<void> stop() { return bpf_.detachAll(); }
+  const ReflectorBpf& bpf() const { return bpf_; }
+
+ private:
+  Reflector(ReflectorBpf bpf, std::vector<std::string> ifs, std::vector<Ip16> extra)
+      : bpf_(std::move(bpf)), interfaces_(std::move(ifs)), extraAddrs_(std::move(extra)) {}
+  ReflectorBpf bpf_;
+  std::vector<std::string> interfaces_;
+  std::vector<Ip16> extraAddrs_;
+  std::vector<Ip16> lastAddrs_;
+};
+
+}  // namespace stamp
