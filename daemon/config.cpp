@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include <toml++/toml.h>
 
@@ -31,18 +32,27 @@ class Errors {
   void add(const toml::source_region& at, const std::string& why) {
     std::ostringstream os;
     os << path_ << ":" << at.begin.line << ":" << at.begin.column << ": " << why;
-    lines_.push_back(os.str());
+    lines_.push_back({at.begin.line, at.begin.column, os.str()});
   }
   bool empty() const { return lines_.empty(); }
+  // In file order, one per line.
   std::string joined() const {
+    auto sorted = lines_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Line& a, const Line& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
     std::string s;
-    for (const auto& l : lines_) s += (s.empty() ? "" : "\n") + l;
+    for (const auto& l : sorted) s += (s.empty() ? "" : "\n") + l.text;
     return s;
   }
 
  private:
+  struct Line {
+    uint32_t line, column;
+    std::string text;
+  };
   std::string path_;
-  std::vector<std::string> lines_;
+  std::vector<Line> lines_;
 };
 
 using Handler = std::function<void(const toml::node&, const std::string& key, Errors&)>;

@@ -1,0 +1,2 @@
+// Session statistics (placeholder; being written).
+#pragma once
