@@ -31,6 +31,9 @@
 #define STAMP_MAP_ADDRS "stamp_addrs"
 #define STAMP_MAP_COUNTERS "stamp_counters"
 #define STAMP_MAP_EVENTS "stamp_events"
+#define STAMP_MAP_SESSIONS "stamp_sessions"
+#define STAMP_PROG_SEND_IN "stamp_send_in"
+#define STAMP_PROG_SEND_OUT "stamp_send_out"
 
 #define STAMP_PORT_DEFAULT 862
 #define STAMP_UNAUTH_BASE 44
@@ -172,7 +175,27 @@ struct stamp_refl_counters {
   __u64 drop[STAMP_DROP_MAX];
 };
 
-/* ---- Sender ring buffer (sender issue) ---- */
+/* ---- Sender ---- */
+
+/* STAMP_MAP_SESSIONS: hash keyed by the session's local UDP port and
+ * address family; the daemon adds a session while it runs. */
+struct stamp_send_key {
+  __u16 local_port; /* host order */
+  __u8 ipv6;        /* 0 IPv4, 1 IPv6 */
+  __u8 pad;
+};
+struct stamp_send_session {
+  __u32 session_id;
+  __u16 peer_port;  /* host order */
+  __u8 ts_format;   /* enum stamp_ts_format for T1 */
+  __u8 flags;
+  struct stamp_addr_key peer; /* IPv4 stored IPv4-mapped */
+};
+
+/* stamp_rx_record.flags */
+#define STAMP_RX_HAS_SSID 0x01       /* the reply held octets 14..15 (44 octets) */
+#define STAMP_RX_HAS_SENDER_TTL 0x02 /* the reply held octet 40 (41 octets) */
+
 
 /* One record per reply to an active session, pushed by the sender's ingress
  * program. Timestamps are the raw wire values (host order) so that the

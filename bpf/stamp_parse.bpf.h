@@ -166,4 +166,12 @@ static __always_inline void stamp_ntp_from_tai(__u64 tai_ns, __s64 tai_offset_ns
   *frac = bpf_htonl((__u32)((rem << 32) / 1000000000ULL));
 }
 
+/* PTPv2 truncated: TAI seconds (low 32 bits) and nanoseconds. */
+static __always_inline void stamp_ptp_from_tai(__u64 tai_ns, __be32 *sec, __be32 *nsec)
+{
+  __u64 s = tai_ns / 1000000000ULL;
+  *sec = bpf_htonl((__u32)s);
+  *nsec = bpf_htonl((__u32)(tai_ns - s * 1000000000ULL));
+}
+
 #endif /* STAMP_PARSE_BPF_H */

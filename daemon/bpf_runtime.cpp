@@ -12,17 +12,11 @@
 
 #include "stamp_refl.skel.h"
 
-// libbpf 1.1's uapi header predates tcx (Linux 6.6).
-#ifndef BPF_TCX_INGRESS
-#define STAMP_BPF_TCX_INGRESS static_cast<bpf_attach_type>(46)
-#define STAMP_BPF_TCX_EGRESS static_cast<bpf_attach_type>(47)
-#else
-#define STAMP_BPF_TCX_INGRESS BPF_TCX_INGRESS
-#define STAMP_BPF_TCX_EGRESS BPF_TCX_EGRESS
-#endif
-
 namespace stamp {
 namespace {
+
+// cls_bpf priority of the reflector's filters (the sender uses 2).
+constexpr unsigned kTcPriority = 1;
 
 std::mutex gLogMu;
 std::string gLastWarnings;
@@ -58,14 +52,6 @@ Error sysError(int err, const std::string& what) {
 }  // namespace
 
 void installLibbpfLogger() { libbpf_set_print(libbpfPrint); }
-
-struct ReflectorBpf::Attachment {
-  std::string ifname;
-  unsigned ifindex = 0;
-  bool tc = false;          // clsact + cls_bpf rather than tcx
-  bool createdHook = false; // stampd created the clsact qdisc
-  UniqueFd inLink, outLink; // tcx links
-};
 
 ReflectorBpf::ReflectorBpf(stamp_refl* skel) : skel_(skel) {}
 
@@ -116,78 +102,19 @@ int ReflectorBpf::outProgFd() const { return bpf_program__fd(skel_->progs.stamp_
 
 Result<void> ReflectorBpf::attach(const std::string& ifname, AttachMode mode) {
   for (const auto& a : attached_)
-    if (a.ifname == ifname) return {};
-  auto idx = interfaceIndex(ifname);
-  if (!idx) return idx.error();
-  Attachment a;
-  a.ifname = ifname;
-  a.ifindex = *idx;
-
-  if (mode != AttachMode::Tc) {
-    int in = bpf_link_create(inProgFd(), a.ifindex, STAMP_BPF_TCX_INGRESS, nullptr);
-    if (in >= 0) {
-      a.inLink.reset(in);
-      int out = bpf_link_create(outProgFd(), a.ifindex, STAMP_BPF_TCX_EGRESS, nullptr);
-      if (out < 0) return sysError(out, "tcx egress attach to '" + ifname + "' failed");
-      a.outLink.reset(out);
-      spdlog::info("reflector attached to {} (ifindex {}) with tcx links", ifname, a.ifindex);
-      attached_.push_back(std::move(a));
-      return {};
-    }
-    if (mode == AttachMode::Tcx || (in != -EINVAL && in != -EOPNOTSUPP && in != -ENOTSUP))
-      return sysError(in, "tcx attach to '" + ifname + "' failed");
-    spdlog::info("kernel has no tcx ({}), falling back to clsact + cls_bpf on {}",
-                 std::strerror(-in), ifname);
-  }
-
-  a.tc = true;
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(a.ifindex), .attach_point = BPF_TC_INGRESS);
-  int err = bpf_tc_hook_create(&hook);
-  if (err && err != -EEXIST) return sysError(err, "cannot create clsact qdisc on '" + ifname + "'");
-  a.createdHook = (err == 0);
-  for (auto [point, fd] : {std::pair{BPF_TC_INGRESS, inProgFd()}, {BPF_TC_EGRESS, outProgFd()}}) {
-    hook.attach_point = point;
-    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = fd, .flags = BPF_TC_F_REPLACE, .handle = 1,
-                .priority = 1);
-    err = bpf_tc_attach(&hook, &opts);
-    if (err) {
-      (void)detach(a);
-      return sysError(err, "cls_bpf attach to '" + ifname + "' failed");
-    }
-  }
-  spdlog::info("reflector attached to {} (ifindex {}) with clsact + cls_bpf", ifname, a.ifindex);
-  attached_.push_back(std::move(a));
+    if (a.ifname() == ifname) return {};
+  auto a = TcAttachment::attach(ifname, inProgFd(), outProgFd(), mode, kTcPriority);
+  if (!a) return a.error();
+  spdlog::info("reflector attached to {} (ifindex {}) with {}", ifname, a->ifindex(),
+               a->kind() == std::string("tcx") ? "tcx links" : "clsact + cls_bpf");
+  attached_.push_back(std::move(*a));
   return {};
-}
-
-Result<void> ReflectorBpf::detach(Attachment& a) {
-  Result<void> res;
-  if (!a.tc) {
-    a.inLink.reset();  // closing an unpinned tcx link detaches it
-    a.outLink.reset();
-    return res;
-  }
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(a.ifindex));
-  for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-    hook.attach_point = point;
-    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
-    int err = bpf_tc_detach(&hook, &opts);
-    if (err && err != -ENOENT && res.ok())
-      res = sysError(err, "cls_bpf detach from '" + a.ifname + "' failed");
-  }
-  if (a.createdHook) {
-    hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-    int err = bpf_tc_hook_destroy(&hook);
-    if (err && err != -ENOENT && res.ok())
-      res = sysError(err, "cannot remove clsact qdisc from '" + a.ifname + "'");
-  }
-  return res;
 }
 
 Result<void> ReflectorBpf::detachAll() {
   Result<void> first;
   for (auto& a : attached_) {
-    auto r = detach(a);
+    auto r = a.detach();
     if (!r && first.ok()) first = r;
   }
   attached_.clear();
@@ -196,7 +123,7 @@ Result<void> ReflectorBpf::detachAll() {
 
 std::map<std::string, std::string> ReflectorBpf::attachments() const {
   std::map<std::string, std::string> m;
-  for (const auto& a : attached_) m[a.ifname] = a.tc ? "tc" : "tcx";
+  for (const auto& a : attached_) m[a.ifname()] = a.kind();
   return m;
 }
 

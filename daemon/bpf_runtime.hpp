@@ -16,13 +16,11 @@
 #include "netif.hpp"
 #include "result.hpp"
 #include "stamp_abi.h"
-#include "unique_fd.hpp"
+#include "tc_attach.hpp"
 
 struct stamp_refl;
 
 namespace stamp {
-
-enum class AttachMode { Auto, Tcx, Tc };
 
 class ReflectorBpf {
  public:
@@ -53,12 +51,10 @@ class ReflectorBpf {
   int outProgFd() const;
 
  private:
-  struct Attachment;
   explicit ReflectorBpf(stamp_refl* skel);
-  Result<void> detach(Attachment& a);
 
   stamp_refl* skel_ = nullptr;
-  std::vector<Attachment> attached_;
+  std::vector<TcAttachment> attached_;
 };
 
 // Routes libbpf's messages to spdlog (debug level) and keeps the last

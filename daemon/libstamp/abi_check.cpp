@@ -97,3 +97,12 @@ AT(stamp_rx_record, sender_ttl, 52);
 AT(stamp_rx_record, reply_ttl, 53);
 AT(stamp_rx_record, reply_tos, 54);
 AT(stamp_rx_record, flags, 55);
+
+static_assert(sizeof(stamp_send_key) == 4);
+AT(stamp_send_key, local_port, 0);
+AT(stamp_send_key, ipv6, 2);
+static_assert(sizeof(stamp_send_session) == 24);
+AT(stamp_send_session, session_id, 0);
+AT(stamp_send_session, peer_port, 4);
+AT(stamp_send_session, ts_format, 6);
+AT(stamp_send_session, peer, 8);

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The Session-Sender's kernel half.
+ *
+ * stamp_send_out (tc egress): writes T1 into outgoing test packets of active
+ * sessions (found in stamp_sessions by local port and family, and matching
+ * the session's peer address and port), as late as tc allows.
+ *
+ * stamp_send_in (tc ingress): recognises replies to active sessions, takes
+ * T4, pushes one stamp_rx_record to the stamp_events ring buffer and drops
+ * the reply so that no socket sees it. Replies to anything else pass.
+ */
+#include "stamp_parse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stamp_config);
+} stamp_config SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct stamp_send_key);
+  __type(value, struct stamp_send_session);
+} stamp_sessions SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 22);
+} stamp_events SEC(".maps");
+
+static __always_inline int addr_eq(const struct stamp_addr_key *a, const struct stamp_addr_key *b)
+{
+  __u64 x[2], y[2];
+  __builtin_memcpy(x, a->addr, 16);
+  __builtin_memcpy(y, b->addr, 16);
+  return x[0] == y[0] && x[1] == y[1];
+}
+
+SEC("tc")
+int stamp_send_out(struct __sk_buff *skb)
+{
+  struct stamp_pkt p = {};
+  if (stamp_parse(skb, &p) != STAMP_PARSE_UDP || p.fragment)
+    return TC_ACT_OK;
+  struct stamp_send_key key = {.local_port = p.sport, .ipv6 = p.ipv6};
+  struct stamp_send_session *s = bpf_map_lookup_elem(&stamp_sessions, &key);
+  if (!s || s->peer_port != p.dport || !addr_eq(&s->peer, &p.daddr))
+    return TC_ACT_OK;
+  if (p.payload_len < STAMP_UNAUTH_BASE)
+    return TC_ACT_OK;
+
+  __u64 now = bpf_ktime_get_tai_ns();
+  __be32 old_ts[2], t1[2];
+  __u32 ts_off = p.payload_off + offsetof(struct stamp_sender_unauth, ts_sec);
+  if (bpf_skb_load_bytes(skb, ts_off, old_ts, sizeof(old_ts)))
+    return TC_ACT_OK;
+  if (s->ts_format == STAMP_TS_PTP) {
+    stamp_ptp_from_tai(now, &t1[0], &t1[1]);
+  } else {
+    __u32 key0 = 0;
+    struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
+    if (!cfg)
+      return TC_ACT_OK;
+    stamp_ntp_from_tai(now, cfg->tai_offset_ns, &t1[0], &t1[1]);
+  }
+  __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t1, sizeof(t1), 0);
+  bpf_skb_store_bytes(skb, ts_off, t1, sizeof(t1), 0);
+  bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff,
+                      p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0);
+  return TC_ACT_OK;
+}
+
+SEC("tc")
+int stamp_send_in(struct __sk_buff *skb)
+{
+  __u64 t4 = bpf_ktime_get_tai_ns();
+  struct stamp_pkt p = {};
+  if (stamp_parse(skb, &p) != STAMP_PARSE_UDP || p.fragment)
+    return TC_ACT_OK;
+  struct stamp_send_key key = {.local_port = p.dport, .ipv6 = p.ipv6};
+  struct stamp_send_session *s = bpf_map_lookup_elem(&stamp_sessions, &key);
+  if (!s || s->peer_port != p.sport || !addr_eq(&s->peer, &p.saddr))
+    return TC_ACT_OK;
+
+  /* RFC 8762 section 4.6: a TWAMP-Light reply may stop after the
+   * Session-Sender Error Estimate (38) or the Session-Sender TTL (41). */
+  struct stamp_refl_unauth r = {};
+  __u8 flags = 0;
+  if (p.payload_len >= STAMP_UNAUTH_BASE) {
+    if (bpf_skb_load_bytes(skb, p.payload_off, &r, STAMP_UNAUTH_BASE))
+      return TC_ACT_OK;
+    flags = STAMP_RX_HAS_SSID | STAMP_RX_HAS_SENDER_TTL;
+  } else if (p.payload_len >= 41) {
+    if (bpf_skb_load_bytes(skb, p.payload_off, &r, 41))
+      return TC_ACT_OK;
+    flags = STAMP_RX_HAS_SENDER_TTL;
+  } else if (p.payload_len >= 38) {
+    if (bpf_skb_load_bytes(skb, p.payload_off, &r, 38))
+      return TC_ACT_OK;
+  } else {
+    return TC_ACT_OK; /* too short to be a reply: let the socket see it */
+  }
+
+  struct stamp_rx_record *rec = bpf_ringbuf_reserve(&stamp_events, sizeof(*rec), 0);
+  if (!rec)
+    return TC_ACT_OK; /* ring full: the daemon's socket still gets the reply */
+  rec->session_id = s->session_id;
+  rec->sender_seq = bpf_ntohl(r.sender_seq);
+  rec->refl_seq = bpf_ntohl(r.seq);
+  rec->refl_err_est = bpf_ntohs(r.err_est);
+  rec->sender_err_est = bpf_ntohs(r.sender_err_est);
+  rec->t1 = ((__u64)bpf_ntohl(r.sender_ts_sec) << 32) | bpf_ntohl(r.sender_ts_frac);
+  rec->t2 = ((__u64)bpf_ntohl(r.rx_sec) << 32) | bpf_ntohl(r.rx_frac);
+  rec->t3 = ((__u64)bpf_ntohl(r.ts_sec) << 32) | bpf_ntohl(r.ts_frac);
+  rec->t4_tai_ns = t4;
+  rec->ssid = bpf_ntohs(r.ssid);
+  rec->length = p.payload_len;
+  rec->sender_ttl = r.sender_ttl;
+  rec->reply_ttl = p.ttl;
+  rec->reply_tos = p.tos;
+  rec->flags = flags;
+  bpf_ringbuf_submit(rec, 0);
+  return TC_ACT_SHOT;
+}
