@@ -16,6 +16,12 @@
 
 #include "stamp_abi.h"
 
+/* "Not mine": TC_ACT_UNSPEC is TCX_NEXT for tcx links and "continue with
+ * the next filter" for cls_bpf, so other programs on the same hook (the
+ * other stampd role, or anyone else's) still see the packet. TC_ACT_OK would
+ * end the chain. */
+#define STAMP_TC_NEXT TC_ACT_UNSPEC
+
 #define STAMP_ETH_P_8021Q 0x8100
 #define STAMP_IP_MF 0x2000
 #define STAMP_IP_OFFMASK 0x1fff

@@ -11,7 +11,7 @@
  * stamp_refl_out (tc egress): for marked packets only, writes T3 as late as
  * tc allows, fixes the UDP checksum for it and clears the mark.
  *
- * Everything else passes untouched (TC_ACT_OK).
+ * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
  */
 #include "stamp_parse.bpf.h"
 
@@ -100,19 +100,19 @@ int stamp_refl_in(struct __sk_buff *skb)
     /* Headers may sit in paged data (GRO, some drivers); pull them once. */
     __u32 want = STAMP_MAX_L4_OFF + sizeof(struct udphdr) + STAMP_UNAUTH_BASE;
     if (skb->data_end - skb->data >= want || skb->len <= skb->data_end - skb->data)
-      return TC_ACT_OK;
+      return STAMP_TC_NEXT;
     if (bpf_skb_pull_data(skb, skb->len < want ? skb->len : want))
-      return TC_ACT_OK;
+      return STAMP_TC_NEXT;
     r = stamp_parse(skb, &p);
     if (r == STAMP_PARSE_NOT_UDP)
-      return TC_ACT_OK;
+      return STAMP_TC_NEXT;
   }
 
   struct stamp_port_cfg *port = bpf_map_lookup_elem(&stamp_ports, &p.dport);
   if (!port)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   if (!bpf_map_lookup_elem(&stamp_addrs, &p.daddr))
-    return TC_ACT_OK; /* not addressed to this host: forwarded traffic */
+    return STAMP_TC_NEXT; /* not addressed to this host: forwarded traffic */
 
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)
@@ -120,7 +120,7 @@ int stamp_refl_in(struct __sk_buff *skb)
   if (p.fragment) {
     if (cnt)
       cnt->fragments++;
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   }
   if (r == STAMP_PARSE_BAD_LEN)
     return drop(cnt, STAMP_DROP_MALFORMED);
@@ -136,7 +136,7 @@ int stamp_refl_in(struct __sk_buff *skb)
   __u32 key0 = 0;
   struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
   if (!cfg)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
 
   __u64 csum_flags = p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0;
   __u32 csum_off = p.l4_off + offsetof(struct udphdr, check);
@@ -235,32 +235,32 @@ SEC("tc")
 int stamp_refl_out(struct __sk_buff *skb)
 {
   if (skb->mark != STAMP_REFLECT_MARK)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   skb->mark = 0;
 
   struct stamp_pkt p = {};
   if (stamp_parse(skb, &p) != STAMP_PARSE_UDP || p.payload_len < STAMP_UNAUTH_BASE)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
 
   __u32 key0 = 0;
   struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
   if (!cfg)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
 
   __u32 ts_off = p.payload_off + offsetof(struct stamp_refl_unauth, ts_sec);
   __be32 old_ts[2], t3[2];
   if (bpf_skb_load_bytes(skb, ts_off, old_ts, sizeof(old_ts)))
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   stamp_ntp_from_tai(bpf_ktime_get_tai_ns(), cfg->tai_offset_ns, &t3[0], &t3[1]);
 
   __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t3, sizeof(t3), 0);
   __u64 csum_flags = p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0;
   if (bpf_skb_store_bytes(skb, ts_off, t3, sizeof(t3), 0) ||
       bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff, csum_flags))
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
 
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)
     cnt->t3_stamped++;
-  return TC_ACT_OK;
+  return STAMP_TC_NEXT;
 }

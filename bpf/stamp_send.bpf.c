@@ -46,33 +46,33 @@ int stamp_send_out(struct __sk_buff *skb)
 {
   struct stamp_pkt p = {};
   if (stamp_parse(skb, &p) != STAMP_PARSE_UDP || p.fragment)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   struct stamp_send_key key = {.local_port = p.sport, .ipv6 = p.ipv6};
   struct stamp_send_session *s = bpf_map_lookup_elem(&stamp_sessions, &key);
   if (!s || s->peer_port != p.dport || !addr_eq(&s->peer, &p.daddr))
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   if (p.payload_len < STAMP_UNAUTH_BASE)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
 
   __u64 now = bpf_ktime_get_tai_ns();
   __be32 old_ts[2], t1[2];
   __u32 ts_off = p.payload_off + offsetof(struct stamp_sender_unauth, ts_sec);
   if (bpf_skb_load_bytes(skb, ts_off, old_ts, sizeof(old_ts)))
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   if (s->ts_format == STAMP_TS_PTP) {
     stamp_ptp_from_tai(now, &t1[0], &t1[1]);
   } else {
     __u32 key0 = 0;
     struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
     if (!cfg)
-      return TC_ACT_OK;
+      return STAMP_TC_NEXT;
     stamp_ntp_from_tai(now, cfg->tai_offset_ns, &t1[0], &t1[1]);
   }
   __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t1, sizeof(t1), 0);
   bpf_skb_store_bytes(skb, ts_off, t1, sizeof(t1), 0);
   bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff,
                       p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0);
-  return TC_ACT_OK;
+  return STAMP_TC_NEXT;
 }
 
 SEC("tc")
@@ -81,11 +81,11 @@ int stamp_send_in(struct __sk_buff *skb)
   __u64 t4 = bpf_ktime_get_tai_ns();
   struct stamp_pkt p = {};
   if (stamp_parse(skb, &p) != STAMP_PARSE_UDP || p.fragment)
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
   struct stamp_send_key key = {.local_port = p.dport, .ipv6 = p.ipv6};
   struct stamp_send_session *s = bpf_map_lookup_elem(&stamp_sessions, &key);
   if (!s || s->peer_port != p.sport || !addr_eq(&s->peer, &p.saddr))
-    return TC_ACT_OK;
+    return STAMP_TC_NEXT;
 
   /* RFC 8762 section 4.6: a TWAMP-Light reply may stop after the
    * Session-Sender Error Estimate (38) or the Session-Sender TTL (41). */
@@ -93,22 +93,22 @@ int stamp_send_in(struct __sk_buff *skb)
   __u8 flags = 0;
   if (p.payload_len >= STAMP_UNAUTH_BASE) {
     if (bpf_skb_load_bytes(skb, p.payload_off, &r, STAMP_UNAUTH_BASE))
-      return TC_ACT_OK;
+      return STAMP_TC_NEXT;
     flags = STAMP_RX_HAS_SSID | STAMP_RX_HAS_SENDER_TTL;
   } else if (p.payload_len >= 41) {
     if (bpf_skb_load_bytes(skb, p.payload_off, &r, 41))
-      return TC_ACT_OK;
+      return STAMP_TC_NEXT;
     flags = STAMP_RX_HAS_SENDER_TTL;
   } else if (p.payload_len >= 38) {
     if (bpf_skb_load_bytes(skb, p.payload_off, &r, 38))
-      return TC_ACT_OK;
+      return STAMP_TC_NEXT;
   } else {
-    return TC_ACT_OK; /* too short to be a reply: let the socket see it */
+    return STAMP_TC_NEXT; /* too short to be a reply: let the socket see it */
   }
 
   struct stamp_rx_record *rec = bpf_ringbuf_reserve(&stamp_events, sizeof(*rec), 0);
   if (!rec)
-    return TC_ACT_OK; /* ring full: the daemon's socket still gets the reply */
+    return STAMP_TC_NEXT; /* ring full: the daemon's socket still gets the reply */
   rec->session_id = s->session_id;
   rec->sender_seq = bpf_ntohl(r.sender_seq);
   rec->refl_seq = bpf_ntohl(r.seq);

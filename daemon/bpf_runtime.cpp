@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "sender_bpf.hpp"
 #include "stamp_refl.skel.h"
 
 namespace stamp {
@@ -128,14 +129,7 @@ std::map<std::string, std::string> ReflectorBpf::attachments() const {
 }
 
 Result<void> ReflectorBpf::setClock(const ClockState& clock) {
-  uint32_t key = 0;
-  stamp_config cfg{};
-  cfg.tai_offset_ns = int64_t{clock.taiOffsetSec} * 1'000'000'000;
-  cfg.err_est = clock.errorEstimate.encode();
-  cfg.flags = STAMP_CFG_CLOCK_VALID;
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stamp_config), &key, &cfg, BPF_ANY) != 0)
-    return sysError(errno, "cannot update " STAMP_MAP_CONFIG);
-  return {};
+  return writeClockMap(bpf_map__fd(skel_->maps.stamp_config), clock);
 }
 
 namespace {

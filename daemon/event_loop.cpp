@@ -37,6 +37,13 @@ void EventLoop::remove(int fd) {
   callbacks_.erase(fd);
 }
 
+void EventLoop::modify(int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  epoll_ctl(ep_.get(), EPOLL_CTL_MOD, fd, &ev);
+}
+
 Result<void> EventLoop::run() {
   running_ = true;
   std::vector<epoll_event> evs(64);

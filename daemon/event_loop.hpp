@@ -20,6 +20,8 @@ class EventLoop {
   // Watches fd (not owned) for `events` (EPOLLIN ...).
   Result<void> add(int fd, uint32_t events, Callback cb);
   void remove(int fd);
+  // Changes the events watched for fd.
+  void modify(int fd, uint32_t events);
   // Runs until stop() is called from a callback.
   Result<void> run();
   void stop() { running_ = false; }

@@ -1,0 +1,62 @@
+// stampd as one object: subsystems are members constructed in dependency
+// order (configuration, event loop, signals, clock, reflector, sender,
+// control socket), so destruction stops them in reverse for free.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "control_server.hpp"
+#include "event_loop.hpp"
+#include "reflector.hpp"
+#include "sender_bpf.hpp"
+#include "session.hpp"
+
+namespace stamp {
+
+class Daemon {
+ public:
+  // Loads and attaches everything; a failure is one line naming the cause.
+  static Result<std::unique_ptr<Daemon>> create(Config cfg);
+  ~Daemon();
+  // Runs until SIGTERM or SIGINT; then stops sessions and detaches.
+  Result<void> run();
+
+ private:
+  explicit Daemon(Config cfg, EventLoop loop) : cfg_(std::move(cfg)), loop_(std::move(loop)) {}
+  void onSignal();
+  void onTick();
+  void onRequest(const ControlServer::Request& r);
+  void onDisconnect(uint64_t client);
+  void cmdStatus(const ControlServer::Request& r);
+  void cmdStart(const ControlServer::Request& r);
+  void cmdList(const ControlServer::Request& r);
+  void cmdShow(const ControlServer::Request& r);
+  void cmdStop(const ControlServer::Request& r);
+  void onSessionFinished(const std::string& name);
+  Session* find(const std::string& name);
+
+  Config cfg_;
+  EventLoop loop_;
+  UniqueFd signals_, tick_;
+  ClockState clock_;
+  std::optional<Reflector> reflector_;
+  std::optional<SenderBpf> sender_;
+  std::unique_ptr<ControlServer> control_;
+  std::map<std::string, std::unique_ptr<Session>> sessions_;
+  std::map<uint32_t, Session*> byId_;
+  // Requests waiting for a run's end (session.start with follow), by name.
+  std::map<std::string, std::vector<ControlServer::Request>> waiting_;
+  // Ad-hoc sessions stop when the client that started them goes away.
+  std::map<uint64_t, std::vector<std::string>> adhocByClient_;
+  uint32_t nextId_ = 1;
+  uint64_t adhocCounter_ = 0;
+  int64_t startedMono_ = 0;
+};
+
+}  // namespace stamp

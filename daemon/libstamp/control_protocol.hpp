@@ -1,0 +1,69 @@
+// The control protocol between stampctl (or any client) and stampd: one
+// header names every command, its arguments and its error codes.
+//
+// Transport: a Unix stream socket (default /run/stamp/stampd.sock),
+// newline-delimited JSON, one object per line, at most kMaxLineBytes each.
+//
+// Request:   {"version": 1, "id": 7, "command": "session.start", "args": {...}}
+// Response:  {"version": 1, "id": 7, "ok": true, "result": {...}}
+//        or  {"version": 1, "id": 7, "ok": false,
+//             "error": {"code": "not_found", "message": "no session 'x'"}}
+// Event:     {"version": 1, "id": 7, "event": "reply", "data": {...}}
+//            (only for a request with "args": {"follow": true}; events come
+//            before that request's final response)
+//
+// History of kVersion:
+//   1  first version: status, session.start/list/show/stop.
+#pragma once
+
+#include <string_view>
+
+namespace stamp::control {
+
+inline constexpr int kVersion = 1;
+inline constexpr size_t kMaxLineBytes = 64 * 1024;
+inline constexpr const char* kDefaultSocket = "/run/stamp/stampd.sock";
+
+// ---- Commands ----
+// "status"          args: none.
+//                   result: {"version","pid","uptime_s","clock":{"synchronized",
+//                   "tai_offset_s","error_estimate":{"s","z","scale","multiplier",
+//                   "error_ns"}},"reflector":{"enabled","ports":[..],"mode",
+//                   "interfaces":{"NAME":{"attach","rx","reflected",...,
+//                   "drops":{"REASON":N}}}},"sessions_running":N}
+inline constexpr std::string_view kStatus = "status";
+// "session.start"   args: {"name": configured session} or an ad-hoc session
+//                   {"target","port","count","interval_ns","timeout_ns","size",
+//                   "dscp","ssid","source_port","require_sync"}, plus
+//                   "follow": true to receive "reply" events.
+//                   result: the run's summary (INTERFACE.md's JSON object)
+//                   when the run ends; without follow, {"session": NAME} at
+//                   once.
+inline constexpr std::string_view kSessionStart = "session.start";
+// "session.list"    result: {"sessions":[{"name","target","port","state",
+//                   "sent","received","schedule"}]}
+inline constexpr std::string_view kSessionList = "session.list";
+// "session.show"    args: {"name"}. result: the current summary of the
+//                   session (running or last finished run).
+inline constexpr std::string_view kSessionShow = "session.show";
+// "session.stop"    args: {"name"}. result: the summary of the stopped run.
+inline constexpr std::string_view kSessionStop = "session.stop";
+
+// ---- Events ----
+// "reply"  data: {"seq","rtt_ns","forward_ns","backward_ns","ttl","size",
+//          "late", "kernel_timestamps"}; one-way fields are null when the
+//          reply lacked them.
+inline constexpr std::string_view kEventReply = "reply";
+
+// ---- Error codes ----
+inline constexpr std::string_view kErrBadRequest = "bad_request";     // not JSON, not an object, too long
+inline constexpr std::string_view kErrBadVersion = "bad_version";     // version missing or unsupported
+inline constexpr std::string_view kErrUnknownCommand = "unknown_command";
+inline constexpr std::string_view kErrBadArgument = "bad_argument";   // missing or invalid argument
+inline constexpr std::string_view kErrNotFound = "not_found";         // no such session
+inline constexpr std::string_view kErrBusy = "busy";                  // session already running
+inline constexpr std::string_view kErrClockUnsync = "clock_unsynchronized";
+inline constexpr std::string_view kErrPermission = "permission_denied";
+inline constexpr std::string_view kErrInternal = "internal";
+
+}  // namespace stamp::control

@@ -1,0 +1,58 @@
+// The Session-Sender's BPF objects: T1 on egress, T4 and the reply record on
+// ingress (bpf/stamp_send.bpf.c). Sessions are entries of stamp_sessions;
+// replies arrive through the stamp_events ring buffer, whose fd the event
+// loop watches.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "result.hpp"
+#include "stamp_abi.h"
+#include "tc_attach.hpp"
+
+struct stamp_send;
+struct ring_buffer;
+
+namespace stamp {
+
+class SenderBpf {
+ public:
+  using RecordFn = std::function<void(const stamp_rx_record&)>;
+
+  // Loads the programs; `onRecord` is called from consume() for every reply.
+  static Result<SenderBpf> load(RecordFn onRecord);
+
+  SenderBpf(SenderBpf&&) noexcept;
+  SenderBpf& operator=(SenderBpf&&) noexcept;
+  ~SenderBpf();
+
+  Result<void> attach(const std::string& ifname, AttachMode mode);
+  Result<void> detachAll();
+  bool attachedTo(const std::string& ifname) const;
+
+  Result<void> setClock(const ClockState& clock);
+  Result<void> addSession(const stamp_send_key& key, const stamp_send_session& s);
+  void removeSession(const stamp_send_key& key);
+
+  // The ring buffer's epoll fd: readable when records wait.
+  int eventFd() const;
+  // Hands every waiting record to onRecord.
+  void consume();
+
+ private:
+  SenderBpf() = default;
+  void destroy();
+  stamp_send* skel_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  std::unique_ptr<RecordFn> onRecord_;  // stable address: the ring's context
+  std::vector<TcAttachment> attached_;
+};
+
+// Writes the clock state into a stamp_config map (shared by both objects).
+Result<void> writeClockMap(int mapFd, const ClockState& clock);
+
+}  // namespace stamp

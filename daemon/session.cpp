@@ -1,0 +1,345 @@
+#include "session.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "codec.hpp"
+#include "sender_bpf.hpp"
+
+namespace stamp {
+namespace {
+
+using std::chrono::nanoseconds;
+
+constexpr uint32_t kMaxSize = 9000 - 48;  // jumbo MTU less IPv6 and UDP headers
+
+nanoseconds monotonicNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return nanoseconds(int64_t(ts.tv_sec) * kNsPerSec + ts.tv_nsec);
+}
+
+Error errnoError(const std::string& what) {
+  int e = errno;
+  return makeError(e, what + ": " + std::strerror(e));
+}
+
+Result<SessionSpec> checked(SessionSpec s) {
+  if (s.size < kUnauthBase)
+    return makeError(EINVAL, "size " + std::to_string(s.size) + " is below the 44-octet STAMP base");
+  if (s.size > kMaxSize)
+    return makeError(EINVAL, "size " + std::to_string(s.size) + " exceeds " + std::to_string(kMaxSize));
+  if (s.interval < std::chrono::microseconds(1))
+    return makeError(EINVAL, "interval must be at least 1us");
+  if (s.timeout <= nanoseconds(0)) return makeError(EINVAL, "timeout must be positive");
+  if (s.dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
+  if (s.port == 0) return makeError(EINVAL, "port must be 1..65535");
+  return s;
+}
+
+}  // namespace
+
+Result<SessionSpec> specFromConfig(const SessionConfig& c) {
+  SessionSpec s;
+  s.name = c.name;
+  auto ip = parseIp(c.target);
+  if (!ip) return ip.error();
+  s.target = *ip;
+  s.port = c.port;
+  s.count = c.count;
+  s.interval = c.interval;
+  s.timeout = c.timeout;
+  s.size = c.size;
+  s.dscp = c.dscp;
+  s.ssid = c.ssid;
+  s.tsFormat = c.tsFormat;
+  return checked(s);
+}
+
+Result<SessionSpec> specFromJson(const nlohmann::json& a) {
+  SessionSpec s;
+  try {
+    if (!a.contains("target") || !a["target"].is_string())
+      return makeError(EINVAL, "an ad-hoc session needs \"target\" (an IPv4 or IPv6 address)");
+    auto ip = parseIp(a["target"].get<std::string>());
+    if (!ip) return ip.error();
+    s.target = *ip;
+    s.name = a.value("name", std::string());
+    s.port = a.value("port", uint16_t{862});
+    s.count = a.value("count", uint64_t{100});
+    s.interval = nanoseconds(a.value("interval_ns", int64_t{100'000'000}));
+    s.timeout = nanoseconds(a.value("timeout_ns", int64_t{2'000'000'000}));
+    s.size = a.value("size", uint32_t{44});
+    s.dscp = a.value("dscp", uint8_t{0});
+    s.ssid = a.value("ssid", uint16_t{0});
+    s.sourcePort = a.value("source_port", uint16_t{0});
+    s.requireSync = a.value("require_sync", false);
+    std::string fmt = a.value("timestamp_format", std::string("ntp"));
+    if (fmt != "ntp" && fmt != "ptp") return makeError(EINVAL, "timestamp_format must be ntp or ptp");
+    s.tsFormat = fmt == "ptp" ? TsFormat::Ptp : TsFormat::Ntp;
+  } catch (const nlohmann::json::exception& e) {
+    return makeError(EINVAL, std::string("bad session argument: ") + e.what());
+  }
+  return checked(s);
+}
+
+Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer)
+    : spec_(std::move(spec)), id_(id), loop_(loop), bpf_(bpf), observer_(std::move(observer)) {}
+
+Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, EventLoop& loop,
+                                                SenderBpf* bpf, const ClockState& clock,
+                                                Observer observer) {
+  if (spec.requireSync && !clock.synchronized)
+    return makeError(EAGAIN, "the kernel clock is not synchronised (session requires it)");
+  if (spec.ssid == 0) spec.ssid = uint16_t((id * 40503u) % 65535u + 1);  // non-zero, spread
+  std::unique_ptr<Session> s(new Session(std::move(spec), id, loop, bpf, std::move(observer)));
+  const bool v4 = isV4Mapped(s->spec_.target);
+
+  int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errnoError("socket");
+  s->sock_.reset(fd);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+  int tos = s->spec_.dscp << 2;
+  if (v4) {
+    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one));
+  } else {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
+  }
+
+  sockaddr_storage local{}, peer{};
+  socklen_t len;
+  if (v4) {
+    auto* l = reinterpret_cast<sockaddr_in*>(&local);
+    auto* p = reinterpret_cast<sockaddr_in*>(&peer);
+    l->sin_family = p->sin_family = AF_INET;
+    l->sin_port = htons(s->spec_.sourcePort);
+    p->sin_port = htons(s->spec_.port);
+    std::memcpy(&p->sin_addr, &s->spec_.target[12], 4);
+    len = sizeof(sockaddr_in);
+  } else {
+    auto* l = reinterpret_cast<sockaddr_in6*>(&local);
+    auto* p = reinterpret_cast<sockaddr_in6*>(&peer);
+    l->sin6_family = p->sin6_family = AF_INET6;
+    l->sin6_port = htons(s->spec_.sourcePort);
+    p->sin6_port = htons(s->spec_.port);
+    std::memcpy(&p->sin6_addr, s->spec_.target.data(), 16);
+    len = sizeof(sockaddr_in6);
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), len) != 0) return errnoError("bind");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&peer), len) != 0)
+    return errnoError("connect to " + formatIp(s->spec_.target));
+  socklen_t llen = sizeof(local);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
+  s->localPort_ = ntohs(v4 ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                           : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+
+  if (bpf) {
+    s->bpfKey_ = {s->localPort_, uint8_t(v4 ? 0 : 1), 0};
+    stamp_send_session v{};
+    v.session_id = id;
+    v.peer_port = s->spec_.port;
+    v.ts_format = s->spec_.tsFormat == TsFormat::Ptp ? STAMP_TS_PTP : STAMP_TS_NTP;
+    std::memcpy(v.peer.addr, s->spec_.target.data(), 16);
+    if (auto r = bpf->addSession(s->bpfKey_, v); !r) return r.error();
+    s->inBpf_ = true;
+  }
+
+  ErrorEstimate ee = clock.errorEstimate;
+  ee.ptp = s->spec_.tsFormat == TsFormat::Ptp;
+  s->errEst_ = ee.encode();
+
+  int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (tfd < 0) return errnoError("timerfd_create");
+  s->timer_.reset(tfd);
+  Session* raw = s.get();
+  if (auto r = loop.add(fd, EPOLLIN, [raw](uint32_t) { raw->onSocket(); }); !r) return r.error();
+  if (auto r = loop.add(tfd, EPOLLIN, [raw](uint32_t) { raw->onTimer(); }); !r) {
+    loop.remove(fd);
+    return r.error();
+  }
+  s->startedAt_ = realtimeNow();
+  s->start_ = monotonicNow();
+  s->armAt(s->start_);
+  return s;
+}
+
+Session::~Session() {
+  if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_);
+  if (sock_.valid()) loop_.remove(sock_.get());
+  if (timer_.valid()) loop_.remove(timer_.get());
+}
+
+void Session::armAt(nanoseconds deadline) {
+  itimerspec its{};
+  if (deadline.count() <= 0) deadline = nanoseconds(1);
+  its.it_value.tv_sec = time_t(deadline.count() / kNsPerSec);
+  its.it_value.tv_nsec = long(deadline.count() % kNsPerSec);
+  timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &its, nullptr);
+}
+
+void Session::onTimer() {
+  uint64_t expirations;
+  (void)!read(timer_.get(), &expirations, sizeof(expirations));
+  if (finished_) return;
+  nanoseconds now = monotonicNow();
+  const bool allSent = stopping_ || (spec_.count != 0 && nextIndex_ >= spec_.count);
+  if (!allSent) {
+    // Send everything that is due: the schedule is absolute, so a late
+    // wake-up catches up instead of drifting.
+    while ((spec_.count == 0 || nextIndex_ < spec_.count) &&
+           start_ + spec_.interval * int64_t(nextIndex_) <= now)
+      sendOne();
+    if (spec_.count == 0 || nextIndex_ < spec_.count) {
+      armAt(start_ + spec_.interval * int64_t(nextIndex_));
+      stats_.expire(realtimeNow(), spec_.timeout);
+      return;
+    }
+    lastSend_ = now;
+    armAt(lastSend_ + spec_.timeout);
+    return;
+  }
+  // All sent and the last packet's timeout has passed.
+  if (now >= lastSend_ + spec_.timeout) finish();
+  else armAt(lastSend_ + spec_.timeout);
+}
+
+void Session::sendOne() {
+  std::vector<uint8_t> pkt(spec_.size, 0);
+  uint32_t seq = uint32_t(nextIndex_);
+  UnixNs t1 = realtimeNow();
+  SenderPacket p;
+  p.seq = seq;
+  // Provisional T1; stamp_send_out overwrites it as the packet leaves.
+  p.ts = spec_.tsFormat == TsFormat::Ptp ? ptpFromUnixNs(t1, 0) : ntpFromUnixNs(t1);
+  p.errEst = errEst_;
+  p.ssid = spec_.ssid;
+  encodeSender(p, pkt);
+  ++nextIndex_;
+  stats_.onSent(seq, t1);
+  if (send(sock_.get(), pkt.data(), pkt.size(), 0) < 0)
+    spdlog::debug("session {}: send seq {}: {}", spec_.name, seq, std::strerror(errno));
+}
+
+void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optional<UnixNs> t2,
+                     std::optional<UnixNs> t3, UnixNs t4, int ttl, uint32_t length, bool kernel) {
+  ReplySample r;
+  r.senderSeq = senderSeq;
+  r.reflectorSeq = reflSeq;
+  r.t1 = t1;
+  r.t2 = t2.value_or(0);
+  r.t3 = t3.value_or(0);
+  r.hasT2 = t2.has_value();
+  r.hasT3 = t3.has_value();
+  r.t4 = t4;
+  r.late = t4 - t1 > spec_.timeout.count();
+  stats_.expire(realtimeNow(), spec_.timeout);
+  stats_.onReply(r);
+  if (observer_.onReply) {
+    nlohmann::json j = {{"seq", senderSeq},
+                        {"reflector_seq", reflSeq},
+                        {"size", length},
+                        {"ttl", ttl},
+                        {"kernel_timestamps", kernel},
+                        {"late", r.late}};
+    j["rtt_ns"] = t2 && t3 ? nlohmann::json((t4 - t1) - (*t3 - *t2)) : nlohmann::json(t4 - t1);
+    j["forward_ns"] = t2 ? nlohmann::json(*t2 - t1) : nlohmann::json(nullptr);
+    j["backward_ns"] = t3 ? nlohmann::json(t4 - *t3) : nlohmann::json(nullptr);
+    observer_.onReply(j);
+  }
+  if (!stopping_ && spec_.count != 0 && nextIndex_ >= spec_.count &&
+      stats_.summary().inFlight == 0)
+    finish();
+}
+
+void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
+  if (finished_) return;
+  UnixNs now = realtimeNow();
+  auto senderEe = ErrorEstimate::decode(rec.sender_err_est);
+  auto reflEe = ErrorEstimate::decode(rec.refl_err_est);
+  int32_t tai = clock.taiOffsetSec;
+  UnixNs t1 = unixNsFromWire(WireTs::fromRaw(rec.t1), senderEe.ptp, tai, now);
+  UnixNs t2 = unixNsFromWire(WireTs::fromRaw(rec.t2), reflEe.ptp, tai, now);
+  UnixNs t3 = unixNsFromWire(WireTs::fromRaw(rec.t3), reflEe.ptp, tai, now);
+  UnixNs t4 = UnixNs(rec.t4_tai_ns) - int64_t{tai} * kNsPerSec;
+  record(rec.sender_seq, rec.refl_seq, t1, t2, t3, t4, rec.reply_ttl, rec.length, true);
+}
+
+void Session::onSocket() {
+  uint8_t buf[9216];
+  alignas(cmsghdr) char control[256];
+  for (;;) {
+    iovec iov{buf, sizeof(buf)};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n = recvmsg(sock_.get(), &msg, 0);
+    if (n < 0) return;  // EAGAIN, or an ICMP error reported on the socket
+    UnixNs t4 = realtimeNow();
+    int ttl = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+        t4 = int64_t(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
+      } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+        std::memcpy(&ttl, CMSG_DATA(c), sizeof(int));
+      }
+    }
+    auto r = decodeReflector(std::span<const uint8_t>(buf, size_t(n)));
+    if (!r || finished_) continue;
+    auto senderEe = ErrorEstimate::decode(r->senderErrEst);
+    auto reflEe = ErrorEstimate::decode(r->errEst);
+    UnixNs now = realtimeNow();
+    UnixNs t1 = unixNsFromWire(r->senderTs, senderEe.ptp, 0, now);
+    UnixNs t2 = unixNsFromWire(r->rxTs, reflEe.ptp, 0, now);
+    UnixNs t3 = unixNsFromWire(r->ts, reflEe.ptp, 0, now);
+    record(r->senderSeq, r->seq, t1, t2, t3, t4, ttl, uint32_t(n), false);
+  }
+}
+
+void Session::stop() {
+  if (finished_) return;
+  stopping_ = true;
+  finish();
+}
+
+void Session::finish() {
+  if (finished_) return;
+  // Packets whose timeout has not passed yet at a stop are not lost: they
+  // were never given their chance; count only those that had it.
+  if (!stopping_) stats_.expire(realtimeNow(), spec_.timeout);
+  finished_ = true;
+  itimerspec disarm{};
+  timerfd_settime(timer_.get(), 0, &disarm, nullptr);
+  if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_);
+  inBpf_ = false;
+  if (observer_.onFinished) observer_.onFinished();
+}
+
+nlohmann::json Session::summary() const {
+  nlohmann::json j = stats_.toJson();
+  j["session"] = spec_.name;
+  j["target"] = formatIp(spec_.target);
+  j["port"] = spec_.port;
+  j["state"] = state();
+  j["ssid"] = spec_.ssid;
+  j["source_port"] = localPort_;
+  return j;
+}
+
+}  // namespace stamp

@@ -1,0 +1,109 @@
+// One Session-Sender run: a connected UDP socket that sends STAMP test
+// packets on an absolute schedule (timerfd, CLOCK_MONOTONIC), the entry in
+// stamp_sessions that makes the kernel take T1 and T4, and the statistics.
+//
+// Replies normally arrive as ring-buffer records (kernel T4); a reply that
+// reaches the socket instead (the route leaves by an interface without the
+// sender's programs, or the ring was full) is used with a socket receive
+// timestamp, and marked as such.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "event_loop.hpp"
+#include "netif.hpp"
+#include "result.hpp"
+#include "stamp_abi.h"
+#include "stats.hpp"
+#include "unique_fd.hpp"
+
+namespace stamp {
+
+class SenderBpf;
+
+struct SessionSpec {
+  std::string name;
+  Ip16 target{};
+  uint16_t port = 862;
+  uint64_t count = 100;  // 0: until stopped
+  std::chrono::nanoseconds interval = std::chrono::milliseconds(100);
+  std::chrono::nanoseconds timeout = std::chrono::seconds(2);
+  uint32_t size = 44;  // STAMP payload octets, base included
+  uint8_t dscp = 0;
+  uint16_t ssid = 0;        // 0: chosen from the session id
+  uint16_t sourcePort = 0;  // 0: automatic
+  TsFormat tsFormat = TsFormat::Ntp;
+  bool requireSync = false;  // refuse to start on an unsynchronised clock
+};
+
+// From a [[session]] of stamp.toml.
+Result<SessionSpec> specFromConfig(const SessionConfig& c);
+// From the args of a session.start request (an ad-hoc session).
+Result<SessionSpec> specFromJson(const nlohmann::json& args);
+
+class Session {
+ public:
+  struct Observer {
+    std::function<void(const nlohmann::json& reply)> onReply;
+    std::function<void()> onFinished;
+  };
+
+  // Opens the socket, registers with the kernel programs (if any) and the
+  // loop, and schedules the first packet now.
+  static Result<std::unique_ptr<Session>> start(SessionSpec spec, uint32_t id, EventLoop& loop,
+                                                SenderBpf* bpf, const ClockState& clock,
+                                                Observer observer);
+  ~Session();
+
+  // A reply record from the ring buffer for this session's id.
+  void onRecord(const stamp_rx_record& rec, const ClockState& clock);
+  // Ends the run now: outstanding packets count as lost once their timeout
+  // has passed, not before; the summary is final.
+  void stop();
+
+  bool finished() const { return finished_; }
+  const SessionSpec& spec() const { return spec_; }
+  uint32_t id() const { return id_; }
+  uint16_t localPort() const { return localPort_; }
+  std::string state() const { return finished_ ? "finished" : "running"; }
+  // INTERFACE.md's summary object plus extra fields.
+  nlohmann::json summary() const;
+
+ private:
+  Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer);
+  void onTimer();
+  void onSocket();
+  void sendOne();
+  void armAt(std::chrono::nanoseconds monotonicDeadline);
+  void record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optional<UnixNs> t2,
+              std::optional<UnixNs> t3, UnixNs t4, int ttl, uint32_t length, bool kernel);
+  void finish();
+
+  SessionSpec spec_;
+  uint32_t id_;
+  EventLoop& loop_;
+  SenderBpf* bpf_;
+  Observer observer_;
+  UniqueFd sock_, timer_;
+  uint16_t localPort_ = 0;
+  stamp_send_key bpfKey_{};
+  bool inBpf_ = false;
+  uint16_t errEst_ = kErrorEstimateUnknown;
+  std::chrono::nanoseconds start_{};  // CLOCK_MONOTONIC
+  uint64_t nextIndex_ = 0;             // packets sent so far
+  std::chrono::nanoseconds lastSend_{};
+  bool stopping_ = false, finished_ = false;
+  UnixNs startedAt_ = 0;
+  SessionStats stats_;
+};
+
+}  // namespace stamp
