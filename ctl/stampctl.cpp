@@ -1,19 +1,336 @@
-// stampctl: the command-line client of stampd. The control socket and its
-// commands arrive with the sender (see the project's issues); this build
-// knows its version and says plainly that the daemon cannot be reached.
+// stampctl: the command-line client of stampd. It speaks the control
+// protocol of libstamp/control_protocol.hpp over the daemon's Unix socket.
+//
+// Exit status: 0 the command (or the run) completed, 1 error, 2 bad usage,
+// 3 the daemon cannot be reached.
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "control_protocol.hpp"
+#include "duration.hpp"
+
+namespace {
+
+using nlohmann::json;
+namespace control = stamp::control;
+
+constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitUnreachable = 3;
+
+volatile sig_atomic_t gInterrupted = 0;
+void onSigint(int) { gInterrupted = 1; }
+
+class Connection {
+ public:
+  // Connects; on failure prints the one-line reason.
+  static std::optional<Connection> open(const std::string& path) {
+    sockaddr_un addr{};
+    if (path.size() >= sizeof(addr.sun_path)) {
+      std::fprintf(stderr, "stampctl: socket path too long: %s\n", path.c_str());
+      return std::nullopt;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      std::fprintf(stderr, "stampctl: stampd is not running (cannot connect to %s: %s)\n",
+                   path.c_str(), std::strerror(errno));
+      if (fd >= 0) close(fd);
+      return std::nullopt;
+    }
+    return Connection(fd);
+  }
+  Connection(Connection&& o) noexcept : fd_(std::exchange(o.fd_, -1)), buf_(std::move(o.buf_)) {}
+  ~Connection() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  bool send(const json& j) {
+    std::string line = j.dump() + "\n";
+    size_t off = 0;
+    while (off < line.size()) {
+      ssize_t n = ::send(fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      off += size_t(n);
+    }
+    return true;
+  }
+
+  // Next message; nullopt on EOF or error. With `interruptible`, returns
+  // early (json null) when SIGINT arrives.
+  std::optional<json> next(bool interruptible = false) {
+    for (;;) {
+      size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        json j = json::parse(line, nullptr, false);
+        if (j.is_discarded()) continue;
+        return j;
+      }
+      if (interruptible && gInterrupted) return json(nullptr);
+      char tmp[8192];
+      ssize_t n = read(fd_, tmp, sizeof(tmp));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      buf_.append(tmp, size_t(n));
+    }
+  }
+
+ private:
+  explicit Connection(int fd) : fd_(fd) {}
+  int fd_;
+  std::string buf_;
+};
+
+json request(const std::string& command, json args, int id) {
+  return {{"version", control::kVersion}, {"id", id}, {"command", command}, {"args", std::move(args)}};
+}
+
+// Sends one request and waits for its final response (events are ignored).
+std::optional<json> call(Connection& c, const std::string& command, json args) {
+  if (!c.send(request(command, std::move(args), 1))) return std::nullopt;
+  for (;;) {
+    auto m = c.next();
+    if (!m) return std::nullopt;
+    if (m->contains("ok")) return m;
+  }
+}
+
+std::string ms(const json& v) {
+  if (!v.is_number()) return "-";
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.3f ms", v.get<double>() / 1e6);
+  return b;
+}
+
+int printError(const json& resp) {
+  auto e = resp.value("error", json::object());
+  std::fprintf(stderr, "stampctl: %s (%s)\n", e.value("message", std::string("error")).c_str(),
+               e.value("code", std::string("?")).c_str());
+  return kExitError;
+}
+
+void printSummary(const json& s) {
+  uint64_t sent = s.value("sent", 0), received = s.value("received", 0), lost = s.value("lost", 0);
+  std::printf("--- %s (%s port %d) statistics ---\n", s.value("session", std::string()).c_str(),
+              s.value("target", std::string()).c_str(), s.value("port", 0));
+  std::printf("%llu sent, %llu received, %llu lost (%.1f%%), %llu duplicates, %llu reordered, "
+              "%llu late\n",
+              (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost,
+              sent ? 100.0 * double(lost) / double(sent) : 0.0,
+              (unsigned long long)s.value("duplicates", 0),
+              (unsigned long long)s.value("reordered", 0), (unsigned long long)s.value("late", 0));
+  std::printf("%-22s %12s %12s %12s %12s %12s %12s\n", "", "min", "avg", "max", "p50", "p90",
+              "p99");
+  for (auto [key, label] : {std::pair{"rtt_ns", "round trip"},
+                            {"forward_ns", "near-end (forward)"},
+                            {"backward_ns", "far-end (backward)"}}) {
+    json d = s.value(key, json::object());
+    std::printf("%-22s %12s %12s %12s %12s %12s %12s\n", label, ms(d.value("min", json())).c_str(),
+                ms(d.value("avg", json())).c_str(), ms(d.value("max", json())).c_str(),
+                ms(d.value("p50", json())).c_str(), ms(d.value("p90", json())).c_str(),
+                ms(d.value("p99", json())).c_str());
+  }
+  uint64_t negF = s.value("negative_forward", 0), negB = s.value("negative_backward", 0);
+  if (negF || negB)
+    std::printf("note: %llu near-end and %llu far-end values are negative: the two clocks "
+                "disagree; they are kept as measured\n",
+                (unsigned long long)negF, (unsigned long long)negB);
+}
+
+int cmdStatus(Connection& c, bool asJson) {
+  auto r = call(c, std::string(control::kStatus), json::object());
+  if (!r) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
+  if (!r->value("ok", false)) return printError(*r);
+  json s = (*r)["result"];
+  if (asJson) return std::printf("%s\n", s.dump(2).c_str()), kExitOk;
+  std::printf("stampd %s, pid %d, up %lld s\n", s.value("version", std::string()).c_str(),
+              s.value("pid", 0), (long long)s.value("uptime_s", 0));
+  json clk = s.value("clock", json::object());
+  json ee = clk.value("error_estimate", json::object());
+  std::printf("clock: %s, TAI offset %d s, error estimate %s (S=%d scale=%d multiplier=%d)\n",
+              clk.value("synchronized", false) ? "synchronised" : "NOT synchronised",
+              clk.value("tai_offset_s", 0), ms(ee.value("error_ns", json())).c_str(),
+              ee.value("s", false) ? 1 : 0, ee.value("scale", 0), ee.value("multiplier", 0));
+  json refl = s.value("reflector", json::object());
+  std::string ports;
+  for (const auto& p : refl.value("ports", json::array()))
+    ports += (ports.empty() ? "" : ",") + p.dump();
+  std::printf("reflector: %s, %s, UDP port(s) %s\n",
+              refl.value("enabled", false) ? "enabled" : "disabled",
+              refl.value("mode", std::string()).c_str(), ports.c_str());
+  const json interfaces = refl.value("interfaces", json::object());
+  for (const auto& [ifname, i] : interfaces.items()) {
+    std::string drops;
+    const json dropCounts = i.value("drops", json::object());
+    for (const auto& [reason, n] : dropCounts.items())
+      if (n.get<uint64_t>() > 0) drops += " " + reason + "=" + n.dump();
+    std::printf("  %s (%s): %s received, %s reflected, %s fragments passed, drops:%s\n",
+                ifname.c_str(), i.value("attach", std::string()).c_str(), i["rx"].dump().c_str(),
+                i["reflected"].dump().c_str(), i["fragments"].dump().c_str(),
+                drops.empty() ? " none" : drops.c_str());
+  }
+  std::printf("sessions running: %d\n", s.value("sessions_running", 0));
+  return kExitOk;
+}
+
+int cmdStart(Connection& c, json args, bool asJson) {
+  args["follow"] = true;
+  if (!c.send(request(std::string(control::kSessionStart), args, 1))) return kExitError;
+  struct sigaction sa{};
+  sa.sa_handler = onSigint;
+  sigaction(SIGINT, &sa, nullptr);  // no SA_RESTART: read() returns on Ctrl-C
+  std::string name;
+  bool stopSent = false;
+  for (;;) {
+    auto m = c.next(!stopSent);
+    if (!m) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
+    if (m->is_null()) {  // Ctrl-C: stop the run, then print its summary
+      stopSent = true;
+      if (!name.empty())
+        c.send(request(std::string(control::kSessionStop), {{"name", name}}, 2));
+      continue;
+    }
+    if (m->value("id", 0) != 1) continue;  // the stop request's own answer
+    if (m->contains("event")) {
+      json d = m->value("data", json::object());
+      std::string ev = (*m)["event"];
+      if (ev == "started") {
+        name = d.value("session", std::string());
+        if (!asJson)
+          std::printf("STAMP session %s to %s port %d (SSID %d, source port %d)\n", name.c_str(),
+                      args.value("target", name).c_str(), args.value("port", 862),
+                      d.value("ssid", 0), d.value("source_port", 0));
+        if (gInterrupted && !stopSent) {
+          stopSent = true;
+          c.send(request(std::string(control::kSessionStop), {{"name", name}}, 2));
+        }
+      } else if (ev == control::kEventReply && !asJson) {
+        std::printf("%d bytes: seq=%d rtt=%s near-end=%s far-end=%s ttl=%d%s%s\n",
+                    d.value("size", 0), d.value("seq", 0), ms(d["rtt_ns"]).c_str(),
+                    ms(d["forward_ns"]).c_str(), ms(d["backward_ns"]).c_str(), d.value("ttl", 0),
+                    d.value("late", false) ? " (late)" : "",
+                    d.value("kernel_timestamps", true) ? "" : " (socket timestamps)");
+        std::fflush(stdout);
+      }
+      continue;
+    }
+    if (!m->value("ok", false)) return printError(*m);
+    json result = (*m)["result"];
+    if (asJson) std::printf("%s\n", result.dump().c_str());
+    else printSummary(result);
+    return kExitOk;
+  }
+}
+
+int simple(Connection& c, std::string_view command, json args, bool asJson,
+           void (*print)(const json&)) {
+  auto r = call(c, std::string(command), std::move(args));
+  if (!r) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
+  if (!r->value("ok", false)) return printError(*r);
+  if (asJson) std::printf("%s\n", (*r)["result"].dump().c_str());
+  else print((*r)["result"]);
+  return kExitOk;
+}
+
+void printList(const json& r) {
+  std::printf("%-20s %-28s %6s %-10s %8s %8s  %s\n", "NAME", "TARGET", "PORT", "STATE", "SENT",
+              "RECEIVED", "SCHEDULE");
+  for (const auto& s : r.value("sessions", json::array()))
+    std::printf("%-20s %-28s %6d %-10s %8s %8s  %s\n", s.value("name", std::string()).c_str(),
+                s.value("target", std::string()).c_str(), s.value("port", 0),
+                s.value("state", std::string()).c_str(),
+                s.contains("sent") ? s["sent"].dump().c_str() : "-",
+                s.contains("received") ? s["received"].dump().c_str() : "-",
+                s.value("schedule", std::string()).empty()
+                    ? "on demand"
+                    : s.value("schedule", std::string()).c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"stampctl: control stampd"};
-  bool version = false;
-  app.add_flag("--version", version, "print the version and exit");
-  CLI11_PARSE(app, argc, argv);
-  if (version) {
-    std::printf("stampctl %s\n", STAMPD_VERSION);
-    return 0;
+  CLI::App app{"stampctl: control stampd, the STAMP daemon"};
+  app.require_subcommand(1);
+  std::string socketPath = control::kDefaultSocket;
+  bool asJson = false;
+  app.add_option("--socket", socketPath, "stampd's control socket")->capture_default_str();
+  app.add_flag("--json", asJson, "print JSON instead of text");
+  app.set_version_flag("--version", std::string("stampctl ") + STAMPD_VERSION);
+
+  auto* status = app.add_subcommand("status", "daemon, clock, reflector counters");
+  auto* session = app.add_subcommand("session", "measurement sessions");
+  session->require_subcommand(1);
+  auto* start = session->add_subcommand("start", "run a configured session, or an ad-hoc one");
+  std::string name, target, interval = "100ms", timeout = "2s";
+  int port = 862, dscp = 0, size = 44;
+  uint64_t count = 10;
+  bool requireSync = false;
+  start->add_option("name", name, "a session of stamp.toml");
+  start->add_option("--target", target, "IPv4 or IPv6 address of the reflector");
+  start->add_option("--port", port, "UDP port")->check(CLI::Range(1, 65535));
+  start->add_option("--count", count, "packets to send (0: until stopped)");
+  start->add_option("--interval", interval, "time between packets (e.g. 10ms)");
+  start->add_option("--timeout", timeout, "a reply later than this counts as lost");
+  start->add_option("--size", size, "octets of STAMP payload")->check(CLI::Range(44, 8952));
+  start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
+  start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
+  auto* list = session->add_subcommand("list", "sessions, configured and ad hoc");
+  auto* show = session->add_subcommand("show", "figures of a session");
+  show->add_option("name", name)->required();
+  auto* stop = session->add_subcommand("stop", "stop a running session");
+  stop->add_option("name", name)->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
   }
-  std::fprintf(stderr, "stampctl: this version of stampd has no control socket yet\n");
-  return 3;
+
+  json args = json::object();
+  if (*start) {
+    if (name.empty() == target.empty()) {
+      std::fprintf(stderr, "stampctl: session start takes a configured NAME or --target ADDR\n");
+      return kExitUsage;
+    }
+    if (!name.empty()) {
+      args["name"] = name;
+    } else {
+      auto iv = stamp::parseDuration(interval), to = stamp::parseDuration(timeout);
+      if (!iv || !to) {
+        std::fprintf(stderr, "stampctl: durations are written like 250us, 10ms, 1s, 5m\n");
+        return kExitUsage;
+      }
+      args = {{"target", target}, {"port", port}, {"count", count},
+              {"interval_ns", iv->count()}, {"timeout_ns", to->count()},
+              {"size", size}, {"dscp", dscp}};
+    }
+    if (requireSync) args["require_sync"] = true;
+  }
+
+  auto conn = Connection::open(socketPath);
+  if (!conn) return kExitUnreachable;
+  if (*status) return cmdStatus(*conn, asJson);
+  if (*start) return cmdStart(*conn, args, asJson);
+  if (*list) return simple(*conn, control::kSessionList, json::object(), asJson, printList);
+  if (*show) return simple(*conn, control::kSessionShow, {{"name", name}}, asJson, printSummary);
+  if (*stop) return simple(*conn, control::kSessionStop, {{"name", name}}, asJson, printSummary);
+  return kExitUsage;
 }

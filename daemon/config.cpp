@@ -10,6 +10,8 @@
 
 #include <toml++/toml.h>
 
+#include "duration.hpp"
+
 namespace stamp {
 namespace {
 
@@ -139,22 +141,6 @@ Handler stringList(std::vector<std::string>& out) {
 }
 
 }  // namespace
-
-std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p == text.data()) return std::nullopt;
-  std::string_view unit(p, text.data() + text.size() - p);
-  static const std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000},
-      {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
-  for (const auto& [u, mult] : kUnits) {
-    if (unit != u) continue;
-    if (n > uint64_t(INT64_MAX) / mult) return std::nullopt;
-    return std::chrono::nanoseconds(int64_t(n * mult));
-  }
-  return std::nullopt;
-}
 
 Result<Config> parseConfig(std::string_view text, const std::string& path) {
   toml::table root;

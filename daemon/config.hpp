@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "duration.hpp"
 #include "netif.hpp"
 #include "result.hpp"
 
@@ -73,7 +74,5 @@ Result<Config> parseConfig(std::string_view text, const std::string& path);
 // Reads and parses a file.
 Result<Config> loadConfig(const std::string& path);
 
-// "250us", "10ms", "1s", "5m", "1h"; whole numbers only.
-std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text);
 
 }  // namespace stamp

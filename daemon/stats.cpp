@@ -12,8 +12,12 @@ namespace stamp {
 
 namespace {
 
+__extension__ typedef unsigned __int128 Wide;  // GCC and Clang; silences -Wpedantic
+
 // |v| without overflow for INT64_MIN.
-uint64_t magnitude(int64_t v) { return v < 0 ? uint64_t{0} - uint64_t(v) : uint64_t(v); }
+uint64_t magnitude(int64_t v) {
+  return v < 0 ? uint64_t{0} - uint64_t(v) : uint64_t(v);
+}
 
 // Nearest rank, 1-based. The factor below 1 keeps q * n that should be an
 // integer (0.9 * 10 = 9.000000000000002) from rounding up to the next rank.
@@ -32,7 +36,9 @@ int64_t roundNs(double v) {
 
 // Wrapping int64 subtraction: timestamps are untrusted, and a difference
 // that overflows (values ~292 years apart) must not be undefined behaviour.
-int64_t diff(int64_t a, int64_t b) { return int64_t(uint64_t(a) - uint64_t(b)); }
+int64_t diff(int64_t a, int64_t b) {
+  return int64_t(uint64_t(a) - uint64_t(b));
+}
 
 template <typename T>
 nlohmann::json orNull(const std::optional<T>& v) {
@@ -190,10 +196,11 @@ void FixedHistogram::add(int64_t v) {
   if (v >= spec_.ceilingNs) {
     bin = spec_.bins - 1;
   } else if (v > spec_.floorNs) {
-    // Exact proportional mapping; 128 bits because the span can be 2^64.
-    const __int128 offset = __int128(v) - spec_.floorNs;
-    const __int128 span = __int128(spec_.ceilingNs) - spec_.floorNs;
-    bin = size_t(offset * spec_.bins / span);
+    // Exact proportional mapping. Both differences are positive and below
+    // 2^64; the product needs 128 bits.
+    const uint64_t offset = uint64_t(v) - uint64_t(spec_.floorNs);
+    const uint64_t span = uint64_t(spec_.ceilingNs) - uint64_t(spec_.floorNs);
+    bin = size_t(Wide(offset) * spec_.bins / span);
   }
   counts_[bin]++;
 }
@@ -390,7 +397,8 @@ void SessionStats::addDelays(int64_t s, const ReplySample& r) {
 
 void SessionStats::pairIpdv(const DelayEntry& earlier, const DelayEntry& later) {
   ipdvRtt_.add(diff(later.rtt, earlier.rtt));
-  if (earlier.hasForward && later.hasForward) ipdvForward_.add(diff(later.forward, earlier.forward));
+  if (earlier.hasForward && later.hasForward)
+    ipdvForward_.add(diff(later.forward, earlier.forward));
   if (earlier.hasBackward && later.hasBackward)
     ipdvBackward_.add(diff(later.backward, earlier.backward));
 }
@@ -407,7 +415,9 @@ Summary SessionStats::summary() const {
   return s;
 }
 
-nlohmann::json SessionStats::toJson() const { return stamp::toJson(summary()); }
+nlohmann::json SessionStats::toJson() const {
+  return stamp::toJson(summary());
+}
 
 size_t SessionStats::memoryBytes() const {
   size_t bytes = sizeof(*this);

@@ -152,7 +152,7 @@ struct DelaySummary {
   uint64_t count = 0;
   std::optional<int64_t> min, max, p50, p90, p99;
   std::optional<double> avg, stddev;
-  HistogramSpec histogramSpec;       // the exported histogram, in effect
+  HistogramSpec histogramSpec;      // the exported histogram, in effect
   std::vector<uint64_t> histogram;  // histogramSpec.bins counts
 };
 
@@ -273,7 +273,8 @@ class SessionStats {
   };
   // The delays of one received packet, kept for IPDV pairing.
   struct DelayEntry {
-    int64_t seq = -1;  // unfolded sequence number; -1: empty
+    static constexpr int64_t kEmpty = INT64_MIN;  // no sequence number is this
+    int64_t seq = kEmpty;                         // unfolded sequence number
     int64_t rtt = 0, forward = 0, backward = 0;
     bool hasForward = false, hasBackward = false;
   };
