@@ -138,7 +138,9 @@ int stamp_refl_in(struct __sk_buff *skb)
   if (!cfg)
     return STAMP_TC_NEXT;
 
-  __u64 csum_flags = p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0;
+  /* A computed 0 goes out as 0xffff: 0 means "no checksum" (IPv4) or is
+   * invalid (IPv6). An IPv4 request without checksum keeps 0. */
+  __u64 csum_flags = BPF_F_MARK_MANGLED_0;
   __u32 csum_off = p.l4_off + offsetof(struct udphdr, check);
 
   /* Swap MACs, addresses and ports: none of that changes a checksum. */
@@ -169,9 +171,11 @@ int stamp_refl_in(struct __sk_buff *skb)
 
   if (p.payload_len < STAMP_UNAUTH_BASE) {
     /* RFC 8762 section 4.6: a short (TWAMP-Light) request gets the base. */
-    __u32 grow = STAMP_UNAUTH_BASE - p.payload_len;
     __be16 old_l3 = bpf_htons(p.ipv6 ? p.l3_len - sizeof(struct ipv6hdr) : p.l3_len);
-    __be16 new_l3 = bpf_htons(bpf_ntohs(old_l3) + grow);
+    /* The UDP length governs: IP octets after the datagram are cut off. */
+    __u32 l4_hdr_off = p.l4_off - p.l3_off;
+    __be16 new_l3 = bpf_htons(p.ipv6 ? l4_hdr_off - sizeof(struct ipv6hdr) + 8 + STAMP_UNAUTH_BASE
+                                     : l4_hdr_off + 8 + STAMP_UNAUTH_BASE);
     __be16 old_udp = bpf_htons(p.payload_len + sizeof(struct udphdr));
     __be16 new_udp = bpf_htons(STAMP_UNAUTH_BASE + sizeof(struct udphdr));
     if (bpf_skb_change_tail(skb, p.payload_off + STAMP_UNAUTH_BASE, 0))
@@ -254,7 +258,7 @@ int stamp_refl_out(struct __sk_buff *skb)
   stamp_ntp_from_tai(bpf_ktime_get_tai_ns(), cfg->tai_offset_ns, &t3[0], &t3[1]);
 
   __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t3, sizeof(t3), 0);
-  __u64 csum_flags = p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0;
+  __u64 csum_flags = BPF_F_MARK_MANGLED_0;
   if (bpf_skb_store_bytes(skb, ts_off, t3, sizeof(t3), 0) ||
       bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff, csum_flags))
     return STAMP_TC_NEXT;

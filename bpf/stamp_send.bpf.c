@@ -71,7 +71,7 @@ int stamp_send_out(struct __sk_buff *skb)
   __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t1, sizeof(t1), 0);
   bpf_skb_store_bytes(skb, ts_off, t1, sizeof(t1), 0);
   bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff,
-                      p.ipv6 ? 0 : BPF_F_MARK_MANGLED_0);
+                      BPF_F_MARK_MANGLED_0);
   return STAMP_TC_NEXT;
 }
 

@@ -244,9 +244,16 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"timestamp_format", tsFormat(s.tsFormat)},
           {"auth_key", str(s.authKey)},
           {"enabled", boolean(s.enabled)},
+          {"source_port", integer(s.sourcePort, 0, 65535)},
+          {"require_sync", boolean(s.requireSync)},
+          {"histogram_bins", integer(s.histogramBins, 1, 10000)},
+          {"histogram_floor", duration(s.histogramFloor)},
+          {"histogram_ceiling", duration(s.histogramCeiling)},
       };
       walk(*t, key + ".", keys, e);
       if (s.name.empty()) e.add(t->source(), "a [[session]] needs a 'name'");
+      if (s.histogramCeiling <= s.histogramFloor)
+        e.add(t->source(), "session '" + s.name + "': histogram_ceiling must be above histogram_floor");
       if (s.target.empty()) e.add(t->source(), "session '" + s.name + "' needs a 'target'");
       else if (auto ip = parseIp(s.target); !ip)
         e.add((*t)["target"].node()->source(), "session '" + s.name + "': " + ip.error().message);

@@ -59,6 +59,11 @@ struct SessionConfig {
   TsFormat tsFormat = TsFormat::Ntp;
   std::string authKey;
   bool enabled = true;
+  uint16_t sourcePort = 0;    // 0: automatic
+  bool requireSync = false;   // refuse to run on an unsynchronised clock
+  uint32_t histogramBins = 50;  // exported histogram, like the prototype's
+  std::chrono::nanoseconds histogramFloor{0};
+  std::chrono::nanoseconds histogramCeiling = std::chrono::milliseconds(100);
 };
 
 struct Config {

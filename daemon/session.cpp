@@ -43,6 +43,7 @@ Result<SessionSpec> checked(SessionSpec s) {
   if (s.timeout <= nanoseconds(0)) return makeError(EINVAL, "timeout must be positive");
   if (s.dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
   if (s.port == 0) return makeError(EINVAL, "port must be 1..65535");
+  if (auto r = checkHistogramSpec(s.histogram); !r) return r.error();
   return s;
 }
 
@@ -62,6 +63,9 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   s.dscp = c.dscp;
   s.ssid = c.ssid;
   s.tsFormat = c.tsFormat;
+  s.sourcePort = c.sourcePort;
+  s.requireSync = c.requireSync;
+  s.histogram = {c.histogramBins, c.histogramFloor.count(), c.histogramCeiling.count()};
   return checked(s);
 }
 
@@ -83,6 +87,9 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
     s.ssid = a.value("ssid", uint16_t{0});
     s.sourcePort = a.value("source_port", uint16_t{0});
     s.requireSync = a.value("require_sync", false);
+    s.histogram.bins = a.value("histogram_bins", s.histogram.bins);
+    s.histogram.floorNs = a.value("histogram_floor_ns", s.histogram.floorNs);
+    s.histogram.ceilingNs = a.value("histogram_ceiling_ns", s.histogram.ceilingNs);
     std::string fmt = a.value("timestamp_format", std::string("ntp"));
     if (fmt != "ntp" && fmt != "ptp") return makeError(EINVAL, "timestamp_format must be ntp or ptp");
     s.tsFormat = fmt == "ptp" ? TsFormat::Ptp : TsFormat::Ntp;
@@ -93,7 +100,8 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
 }
 
 Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer)
-    : spec_(std::move(spec)), id_(id), loop_(loop), bpf_(bpf), observer_(std::move(observer)) {}
+    : spec_(std::move(spec)), id_(id), loop_(loop), bpf_(bpf), observer_(std::move(observer)),
+      stats_(spec_.histogram) {}
 
 Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, EventLoop& loop,
                                                 SenderBpf* bpf, const ClockState& clock,
@@ -156,6 +164,7 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
     s->inBpf_ = true;
   }
 
+  s->taiOffsetSec_ = clock.taiOffsetSec;
   ErrorEstimate ee = clock.errorEstimate;
   ee.ptp = s->spec_.tsFormat == TsFormat::Ptp;
   s->errEst_ = ee.encode();
@@ -222,7 +231,7 @@ void Session::sendOne() {
   SenderPacket p;
   p.seq = seq;
   // Provisional T1; stamp_send_out overwrites it as the packet leaves.
-  p.ts = spec_.tsFormat == TsFormat::Ptp ? ptpFromUnixNs(t1, 0) : ntpFromUnixNs(t1);
+  p.ts = spec_.tsFormat == TsFormat::Ptp ? ptpFromUnixNs(t1, taiOffsetSec_) : ntpFromUnixNs(t1);
   p.errEst = errEst_;
   p.ssid = spec_.ssid;
   encodeSender(p, pkt);

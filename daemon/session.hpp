@@ -43,6 +43,7 @@ struct SessionSpec {
   uint16_t sourcePort = 0;  // 0: automatic
   TsFormat tsFormat = TsFormat::Ntp;
   bool requireSync = false;  // refuse to start on an unsynchronised clock
+  HistogramSpec histogram;   // the exported fixed-bin histogram
 };
 
 // From a [[session]] of stamp.toml.
@@ -103,6 +104,7 @@ class Session {
   std::chrono::nanoseconds lastSend_{};
   bool stopping_ = false, finished_ = false;
   UnixNs startedAt_ = 0;
+  int32_t taiOffsetSec_ = 0;
   SessionStats stats_;
 };
 

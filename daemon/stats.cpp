@@ -243,8 +243,8 @@ DelaySummary SessionStats::DelayStats::summary() const {
 
 void SessionStats::IpdvStats::add(int64_t ipdv) {
   signedValues.add(ipdv);
-  // |INT64_MIN| does not fit; it cannot occur as a difference of two
-  // int64 delays that both fit, but saturate rather than trust that.
+  // A wrapped difference can be INT64_MIN, whose magnitude does not fit:
+  // saturate.
   const uint64_t m = magnitude(ipdv);
   const int64_t a = m > uint64_t(std::numeric_limits<int64_t>::max())
                         ? std::numeric_limits<int64_t>::max()

@@ -5,12 +5,15 @@
 // late replies, duplicates and reordering (RFC 7680, RFC 4737).
 //
 // Pure computation: no I/O, no clock reads, no threads, nothing throws on
-// input. Memory is fixed when a SessionStats is built (about 300 KiB) and does
-// not grow with the number of packets; see memoryBytes().
+// input. Memory is fixed when a SessionStats is built (about 280 KiB with the
+// default exported histogram) and does not grow with the number of packets;
+// see memoryBytes().
 //
 // All delays are signed int64 nanoseconds. One-way delays below zero (the
 // two clocks disagree) are kept exactly as computed, never clamped, and
-// counted in Summary::negativeForward / negativeBackward.
+// counted in Summary::negativeForward / negativeBackward. (Only timestamps
+// some 292 years apart, whose difference does not fit int64, wrap; that is
+// defined behaviour here, not a crash.)
 #pragma once
 
 #include <chrono>

@@ -24,7 +24,9 @@ void set16(Bytes& b, size_t off, uint16_t v) {
   b[off] = uint8_t(v >> 8);
   b[off + 1] = uint8_t(v);
 }
-void putBytes(Bytes& b, std::span<const uint8_t> s) { b.insert(b.end(), s.begin(), s.end()); }
+void putBytes(Bytes& b, std::span<const uint8_t> s) {
+  b.insert(b.end(), s.begin(), s.end());
+}
 
 // The builder's checksum: complement of the 16-bit one's complement sum,
 // computed word by word with the field itself still zero.
@@ -59,14 +61,17 @@ Bytes pseudoHeaderPlus(const Ip16& src, const Ip16& dst, uint32_t udpLen,
   return b;
 }
 
-// The verifier's sum, deliberately not the builder's code: a 64-bit
-// accumulator over big-endian octet pairs, folded at the end (RFC 1071
-// section 4.1 with deferred carries).
-uint16_t onesComplementSum(std::span<const uint8_t> data) {
+// The verifier's arithmetic, deliberately not the builder's code: a 64-bit
+// accumulator over big-endian octet pairs with the carries folded only at
+// the end (RFC 1071 section 4.1, "deferred carries").
+uint64_t wordSum(std::span<const uint8_t> data) {
   uint64_t acc = 0;
   size_t n = data.size();
   for (size_t i = 0; i + 1 < n; i += 2) acc += (uint64_t{data[i]} << 8) | data[i + 1];
   if (n % 2) acc += uint64_t{data[n - 1]} << 8;  // odd octet padded with zero
+  return acc;
+}
+uint16_t fold(uint64_t acc) {
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
   return uint16_t(acc);
 }
@@ -82,7 +87,9 @@ Ip16 ip(const std::string& text) {
   return *r;
 }
 
-bool isV4(const Ip16& a) { return isV4Mapped(a); }
+bool isV4(const Ip16& a) {
+  return isV4Mapped(a);
+}
 
 uint16_t rd16(std::span<const uint8_t> b, size_t off) {
   return uint16_t((b[off] << 8) | b[off + 1]);
@@ -226,13 +233,18 @@ std::optional<FrameView> parseFrame(std::span<const uint8_t> f) {
 
 bool ipv4HeaderChecksumValid(std::span<const uint8_t> f, const FrameView& v) {
   if (v.ipv6) return false;
-  return onesComplementSum(f.subspan(v.l3Off, size_t{v.ihlWords} * 4)) == 0xffff;
+  return fold(wordSum(f.subspan(v.l3Off, size_t{v.ihlWords} * 4))) == 0xffff;
 }
 
 UdpChecksum verifyUdpChecksum(std::span<const uint8_t> f, const FrameView& v) {
   if (v.udpCheck == 0) return UdpChecksum::Absent;
-  Bytes covered = pseudoHeaderPlus(v.src, v.dst, v.udpLen, f.subspan(v.l4Off, v.udpLen));
-  return onesComplementSum(covered) == 0xffff ? UdpChecksum::Valid : UdpChecksum::Invalid;
+  // Pseudo-header words added straight from the parsed fields.
+  std::span<const uint8_t> src(v.src), dst(v.dst);
+  uint64_t acc =
+      v.ipv6 ? wordSum(src) + wordSum(dst) : wordSum(src.subspan(12)) + wordSum(dst.subspan(12));
+  acc += kProtoUdp + v.udpLen;  // IPv6: the 32-bit length's high half is 0
+  acc += wordSum(f.subspan(v.l4Off, v.udpLen));
+  return fold(acc) == 0xffff ? UdpChecksum::Valid : UdpChecksum::Invalid;
 }
 
 }  // namespace stamp::test

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
@@ -97,6 +98,9 @@ std::optional<FrameView> parseFrame(std::span<const uint8_t> frame);
 // checksum field included, must be 0xffff.
 bool ipv4HeaderChecksumValid(std::span<const uint8_t> frame, const FrameView& v);
 enum class UdpChecksum { Valid, Invalid, Absent };  // Absent: the field is 0
+inline void PrintTo(UdpChecksum c, std::ostream* os) {
+  *os << (c == UdpChecksum::Valid ? "Valid" : c == UdpChecksum::Invalid ? "Invalid" : "Absent");
+}
 UdpChecksum verifyUdpChecksum(std::span<const uint8_t> frame, const FrameView& v);
 
 uint16_t rd16(std::span<const uint8_t> b, size_t off);

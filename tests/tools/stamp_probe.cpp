@@ -155,7 +155,7 @@ struct LocalClock {
 };
 
 LocalClock readLocalClock() {
-  struct timex tx{};
+  struct timex tx {};
   int ret = adjtimex(&tx);
   LocalClock c;
   if (ret < 0) return c;
@@ -202,7 +202,9 @@ UdpCounters readUdpCounters(bool ipv6) {
 
 // Padding beyond the 44-octet base: the offset mixed with the sequence
 // number, so a shifted, truncated or swapped payload shows up.
-uint8_t padByte(uint32_t seq, size_t offset) { return uint8_t(offset ^ (seq * 0x9du)); }
+uint8_t padByte(uint32_t seq, size_t offset) {
+  return uint8_t(offset ^ (seq * 0x9du));
+}
 
 struct Request {
   bool sent = false;
@@ -230,7 +232,9 @@ struct Distribution {
   }
   nlohmann::json toJson() {
     if (v.empty()) return nullptr;
-    return {{"p50", quantile(0.5)}, {"p99", quantile(0.99)}, {"max", quantile(1.0)},
+    return {{"p50", quantile(0.5)},
+            {"p99", quantile(0.99)},
+            {"max", quantile(1.0)},
             {"min", quantile(0.0)}};
   }
 };
@@ -324,7 +328,8 @@ class Probe {
       }
 
     ErrorEstimate reflEe = ErrorEstimate::decode(p.errEst);
-    if (reflEe.multiplier == 0) fail("reflector Error Estimate " + hex(p.errEst) + " has Multiplier 0");
+    if (reflEe.multiplier == 0)
+      fail("reflector Error Estimate " + hex(p.errEst) + " has Multiplier 0");
     bool ptp = reflEe.ptp;
     UnixNs t1 = unixNsFromNtp(rq.t1, rp.t4);
     UnixNs t2 = unixNsFromWire(p.rxTs, ptp, clock_.taiOffsetSec, rp.t4);
@@ -460,8 +465,9 @@ int main(int argc, char** argv) {
       "stateless Session-Reflector on the same host's clock"};
   app.add_option("--target", opt.target, "reflector address, IPv4 or IPv6")->required();
   app.add_option("--port", opt.port, "reflector UDP port")->capture_default_str();
-  app.add_option("--count", opt.count, "packets to send")->capture_default_str()->check(
-      CLI::Range(1u, 100'000'000u));
+  app.add_option("--count", opt.count, "packets to send")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 100'000'000u));
   app.add_option("--sizes", opt.sizes,
                  "STAMP payload sizes in octets to cycle through, e.g. 14,40,44,100,1400")
       ->delimiter(',')

@@ -34,8 +34,7 @@ TEST(ErrorEstimate, BitLayout) {
 }
 
 TEST(ErrorEstimate, EveryWireValueRoundTrips) {
-  for (uint32_t v = 0; v <= 0xFFFF; ++v)
-    ASSERT_EQ(ErrorEstimate::decode(uint16_t(v)).encode(), v);
+  for (uint32_t v = 0; v <= 0xFFFF; ++v) ASSERT_EQ(ErrorEstimate::decode(uint16_t(v)).encode(), v);
 }
 
 // The worked table of spec/STAMP.md section 2.3.
@@ -47,10 +46,10 @@ TEST(ErrorEstimate, SpecTable) {
     uint8_t multiplier;
     double decodesToNs;  // as the table prints it
   };
-  for (const Row& r : {Row{0, 0x8001, 0, 1, 0.233}, Row{1, 0x8005, 0, 5, 1.16},
-                       Row{1'000, 0x8587, 5, 135, 1'006}, Row{1'000'000, 0x8F84, 15, 132, 1'007'000},
-                       Row{10'000'000, 0x92A4, 18, 164, 10'010'000},
-                       Row{1'000'000'000, 0x9980, 25, 128, 1'000'000'000}}) {
+  for (const Row& r :
+       {Row{0, 0x8001, 0, 1, 0.233}, Row{1, 0x8005, 0, 5, 1.16}, Row{1'000, 0x8587, 5, 135, 1'006},
+        Row{1'000'000, 0x8F84, 15, 132, 1'007'000}, Row{10'000'000, 0x92A4, 18, 164, 10'010'000},
+        Row{1'000'000'000, 0x9980, 25, 128, 1'000'000'000}}) {
     ErrorEstimate ee = ErrorEstimate::fromErrorNs(r.errorNs, /*synchronized=*/true);
     EXPECT_EQ(ee.encode(), r.wire) << "errorNs=" << r.errorNs;
     EXPECT_EQ(ee.scale, r.scale) << "errorNs=" << r.errorNs;
@@ -122,7 +121,8 @@ TEST(ErrorEstimate, NeverUnderstates) {
     uint64_t p = uint64_t{1} << bit;
     inputs.insert(inputs.end(), {p - 1, p, p + 1});
   }
-  for (uint64_t p10 = 1, i = 0; i < 20; ++i, p10 *= 10) inputs.insert(inputs.end(), {p10 - 1, p10, p10 + 1});
+  for (uint64_t p10 = 1, i = 0; i < 20; ++i, p10 *= 10)
+    inputs.insert(inputs.end(), {p10 - 1, p10, p10 + 1});
   inputs.push_back(std::numeric_limits<uint64_t>::max());
   std::mt19937_64 rng(862);  // fixed seed: failures reproduce
   for (int i = 0; i < 200'000; ++i) inputs.push_back(rng() >> (rng() % 64));  // log-uniform-ish
