@@ -9,7 +9,7 @@ packages=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libsystemd-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libgmock-dev libclang-rt-14-dev
-  iproute2 ethtool util-linux tshark
+  iproute2 ethtool util-linux tshark jq
 )
 
 missing=()

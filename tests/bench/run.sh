@@ -5,7 +5,7 @@
 #
 #   sudo tests/bench/run.sh [--build DIR] [--rate PPS] [--duration S]
 #                           [--step S] [--rates "PPS PPS ..."] [--threads N]
-#                           [--tx packet|udp]
+#                           [--tx packet|udp] [--chunks N] [--dwell-duration S]
 #                           [--only "stampd bounce udp"] [--out DIR] [--nice N]
 #
 # Results (table, raw loadgen lines, reflector logs) are kept in --out,
@@ -13,10 +13,12 @@
 #
 # Every reflector gets the same, freshly created pair of namespaces
 # (stpbench-g<pid>: generator, stpbench-r<pid>: reflector) and, in turn:
-#  (a) CPU per reflected packet at a fixed offered rate: a baseline run with
-#      the load dropped on arrival (stamp_bounce --drop on the reflector's
-#      tc ingress), then the same load reflected; (busy CPU of the reflected
-#      run - busy CPU of the baseline) / replies received. Two meters:
+#  (a) CPU per reflected packet at a fixed offered rate: baseline runs with
+#      the load dropped on arrival (stamp_bounce --drop --first, attached in
+#      front of the running reflector on its tcx ingress) alternate with runs
+#      of the same load reflected, --chunks pairs in ABBA order splitting
+#      --duration; (busy CPU reflected - busy CPU baseline) / replies
+#      received. Two meters:
 #      "machine" is /proc/stat (as specified, but shared with every other
 #      process), "tasks" is the exact run time of the generator, the
 #      reflector process and ksoftirqd (see stamp_loadgen.cpp);
@@ -24,9 +26,9 @@
 #      --rates list, then bisects twice between the last pass and the first
 #      failure. A step whose rate the generator could not offer fails too,
 #      and the figure is marked "+" (the machine, not loss, set the limit);
-#  (c) dwell T3 - T2 percentiles from the replies of run (a), for stampd
-#      and for the userspace reflector (kernel receive timestamp to the time
-#      just before sendmmsg).
+#  (c) dwell T3 - T2 percentiles from a --dwell-duration run at the same
+#      rate, for stampd and for the userspace reflector (there: kernel
+#      receive timestamp to the time just before sendmmsg).
 # Traffic stays inside the namespaces; both are removed on exit.
 set -euo pipefail
 
@@ -37,6 +39,8 @@ duration=10
 step=3
 rates="50000 100000 150000 200000 300000 400000 500000 600000 800000 1000000"
 threads=2
+chunks=4
+dwell_duration=5
 tx=packet
 only="stampd bounce udp"
 out=""
@@ -53,6 +57,8 @@ while [[ $# -gt 0 ]]; do
     --step) step=$2; shift 2 ;;
     --rates) rates=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --chunks) chunks=$2; shift 2 ;;
+    --dwell-duration) dwell_duration=$2; shift 2 ;;
     --tx) tx=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -217,24 +223,20 @@ EOF
 
 declare -A cpu_machine cpu_tasks base_tasks zl zl_mark dwell50 dwell99 dwell999 loss_a
 
+# sum_into ARRAY LINE KEY...: adds the values of KEYs in LINE to ARRAY[KEY]
+# (ARRAY: the name of an associative array of the caller).
+sum_into() {
+  local -n acc_=$1; local line_=$2; shift 2
+  local k
+  for k in "$@"; do acc_[$k]=$(calc "%.10g" "${acc_[$k]:-0} + $(kv "$line_" "$k")"); done
+}
+
 phase() {  # KIND
-  local kind=$1 line base meas dwell_opt=""
+  local kind=$1 line dwell_opt="" i
   [[ $kind == bounce ]] || dwell_opt=--dwell
   echo "== $kind" >&2
   net_up
 
-  # (a) baseline: the same load, dropped on arrival.
-  start "$out/$kind-drop.log" "$bounce" --ifname refl0 --drop
-  local dropper=$started
-  wait_for "$out/$kind-drop.log" "ready" "$dropper"
-  gen 10000 0.3 >/dev/null
-  base=$(gen "$rate" "$duration" --watch-pid "$dropper")
-  echo "$kind baseline: $base" >>"$out/raw.txt"
-  stop "$dropper"
-  echo "   baseline: $(kv "$base" sent) sent, task cpu $(kv "$base" task_cpu_s) s," \
-       "machine busy $(kv "$base" cpu_busy_s) s, $(grep -o 'packets=[0-9]*' "$out/$kind-drop.log") dropped" >&2
-
-  # (a) the reflector, same load.
   start_reflector "$kind"
   local refl=$started
   line=$(gen 10000 0.5)
@@ -243,25 +245,56 @@ phase() {  # KIND
     cat "$out/$kind.log" >&2
     return 1
   fi
-  meas=$(gen "$rate" "$duration" --watch-pid "$refl" $dwell_opt)
-  echo "$kind reflect: $meas" >>"$out/raw.txt"
-  local rx; rx=$(kv "$meas" received)
-  cpu_machine[$kind]=$(calc "%.0f" "($(kv "$meas" cpu_busy_s) - $(kv "$base" cpu_busy_s)) * 1e9 / $rx")
+
+  # (a) CPU: the same load dropped on arrival (a dropper attached in front
+  # of the reflector) and reflected, in $chunks alternating pairs ordered
+  # ABBA so that the machine's drifting background load cancels out.
+  local -A base=() meas=()
+  local keys=(sent received cpu_busy_s cpu_total_s task_cpu_s)
+  local chunk; chunk=$(calc "%.3f" "$duration / $chunks")
+  run_base() {
+    start "$out/$kind-drop.log" "$bounce" --ifname refl0 --drop --first
+    local dropper=$started
+    wait_for "$out/$kind-drop.log" "ready" "$dropper"
+    line=$(gen "$rate" "$chunk" --watch-pid "$dropper" --watch-pid "$refl")
+    stop "$dropper"
+    echo "$kind baseline: $line" >>"$out/raw.txt"
+    [[ $(kv "$line" received) == 0 ]] || die "$kind: the dropper let replies through: $line"
+    sum_into base "$line" "${keys[@]}"
+  }
+  run_meas() {
+    line=$(gen "$rate" "$chunk" --watch-pid "$refl")
+    echo "$kind reflect: $line" >>"$out/raw.txt"
+    sum_into meas "$line" "${keys[@]}"
+  }
+  for ((i = 0; i < chunks; i++)); do
+    if ((i % 2 == 0)); then run_base; run_meas; else run_meas; run_base; fi
+  done
+  local rx=${meas[received]}
+  cpu_machine[$kind]=$(calc "%.0f" "(${meas[cpu_busy_s]} - ${base[cpu_busy_s]}) * 1e9 / $rx")
   # A machine already busy in the baseline cannot show the extra work.
-  if [[ $(calc "%d" "$(kv "$base" cpu_busy_s) > 0.9 * $(kv "$base" cpu_total_s)") == 1 ]]; then
+  if [[ $(calc "%d" "${base[cpu_busy_s]} > 0.9 * ${base[cpu_total_s]}") == 1 ]]; then
     cpu_machine[$kind]+="*"
   fi
-  cpu_tasks[$kind]=$(calc "%.0f" "($(kv "$meas" task_cpu_s) - $(kv "$base" task_cpu_s)) * 1e9 / $rx")
-  base_tasks[$kind]=$(calc "%.0f" "$(kv "$base" task_cpu_s) * 1e9 / $(kv "$base" sent)")
-  loss_a[$kind]=$(kv "$meas" loss_pct)
-  if [[ -n $dwell_opt ]]; then
-    dwell50[$kind]=$(calc "%.2f" "$(kv "$meas" dwell_p50_ns) / 1000")
-    dwell99[$kind]=$(calc "%.2f" "$(kv "$meas" dwell_p99_ns) / 1000")
-    dwell999[$kind]=$(calc "%.2f" "$(kv "$meas" dwell_p999_ns) / 1000")
-  fi
-  echo "   reflect:  $(kv "$meas" received)/$(kv "$meas" sent) replies," \
-       "task cpu $(kv "$meas" task_cpu_s) s, machine busy $(kv "$meas" cpu_busy_s) s" \
+  cpu_tasks[$kind]=$(calc "%.0f" "(${meas[task_cpu_s]} - ${base[task_cpu_s]}) * 1e9 / $rx")
+  base_tasks[$kind]=$(calc "%.0f" "${base[task_cpu_s]} * 1e9 / ${base[sent]}")
+  loss_a[$kind]=$(calc "%.4f" "100 * (1 - $rx / ${meas[sent]})")
+  echo "   baseline: ${base[sent]} sent, task cpu ${base[task_cpu_s]} s," \
+       "machine busy ${base[cpu_busy_s]} of ${base[cpu_total_s]} s" >&2
+  echo "   reflect:  $rx/${meas[sent]} replies, task cpu ${meas[task_cpu_s]} s," \
+       "machine busy ${meas[cpu_busy_s]} of ${meas[cpu_total_s]} s" \
        "-> ${cpu_tasks[$kind]} ns/pkt (tasks), ${cpu_machine[$kind]} ns/pkt (machine)" >&2
+
+  # (c) dwell, from a run of its own at the same rate.
+  if [[ -n $dwell_opt ]]; then
+    line=$(gen "$rate" "$dwell_duration" --dwell)
+    echo "$kind dwell: $line" >>"$out/raw.txt"
+    dwell50[$kind]=$(calc "%.2f" "$(kv "$line" dwell_p50_ns) / 1000")
+    dwell99[$kind]=$(calc "%.2f" "$(kv "$line" dwell_p99_ns) / 1000")
+    dwell999[$kind]=$(calc "%.2f" "$(kv "$line" dwell_p999_ns) / 1000")
+    echo "   dwell:    p50 ${dwell50[$kind]} us, p99 ${dwell99[$kind]} us," \
+         "p99.9 ${dwell999[$kind]} us over $(kv "$line" dwell_n) replies" >&2
+  fi
 
   # (b) zero-loss rate: step up, then bisect twice.
   local pass=0 fail="" why="" r
@@ -324,8 +357,9 @@ name() { case "$1" in stampd) echo "stampd (tc)";; bounce) echo "bounce (ceiling
   echo
   echo "reflector benchmark, ${version:-stampd}, tree $commit, $(date -u +%FT%TZ)," \
        "load average at start $load_start"
-  echo "offered ${rate} pps x ${duration} s for CPU and dwell," \
-       "${step} s zero-loss steps, $threads generator threads (--tx $tx), 44-octet STAMP, IPv4, veth"
+  echo "offered ${rate} pps: CPU over ${duration} s reflected + ${duration} s dropped ($chunks ABBA pairs)," \
+       "dwell over ${dwell_duration} s; ${step} s zero-loss steps;"
+  echo "$threads generator threads (--tx $tx), 44-octet STAMP, IPv4, veth, TX checksum offload off"
   printf "%-17s %11s %11s %11s %8s %13s %9s %9s %9s\n" "" "CPU ns/pkt" "CPU ns/pkt" "offer-only" "loss" \
     "zero-loss" "dwell" "dwell" "dwell"
   printf "%-17s %11s %11s %11s %8s %13s %9s %9s %9s\n" "reflector" "(tasks)" "(machine)" "ns/pkt" "(a) %" \

@@ -1,7 +1,9 @@
 // stamp_bounce: loads the benchmark's no-op tc reflector (stamp_bounce.bpf.c)
 // on one interface's tcx ingress and keeps it attached until SIGTERM or
 // SIGINT. With --drop the same program drops the matching packets instead:
-// the benchmark's "load only" baseline.
+// the benchmark's "load only" baseline. With --first it goes in front of
+// whatever is attached already, so a running reflector can be shadowed and
+// unshadowed without restarting it.
 //
 // Prints "stamp_bounce: ready" on stdout once attached, and the packet count
 // on exit. The link is not pinned: it goes away with the process.
@@ -24,8 +26,9 @@
 
 namespace {
 
-// libbpf 1.1's uapi header predates tcx (Linux 6.6).
+// libbpf 1.1's uapi header predates tcx and bpf_mprog (Linux 6.6).
 constexpr auto kTcxIngress = static_cast<bpf_attach_type>(46);
+constexpr __u32 kBpfFBefore = 1U << 3;  // BPF_F_BEFORE: with no relative prog, the head
 
 struct SkelDeleter {
   void operator()(stamp_bounce* s) const { stamp_bounce__destroy(s); }
@@ -42,10 +45,12 @@ int main(int argc, char** argv) {
   CLI::App app{"no-op tc reflector (or dropper) for the stampd benchmark"};
   std::string ifname;
   unsigned port = 862;
-  bool drop = false;
+  bool drop = false, first = false;
   app.add_option("--ifname", ifname, "interface to attach to (tcx ingress)")->required();
   app.add_option("--port", port, "UDP destination port to bounce")->check(CLI::Range(1, 65535));
   app.add_flag("--drop", drop, "drop the matching packets instead of bouncing them");
+  app.add_flag("--first", first,
+               "attach in front of the programs already on the hook (to shadow a reflector)");
   CLI11_PARSE(app, argc, argv);
 
   unsigned ifindex = if_nametoindex(ifname.c_str());
@@ -65,7 +70,8 @@ int main(int argc, char** argv) {
   if (int err = stamp_bounce__load(skel.get()); err) return fail("loading the BPF program", err);
 
   int prog = bpf_program__fd(skel->progs.stamp_bounce);
-  int link = bpf_link_create(prog, static_cast<int>(ifindex), kTcxIngress, nullptr);
+  LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = first ? kBpfFBefore : 0);
+  int link = bpf_link_create(prog, static_cast<int>(ifindex), kTcxIngress, &opts);
   if (link < 0) return fail("tcx ingress attach to '" + ifname + "'", link);
 
   std::printf("stamp_bounce: ready (%s on %s, port %u)\n", drop ? "drop" : "bounce",

@@ -25,7 +25,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -184,23 +183,22 @@ Result<void> serve(const std::string& bindHost, uint16_t port) {
   return {};
 }
 
+// Delay samples of one kind, in ms; prints min, median, mean and max. The
+// median is what a test should judge precision by: one stall of the host
+// moves the mean and the max but not the median.
 struct Stat {
-  double min = std::numeric_limits<double>::infinity();
-  double max = 0;
-  double sum = 0;
-  uint64_t n = 0;
-  void add(double v) {
-    min = std::min(min, v);
-    max = std::max(max, v);
-    sum += v;
-    ++n;
-  }
-  void print(const char* name) const {
-    if (n == 0) {
+  std::vector<double> samples;
+  void add(double v) { samples.push_back(v); }
+  void print(const char* name) {
+    if (samples.empty()) {
       std::printf("probe: %s no samples\n", name);
       return;
     }
-    std::printf("probe: %s min=%.3f avg=%.3f max=%.3f\n", name, min, sum / double(n), max);
+    std::sort(samples.begin(), samples.end());
+    double sum = 0;
+    for (double v : samples) sum += v;
+    std::printf("probe: %s min=%.3f p50=%.3f avg=%.3f max=%.3f\n", name, samples.front(),
+                samples[samples.size() / 2], sum / double(samples.size()), samples.back());
   }
 };
 
@@ -402,7 +400,8 @@ Result<void> vlanReceive(const VlanOptions& o) {
 
 int main(int argc, char** argv) {
   namespace dl = stamp::delayline;
-  CLI::App app{"UDP probe for the stamp_delayline e2e test.", "stamp_delayline_probe"};
+  CLI::App app{"Probes for the stamp_delayline e2e test: UDP delay and loss trains, 802.1Q tags.",
+               "stamp_delayline_probe"};
   app.require_subcommand(1);
   const std::map<std::string, int64_t> units{
       {"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000}};

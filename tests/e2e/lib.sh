@@ -1,0 +1,129 @@
+# shellcheck shell=bash
+# lib.sh: pieces shared by the e2e scripts and ./demo.sh: throwaway network
+# namespaces joined by veth pairs, stampd started in one of them, and a
+# cleanup that removes everything, also on failure or Ctrl-C.
+#
+# Commands run in a namespace through `nsenter --net=`, never `ip netns
+# exec`, which would remount /sys (and so a private, empty bpffs).
+
+E2E_NAMESPACES=()
+E2E_PIDS=()
+E2E_WORK=
+E2E_LOGS=()
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+step() { echo "== [${SECONDS}s] $*"; }
+
+e2e_require_root() {
+  [[ $EUID -eq 0 ]] || skip "needs root (network namespaces, BPF)"
+  ip netns list >/dev/null 2>&1 || skip "'ip netns' is not available"
+  local tool
+  for tool in nsenter ethtool "$@"; do
+    command -v "$tool" >/dev/null || skip "$tool is not installed"
+  done
+}
+
+in_ns() { # NS CMD...
+  local ns=$1
+  shift
+  nsenter --net=/run/netns/"$ns" "$@"
+}
+
+e2e_cleanup() {
+  local rc=$?
+  set +e
+  local pid
+  for pid in "${E2E_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+  done
+  local ns
+  for ns in "${E2E_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  if [[ $rc -ne 0 && $rc -ne 77 ]]; then
+    local log
+    for log in "${E2E_LOGS[@]}"; do
+      [[ -s $log ]] && { echo "---- $log ----"; cat "$log"; }
+    done
+  fi
+  [[ -n $E2E_WORK ]] && rm -rf "$E2E_WORK"
+  exit "$rc"
+}
+
+# Sets E2E_WORK to a private directory and arms the cleanup.
+e2e_begin() {
+  E2E_WORK=$(mktemp -d /tmp/stpe2e.XXXXXX)
+  trap e2e_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+e2e_netns() { # NS...
+  local ns
+  for ns in "$@"; do
+    ip netns add "$ns"
+    E2E_NAMESPACES+=("$ns")
+    in_ns "$ns" ip link set lo up
+  done
+}
+
+# e2e_veth NS_A DEV_A ADDR4_A ADDR6_A NS_B DEV_B ADDR4_B ADDR6_B
+# A veth pair between two namespaces, /24 and /64 prefixes, TX checksum
+# offload off (veth would otherwise hand over partial checksums that the
+# receiver trusts, hiding checksum bugs). An empty address is skipped.
+e2e_veth() {
+  ip link add "$2" netns "$1" type veth peer name "$6" netns "$5"
+  local side ns dev a4 a6
+  for side in a b; do
+    if [[ $side == a ]]; then ns=$1 dev=$2 a4=$3 a6=$4; else ns=$5 dev=$6 a4=$7 a6=$8; fi
+    [[ -n $a4 ]] && in_ns "$ns" ip addr add "$a4/24" dev "$dev"
+    [[ -n $a6 ]] && in_ns "$ns" ip addr add "$a6/64" dev "$dev" nodad
+    in_ns "$ns" ethtool -K "$dev" tx off >/dev/null
+    in_ns "$ns" ip link set "$dev" up
+  done
+}
+
+# Waits until DEV in NS is up and (with an IPv6 address) has joined its
+# solicited-node group; before that the first Neighbour Solicitation to it
+# goes unanswered for a second.
+e2e_wait_link() { # NS DEV [IPV6_ADDR]
+  local group=
+  if [[ -n ${3:-} ]]; then
+    local last=${3##*:}
+    group=$(printf 'ff02::1:ff00:%x' "0x${last:-0}")
+  fi
+  for _ in $(seq 50); do
+    if in_ns "$1" ip -o link show dev "$2" | grep -q 'state UP' &&
+      { [[ -z $group ]] || in_ns "$1" ip -6 maddr show dev "$2" | grep -qw "$group"; }; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "$2 in $1 did not come up within 5 s"
+}
+
+# e2e_stampd NS CONFIG LOG: starts stampd in NS and waits until it runs;
+# sets E2E_STAMPD_PID.
+e2e_stampd() {
+  local ns=$1 config=$2 log=$3
+  E2E_LOGS+=("$log")
+  # nsenter without --fork execs stampd, so $! is stampd itself.
+  nsenter --net=/run/netns/"$ns" "$STAMPD" --config "$config" >"$log" 2>&1 &
+  E2E_STAMPD_PID=$!
+  E2E_PIDS+=("$E2E_STAMPD_PID")
+  for _ in $(seq 100); do
+    grep -q ' running: ' "$log" && return 0
+    kill -0 "$E2E_STAMPD_PID" 2>/dev/null || fail "stampd in $ns exited before it was running"
+    sleep 0.1
+  done
+  fail "stampd in $ns did not log that it is running within 10 s"
+}
