@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -27,13 +28,30 @@ size_t editDistance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
+// Control characters from the input (or from toml++'s descriptions, which
+// quote it) are escaped so that every problem stays on one line.
+std::string oneLine(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else out += char(c);
+  }
+  return out;
+}
+
 // Collects errors with their position; one line each.
 class Errors {
  public:
   explicit Errors(std::string path) : path_(std::move(path)) {}
   void add(const toml::source_region& at, const std::string& why) {
     std::ostringstream os;
-    os << path_ << ":" << at.begin.line << ":" << at.begin.column << ": " << why;
+    os << path_ << ":" << at.begin.line << ":" << at.begin.column << ": " << oneLine(why);
     lines_.push_back({at.begin.line, at.begin.column, os.str()});
   }
   bool empty() const { return lines_.empty(); }
@@ -149,7 +167,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
     os << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
-       << e.description();
+       << oneLine(e.description());
     return makeError(EINVAL, os.str());
   }
 
@@ -198,8 +216,9 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
          if (!a || a->empty()) return e.add(n.source(), "'" + key + "' must be a non-empty array of ports");
          r.ports.clear();
          for (const auto& p : *a) {
-           auto v = p.value<int64_t>();
-           if (!p.is_integer() || !v || *v < 1 || *v > 65535)
+           // value<int64_t>() would convert a float (UB when out of range).
+           auto v = p.is_integer() ? p.value<int64_t>() : std::nullopt;
+           if (!v || *v < 1 || *v > 65535)
              e.add(p.source(), "'" + key + "': port must be an integer 1..65535");
            else if (std::find(r.ports.begin(), r.ports.end(), uint16_t(*v)) != r.ports.end())
              e.add(p.source(), "'" + key + "': port " + std::to_string(*v) + " is listed twice");

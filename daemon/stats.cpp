@@ -108,7 +108,9 @@ std::optional<double> RunningStats::stddev() const {
 
 // ---- LogHistogram
 
-LogHistogram::LogHistogram() : pos_(kBucketsPerSign, 0), neg_(kBucketsPerSign, 0) {}
+LogHistogram::LogHistogram() : pos_(kBucketsPerSign, 0), neg_(kBucketsPerSign, 0) {
+  exact_.reserve(kExactSamples);
+}
 
 size_t LogHistogram::bucketOf(uint64_t m) {
   constexpr uint64_t kExact = uint64_t{1} << kMantissaBits;
@@ -141,6 +143,7 @@ void LogHistogram::add(int64_t v) {
   }
   ++count_;
   (v < 0 ? neg_ : pos_)[bucketOf(magnitude(v))]++;
+  if (count_ <= kExactSamples) exact_.push_back(v);
 }
 
 std::optional<int64_t> LogHistogram::quantile(double q) const {
@@ -149,6 +152,12 @@ std::optional<int64_t> LogHistogram::quantile(double q) const {
   // The extreme ranks are the observed extremes, exact even when saturated.
   if (rank == 1) return min_;
   if (rank == count_) return max_;
+  if (count_ <= kExactSamples) {
+    std::vector<int64_t> sorted = exact_;
+    auto nth = sorted.begin() + std::ptrdiff_t(rank - 1);
+    std::nth_element(sorted.begin(), nth, sorted.end());
+    return *nth;
+  }
   auto middle = [](size_t b) { return bucketLow(b) + (bucketHigh(b) - bucketLow(b)) / 2; };
   uint64_t seen = 0;
   std::optional<int64_t> found;
@@ -165,7 +174,8 @@ std::optional<int64_t> LogHistogram::quantile(double q) const {
 }
 
 size_t LogHistogram::memoryBytes() const {
-  return sizeof(*this) + (pos_.capacity() + neg_.capacity()) * sizeof(uint64_t);
+  return sizeof(*this) + (pos_.capacity() + neg_.capacity()) * sizeof(uint64_t) +
+         exact_.capacity() * sizeof(int64_t);
 }
 
 // ---- FixedHistogram

@@ -64,6 +64,10 @@ class RunningStats {
 // least ceil(q * n) samples at or below it) and report the middle of that
 // sample's bucket, clamped to the observed [min, max].
 //
+// The first kExactSamples values are also kept as they are, and while the
+// count is within that, percentiles are exact: a typical session of a few
+// hundred packets gets true percentiles, a long one the bound below.
+//
 // Error bound: for a true percentile x with |x| < 2^40 ns,
 //     |estimate - x| <= |x| / 128   (0.78 %), and estimate == x for |x| < 64.
 // Magnitudes of 2^40 ns and more share the outermost bucket of their sign;
@@ -71,6 +75,7 @@ class RunningStats {
 // lower edge and the observed min/max (reported: the bucket middle, clamped).
 class LogHistogram {
  public:
+  static constexpr size_t kExactSamples = 2048;
   static constexpr int kMantissaBits = 6;
   static constexpr int kMaxExponent = 39;  // last power of two binned finely
   static constexpr int64_t kRangeNs = int64_t{1} << (kMaxExponent + 1);
@@ -99,6 +104,7 @@ class LogHistogram {
   uint64_t count_ = 0;
   int64_t min_ = 0;
   int64_t max_ = 0;
+  std::vector<int64_t> exact_;  // the first kExactSamples values
 };
 
 // The exported histogram: `bins` fixed-width bins covering [floorNs,

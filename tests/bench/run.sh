@@ -6,6 +6,7 @@
 #   sudo tests/bench/run.sh [--build DIR] [--rate PPS] [--duration S]
 #                           [--step S] [--rates "PPS PPS ..."] [--threads N]
 #                           [--tx packet|udp] [--chunks N] [--dwell-duration S]
+#                           [--bpf-stats S (0: off)]
 #                           [--only "stampd bounce udp"] [--out DIR] [--nice N]
 #
 # Results (table, raw loadgen lines, reflector logs) are kept in --out,
@@ -28,7 +29,10 @@
 #      and the figure is marked "+" (the machine, not loss, set the limit);
 #  (c) dwell T3 - T2 percentiles from a --dwell-duration run at the same
 #      rate, for stampd and for the userspace reflector (there: kernel
-#      receive timestamp to the time just before sendmmsg).
+#      receive timestamp to the time just before sendmmsg);
+#  (d) for the tc reflectors, the run time per packet of each BPF program on
+#      the interface, from a --bpf-stats run of its own with the kernel's
+#      BPF statistics on (stamp_bpfstats), to show where the CPU goes.
 # Traffic stays inside the namespaces; both are removed on exit.
 set -euo pipefail
 
@@ -41,6 +45,7 @@ rates="50000 100000 150000 200000 300000 400000 500000 600000 800000 1000000"
 threads=2
 chunks=4
 dwell_duration=5
+bpfstats_duration=2
 tx=packet
 only="stampd bounce udp"
 out=""
@@ -48,7 +53,7 @@ nice_level=-10
 orig_args=("$@")
 command_line="$0${*:+ $*}"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -59,6 +64,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --chunks) chunks=$2; shift 2 ;;
     --dwell-duration) dwell_duration=$2; shift 2 ;;
+    --bpf-stats) bpfstats_duration=$2; shift 2 ;;
     --tx) tx=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -92,7 +98,8 @@ stampd=$build/daemon/stampd
 bounce=$build/tests/bench/stamp_bounce
 udprefl=$build/tests/bench/stamp_udp_reflector
 loadgen=$build/tests/bench/stamp_loadgen
-for b in "$stampd" "$bounce" "$udprefl" "$loadgen"; do
+bpfstats=$build/tests/bench/stamp_bpfstats
+for b in "$stampd" "$bounce" "$udprefl" "$loadgen" "$bpfstats"; do
   [[ -x $b ]] || die "missing $b: cmake --build $build"
 done
 
@@ -108,6 +115,7 @@ tmp=$(mktemp -d /tmp/stpbench.XXXXXX)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$tmp"  # nothing this script runs may drop files into the caller's tree
+: >"$out/raw.txt"
 pids=()
 
 cleanup() {
@@ -181,6 +189,10 @@ wait_for() {  # LOG PATTERN PID
 
 stop() {  # PID
   kill -TERM "$1" 2>/dev/null || true
+  reap "$1"
+}
+
+reap() {  # PID: waits for it to end by itself
   wait "$1" 2>/dev/null || true
   local keep=()
   for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
@@ -221,7 +233,7 @@ EOF
   esac
 }
 
-declare -A cpu_machine cpu_tasks base_tasks zl zl_mark dwell50 dwell99 dwell999 loss_a
+declare -A cpu_machine cpu_tasks base_tasks zl zl_mark dwell50 dwell99 dwell999 loss_a bpf_progs
 
 # sum_into ARRAY LINE KEY...: adds the values of KEYs in LINE to ARRAY[KEY]
 # (ARRAY: the name of an associative array of the caller).
@@ -294,6 +306,21 @@ phase() {  # KIND
     dwell999[$kind]=$(calc "%.2f" "$(kv "$line" dwell_p999_ns) / 1000")
     echo "   dwell:    p50 ${dwell50[$kind]} us, p99 ${dwell99[$kind]} us," \
          "p99.9 ${dwell999[$kind]} us over $(kv "$line" dwell_n) replies" >&2
+  fi
+
+  # (d) where a tc reflector's CPU goes, program by program.
+  if [[ $kind != udp && $(calc "%d" "$bpfstats_duration > 0") == 1 ]]; then
+    start "$out/$kind-bpfstats.log" "$bpfstats" --ifname refl0 \
+      --duration "$(calc "%.2f" "$bpfstats_duration + 0.3")"
+    local sp=$started
+    wait_for "$out/$kind-bpfstats.log" "ready" "$sp"
+    line=$(gen "$rate" "$bpfstats_duration")
+    reap "$sp"
+    bpf_progs[$kind]=$(awk -v rx="$(kv "$line" received)" '
+      /runs=/ { split($4, r, "="); split($5, n, "="); if (r[2] == 0) next
+                printf "%s %s %d ns, ", $2, $3, n[2]; total += r[2] * n[2] }
+      END { if (rx > 0) printf "total %.0f ns per reply", total / rx }' "$out/$kind-bpfstats.log")
+    echo "   bpf:      ${bpf_progs[$kind]}" >&2
   fi
 
   # (b) zero-loss rate: step up, then bisect twice.
@@ -395,6 +422,13 @@ name() { case "$1" in stampd) echo "stampd (tc)";; bounce) echo "bounce (ceiling
   echo "tasks = generator + reflector process + ksoftirqd run time; machine = /proc/stat busy"
   echo "    (* = the machine was over 90% busy in the baseline already: that figure is noise)."
   echo "offer-only = CPU per packet of the baseline run (send + drop on arrival)."
+  if [[ -n ${bpf_progs[*]:-} ]]; then
+    echo "BPF run time per packet, ${bpfstats_duration} s run of its own with kernel BPF statistics on"
+    echo "(they add two clock reads to every program run):"
+    for k in $only; do
+      [[ -n ${bpf_progs[$k]:-} ]] && printf "  %-17s %s\n" "$(name "$k")" "${bpf_progs[$k]}"
+    done
+  fi
   echo "elapsed $((SECONDS - start_time)) s; raw loadgen lines: $out/raw.txt"
   echo "command: $command_line"
 } | tee "$out/table.txt"

@@ -263,3 +263,28 @@ TEST(FixedHistogram, InvalidSpecIsRepairedAndReported) {
 
 }  // namespace
 }  // namespace stamp
+
+// Up to kExactSamples values the percentiles are the samples themselves:
+// ten replies around 150 ms (the demo's delay line) must not collapse onto
+// one 2 ms wide bucket.
+TEST(LogHistogram, SmallCountsAreExact) {
+  stamp::LogHistogram h;
+  std::vector<int64_t> v = {150'098'000, 150'132'000, 150'135'000, 150'140'000, 150'146'000,
+                            150'146'500, 150'147'000, 150'156'000, 150'163'000, 150'165'000};
+  std::shuffle(v.begin(), v.end(), std::mt19937(7));
+  for (int64_t x : v) h.add(x);
+  EXPECT_EQ(h.quantile(0.50), 150'146'000);  // nearest rank 5 of 10
+  EXPECT_EQ(h.quantile(0.90), 150'163'000);  // rank 9
+  EXPECT_EQ(h.quantile(0.99), 150'165'000);  // rank 10
+}
+
+TEST(LogHistogram, ExactBufferStopsGrowing) {
+  stamp::LogHistogram h;
+  const size_t before = h.memoryBytes();
+  for (size_t i = 0; i < 4 * stamp::LogHistogram::kExactSamples; ++i) h.add(int64_t(i));
+  EXPECT_EQ(h.memoryBytes(), before);
+  // Past the exact range the bound applies: p50 of 0..8191 is 4095.
+  auto p50 = h.quantile(0.5);
+  ASSERT_TRUE(p50);
+  EXPECT_NEAR(double(*p50), 4095.0, 4095.0 / 128);
+}

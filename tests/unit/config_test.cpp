@@ -382,11 +382,23 @@ TEST(Config, EveryErrorIsOneLine) {
     if (msg.find('\n') != std::string::npos)
       broken += "\n  input " + std::string(toml) + "  message " + msg;
   }
-  if (!broken.empty())
-    GTEST_SKIP() << "known bug: parseConfig error messages embed raw newlines from the input "
-                    "(toml++ descriptions, echoed keys and values), so one problem spans lines:"
-                 << broken;
+  EXPECT_TRUE(broken.empty()) << "an error message spans lines:" << broken;
 }
 
+}  // namespace
+}  // namespace stamp
+
+namespace stamp {
+namespace {
+// Found by fuzz_config: a float among the ports was converted to an integer
+// (undefined behaviour when out of range) before its type was checked.
+TEST(Config, FloatPortIsATypeError) {
+  for (const char* toml : {"[reflector]\nports = [1e35]\n", "[reflector]\nports = [862.0]\n"}) {
+    auto r = parseConfig(toml, "stamp.toml");
+    ASSERT_FALSE(r.ok()) << toml;
+    EXPECT_NE(r.error().message.find("port must be an integer"), std::string::npos)
+        << r.error().message;
+  }
+}
 }  // namespace
 }  // namespace stamp
