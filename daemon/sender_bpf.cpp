@@ -81,8 +81,7 @@ void SenderBpf::destroy() {
 
 Result<void> SenderBpf::attach(const std::string& ifname, AttachMode mode) {
   if (attachedTo(ifname)) return {};
-  auto a = TcAttachment::attach(ifname, bpf_program__fd(skel_->progs.stamp_send_in),
-                                bpf_program__fd(skel_->progs.stamp_send_out), mode, kTcPriority);
+  auto a = TcAttachment::attach(ifname, inProgFd(), outProgFd(), mode, kTcPriority);
   if (!a) return a.error();
   spdlog::info("sender timestamps attached to {} (ifindex {}) with {}", ifname, a->ifindex(),
                a->kind());
@@ -117,6 +116,9 @@ Result<void> SenderBpf::addSession(const stamp_send_key& key, const stamp_send_s
 void SenderBpf::removeSession(const stamp_send_key& key) {
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.stamp_sessions), &key);
 }
+
+int SenderBpf::inProgFd() const { return bpf_program__fd(skel_->progs.stamp_send_in); }
+int SenderBpf::outProgFd() const { return bpf_program__fd(skel_->progs.stamp_send_out); }
 
 int SenderBpf::eventFd() const { return ring_buffer__epoll_fd(ring_); }
 

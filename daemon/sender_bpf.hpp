@@ -38,6 +38,9 @@ class SenderBpf {
   Result<void> addSession(const stamp_send_key& key, const stamp_send_session& s);
   void removeSession(const stamp_send_key& key);
 
+  int inProgFd() const;
+  int outProgFd() const;
+
   // The ring buffer's epoll fd: readable when records wait.
   int eventFd() const;
   // Hands every waiting record to onRecord.

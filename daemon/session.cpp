@@ -215,7 +215,6 @@ void Session::onTimer() {
       stats_.expire(realtimeNow(), spec_.timeout);
       return;
     }
-    lastSend_ = now;
     armAt(lastSend_ + spec_.timeout);
     return;
   }
@@ -235,6 +234,8 @@ void Session::sendOne() {
   p.errEst = errEst_;
   p.ssid = spec_.ssid;
   encodeSender(p, pkt);
+  if (nextIndex_ == 0) firstSend_ = monotonicNow();
+  lastSend_ = monotonicNow();
   ++nextIndex_;
   stats_.onSent(seq, t1);
   if (send(sock_.get(), pkt.data(), pkt.size(), 0) < 0)
@@ -242,7 +243,7 @@ void Session::sendOne() {
 }
 
 void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optional<UnixNs> t2,
-                     std::optional<UnixNs> t3, UnixNs t4, int ttl, uint32_t length, bool kernel) {
+                     std::optional<UnixNs> t3, UnixNs t4, const ReplyInfo& info) {
   ReplySample r;
   r.senderSeq = senderSeq;
   r.reflectorSeq = reflSeq;
@@ -256,11 +257,14 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   stats_.expire(realtimeNow(), spec_.timeout);
   stats_.onReply(r);
   if (observer_.onReply) {
+    auto orNull = [](const auto& o) { return o ? nlohmann::json(*o) : nlohmann::json(nullptr); };
     nlohmann::json j = {{"seq", senderSeq},
                         {"reflector_seq", reflSeq},
-                        {"size", length},
-                        {"ttl", ttl},
-                        {"kernel_timestamps", kernel},
+                        {"size", info.length},
+                        {"ttl", info.ttl >= 0 ? nlohmann::json(info.ttl) : nlohmann::json(nullptr)},
+                        {"sender_ttl", orNull(info.senderTtl)},
+                        {"ssid", orNull(info.ssid)},
+                        {"kernel_timestamps", info.kernel},
                         {"late", r.late}};
     j["rtt_ns"] = t2 && t3 ? nlohmann::json((t4 - t1) - (*t3 - *t2)) : nlohmann::json(t4 - t1);
     j["forward_ns"] = t2 ? nlohmann::json(*t2 - t1) : nlohmann::json(nullptr);
@@ -282,7 +286,12 @@ void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   UnixNs t2 = unixNsFromWire(WireTs::fromRaw(rec.t2), reflEe.ptp, tai, now);
   UnixNs t3 = unixNsFromWire(WireTs::fromRaw(rec.t3), reflEe.ptp, tai, now);
   UnixNs t4 = UnixNs(rec.t4_tai_ns) - int64_t{tai} * kNsPerSec;
-  record(rec.sender_seq, rec.refl_seq, t1, t2, t3, t4, rec.reply_ttl, rec.length, true);
+  ReplyInfo info;
+  info.ttl = rec.reply_ttl;
+  if (rec.flags & STAMP_RX_HAS_SENDER_TTL) info.senderTtl = rec.sender_ttl;
+  if (rec.flags & STAMP_RX_HAS_SSID) info.ssid = rec.ssid;
+  info.length = rec.length;
+  record(rec.sender_seq, rec.refl_seq, t1, t2, t3, t4, info);
 }
 
 void Session::onSocket() {
@@ -317,7 +326,13 @@ void Session::onSocket() {
     UnixNs t1 = unixNsFromWire(r->senderTs, senderEe.ptp, 0, now);
     UnixNs t2 = unixNsFromWire(r->rxTs, reflEe.ptp, 0, now);
     UnixNs t3 = unixNsFromWire(r->ts, reflEe.ptp, 0, now);
-    record(r->senderSeq, r->seq, t1, t2, t3, t4, ttl, uint32_t(n), false);
+    ReplyInfo info;
+    info.ttl = ttl;
+    if (r->hasSenderTtl) info.senderTtl = r->senderTtl;
+    if (r->hasSsid) info.ssid = r->ssid;
+    info.length = uint32_t(n);
+    info.kernel = false;
+    record(r->senderSeq, r->seq, t1, t2, t3, t4, info);
   }
 }
 
@@ -348,6 +363,11 @@ nlohmann::json Session::summary() const {
   j["state"] = state();
   j["ssid"] = spec_.ssid;
   j["source_port"] = localPort_;
+  j["interval_ns"] = spec_.interval.count();
+  // From the first packet sent to the last: with an absolute schedule this
+  // is (sent - 1) * interval to within the timer's resolution.
+  j["send_span_ns"] = (lastSend_ - firstSend_).count();
+  j["started"] = formatRfc3339(startedAt_);
   return j;
 }
 

@@ -85,8 +85,16 @@ class Session {
   void onSocket();
   void sendOne();
   void armAt(std::chrono::nanoseconds monotonicDeadline);
+  // What one reply carried besides the timestamps, for the reply events.
+  struct ReplyInfo {
+    int ttl = -1;                       // TTL / Hop Limit of the reply; -1 unknown
+    std::optional<uint8_t> senderTtl;   // absent in a short TWAMP-Light reply
+    std::optional<uint16_t> ssid;       // absent in a reply shorter than 44
+    uint32_t length = 0;
+    bool kernel = true;                 // T1/T4 from tc, not the socket
+  };
   void record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optional<UnixNs> t2,
-              std::optional<UnixNs> t3, UnixNs t4, int ttl, uint32_t length, bool kernel);
+              std::optional<UnixNs> t3, UnixNs t4, const ReplyInfo& info);
   void finish();
 
   SessionSpec spec_;
@@ -101,7 +109,7 @@ class Session {
   uint16_t errEst_ = kErrorEstimateUnknown;
   std::chrono::nanoseconds start_{};  // CLOCK_MONOTONIC
   uint64_t nextIndex_ = 0;             // packets sent so far
-  std::chrono::nanoseconds lastSend_{};
+  std::chrono::nanoseconds firstSend_{}, lastSend_{};
   bool stopping_ = false, finished_ = false;
   UnixNs startedAt_ = 0;
   int32_t taiOffsetSec_ = 0;

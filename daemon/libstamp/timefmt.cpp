@@ -1,5 +1,6 @@
 #include "timefmt.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <initializer_list>
 
@@ -51,6 +52,18 @@ UnixNs unixNsFromPtp(WireTs ts, int32_t taiOffsetSec, UnixNs reference) {
 
 UnixNs unixNsFromWire(WireTs ts, bool ptp, int32_t taiOffsetSec, UnixNs reference) {
   return ptp ? unixNsFromPtp(ts, taiOffsetSec, reference) : unixNsFromNtp(ts, reference);
+}
+
+std::string formatRfc3339(UnixNs t) {
+  int64_t sec = floorDiv(t, kNsPerSec);
+  int64_t us = (t - sec * kNsPerSec) / 1000;
+  time_t tt = time_t(sec);
+  tm utc{};
+  gmtime_r(&tt, &utc);
+  char buf[64];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(buf + n, sizeof(buf) - n, ".%06lldZ", (long long)us);
+  return buf;
 }
 
 UnixNs realtimeNow() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace stamp {
 
@@ -38,6 +39,9 @@ UnixNs unixNsFromPtp(WireTs ts, int32_t taiOffsetSec, UnixNs reference);
 
 // Decodes with the format the Error Estimate's Z bit names.
 UnixNs unixNsFromWire(WireTs ts, bool ptp, int32_t taiOffsetSec, UnixNs reference);
+
+// RFC 3339 in UTC with microseconds: "2026-11-27T06:52:11.123456Z".
+std::string formatRfc3339(UnixNs t);
 
 // CLOCK_REALTIME now, as UnixNs.
 UnixNs realtimeNow();

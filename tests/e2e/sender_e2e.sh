@@ -72,6 +72,11 @@ check_summary() {
 step "ad-hoc session over IPv4, 200 packets at 1 ms, --json"
 ctl --json session start --target "$B4" --count 200 --interval 1ms --size 44 >"$E2E_WORK/v4.json"
 check_summary "$E2E_WORK/v4.json" 200
+# The schedule is absolute: 200 packets at 1 ms span 199 ms, not more.
+jq -e '(.send_span_ns - 199000000) | fabs < 5000000' "$E2E_WORK/v4.json" >/dev/null ||
+  fail "200 packets at 1 ms took $(jq .send_span_ns "$E2E_WORK/v4.json") ns to send"
+jq -e '.started | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")' "$E2E_WORK/v4.json" >/dev/null ||
+  fail "no RFC 3339 start time"
 jq -c '{sent, received, rtt_ns, forward_ns, backward_ns}' "$E2E_WORK/v4.json"
 
 step "ad-hoc session over IPv6 to port 8620 with 1000-octet packets"
