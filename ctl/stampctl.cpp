@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -247,6 +248,33 @@ int simple(Connection& c, std::string_view command, json args, bool asJson,
   return kExitOk;
 }
 
+// The prototype's histogram export: fixed bins from floor to ceiling, the
+// end bins holding the outliers.
+void printHistogram(const json& s) {
+  json h = s.value("rtt_ns", json::object()).value("histogram", json::object());
+  const json counts = h.value("counts", json::array());
+  if (counts.empty()) return;
+  double floorNs = h.value("floor_ns", 0.0), ceilNs = h.value("ceiling_ns", 0.0);
+  double width = (ceilNs - floorNs) / double(counts.size());
+  uint64_t peak = 1;
+  for (const auto& c : counts) peak = std::max<uint64_t>(peak, c.get<uint64_t>());
+  std::printf("round-trip histogram: %zu bins, floor %s, ceiling %s (end bins hold outliers)\n",
+              counts.size(), ms(h["floor_ns"]).c_str(), ms(h["ceiling_ns"]).c_str());
+  for (size_t i = 0; i < counts.size(); ++i) {
+    uint64_t c = counts[i].get<uint64_t>();
+    if (c == 0) continue;
+    std::string lo = i == 0 ? "-inf" : ms(json(floorNs + width * double(i)));
+    std::string hi = i + 1 == counts.size() ? "+inf" : ms(json(floorNs + width * double(i + 1)));
+    std::printf("  %14s .. %-14s %8llu %s\n", lo.c_str(), hi.c_str(), (unsigned long long)c,
+                std::string(size_t(40 * c / peak), '#').c_str());
+  }
+}
+
+void printShow(const json& s) {
+  printSummary(s);
+  printHistogram(s);
+}
+
 void printList(const json& r) {
   std::printf("%-20s %-28s %6s %-10s %8s %8s  %s\n", "NAME", "TARGET", "PORT", "STATE", "SENT",
               "RECEIVED", "SCHEDULE");
@@ -330,7 +358,7 @@ int main(int argc, char** argv) {
   if (*status) return cmdStatus(*conn, asJson);
   if (*start) return cmdStart(*conn, args, asJson);
   if (*list) return simple(*conn, control::kSessionList, json::object(), asJson, printList);
-  if (*show) return simple(*conn, control::kSessionShow, {{"name", name}}, asJson, printSummary);
+  if (*show) return simple(*conn, control::kSessionShow, {{"name", name}}, asJson, printShow);
   if (*stop) return simple(*conn, control::kSessionStop, {{"name", name}}, asJson, printSummary);
   return kExitUsage;
 }

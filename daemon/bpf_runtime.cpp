@@ -40,17 +40,12 @@ int libbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
   return 0;
 }
 
-std::string takeWarnings() {
+}  // namespace
+
+std::string takeLibbpfLog() {
   std::lock_guard lk(gLogMu);
   return std::exchange(gLastWarnings, {});
 }
-
-Error sysError(int err, const std::string& what) {
-  if (err < 0) err = -err;
-  return makeError(err, what + ": " + std::strerror(err));
-}
-
-}  // namespace
 
 void installLibbpfLogger() { libbpf_set_print(libbpfPrint); }
 
@@ -78,12 +73,12 @@ ReflectorBpf::~ReflectorBpf() {
 }
 
 Result<ReflectorBpf> ReflectorBpf::load() {
-  takeWarnings();
+  takeLibbpfLog();
   stamp_refl* skel = stamp_refl__open();
   if (!skel) return sysError(errno, "cannot open the embedded reflector BPF object");
   int err = stamp_refl__load(skel);
   if (err) {
-    std::string log = takeWarnings();
+    std::string log = takeLibbpfLog();
     stamp_refl__destroy(skel);
     Error e = sysError(err, "loading the reflector BPF programs failed");
     if (!log.empty()) e.message += "\nverifier/libbpf log:\n" + log;

@@ -60,5 +60,7 @@ class ReflectorBpf {
 // Routes libbpf's messages to spdlog (debug level) and keeps the last
 // warnings, such as a verifier log, for error reports.
 void installLibbpfLogger();
+// The libbpf warnings (such as a verifier log) since the last call.
+std::string takeLibbpfLog();
 
 }  // namespace stamp

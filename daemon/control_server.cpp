@@ -70,32 +70,40 @@ void ControlServer::onClient(uint64_t id, uint32_t events) {
   if (it == clients_.end()) return;
   if (events & EPOLLOUT) flush(id);
   if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))) return;
+  it = clients_.find(id);
+  if (it == clients_.end()) return;
+  // One read per wakeup: epoll is level-triggered and hands back the rest on
+  // a later turn, so a client that writes faster than we parse cannot keep
+  // the loop from its timers and other clients.
   char buf[16384];
+  ssize_t n = read(it->second.fd.get(), buf, sizeof(buf));
+  if (n == 0) return drop(id);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    return drop(id);
+  }
+  it->second.in.append(buf, size_t(n));
+  // Lines are cut at an advancing offset and the buffer trimmed once;
+  // erasing each line from the front is quadratic in a read of short lines.
+  size_t start = 0;
   for (;;) {
     it = clients_.find(id);
-    if (it == clients_.end()) return;
-    ssize_t n = read(it->second.fd.get(), buf, sizeof(buf));
-    if (n == 0) return drop(id);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
-      return drop(id);
-    }
-    it->second.in.append(buf, size_t(n));
-    size_t pos;
-    while (clients_.count(id) && (pos = clients_[id].in.find('\n')) != std::string::npos) {
-      std::string line = clients_[id].in.substr(0, pos);
-      clients_[id].in.erase(0, pos + 1);
-      handleLine(id, line);
-    }
-    it = clients_.find(id);
-    if (it != clients_.end() && it->second.in.size() > control::kMaxLineBytes) {
-      Request r;
-      r.client = id;
-      fail(r, control::kErrBadRequest,
-           "request longer than " + std::to_string(control::kMaxLineBytes) + " bytes");
-      flush(id);
-      return drop(id);
-    }
+    if (it == clients_.end()) return;  // an answer overflowed its output and dropped it
+    size_t pos = it->second.in.find('\n', start);
+    if (pos == std::string::npos) break;
+    std::string line = it->second.in.substr(start, pos - start);
+    start = pos + 1;
+    handleLine(id, line);
+  }
+  it->second.in.erase(0, start);
+  if (it->second.in.size() > control::kMaxLineBytes) {
+    // No newline to resynchronise on: answer once and hang up.
+    Request r;
+    r.client = id;
+    fail(r, control::kErrBadRequest,
+         "request longer than " + std::to_string(control::kMaxLineBytes) + " bytes");
+    flush(id);
+    drop(id);
   }
 }
 
@@ -107,6 +115,10 @@ void ControlServer::handleLine(uint64_t id, const std::string& line) {
   r.gid = cred.gid;
   r.pid = cred.pid;
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+  // However the bytes arrived, the limit is on the line.
+  if (line.size() > control::kMaxLineBytes)
+    return fail(r, control::kErrBadRequest,
+                "request longer than " + std::to_string(control::kMaxLineBytes) + " bytes");
   nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return fail(r, control::kErrBadRequest, "a request is one JSON object per line");

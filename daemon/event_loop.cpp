@@ -10,13 +10,6 @@
 #include <vector>
 
 namespace stamp {
-namespace {
-Error errnoError(const std::string& what) {
-  int e = errno;
-  return makeError(e, what + ": " + std::strerror(e));
-}
-}  // namespace
-
 Result<EventLoop> EventLoop::create() {
   int fd = epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) return errnoError("epoll_create1");

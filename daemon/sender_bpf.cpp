@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bpf_runtime.hpp"
 #include "stamp_send.skel.h"
 
 namespace stamp {
@@ -14,11 +15,6 @@ namespace {
 
 // cls_bpf priority of the sender's filters (the reflector uses 1).
 constexpr unsigned kTcPriority = 2;
-
-Error sysError(int err, const std::string& what) {
-  if (err < 0) err = -err;
-  return makeError(err, what + ": " + std::strerror(err));
-}
 
 int onRing(void* ctx, void* data, size_t size) {
   if (size < sizeof(stamp_rx_record)) return 0;
@@ -44,11 +40,14 @@ Result<void> writeClockMap(int mapFd, const ClockState& clock) {
 Result<SenderBpf> SenderBpf::load(RecordFn onRecord) {
   SenderBpf s;
   s.onRecord_ = std::make_unique<RecordFn>(std::move(onRecord));
+  takeLibbpfLog();
   s.skel_ = stamp_send__open();
   if (!s.skel_) return sysError(errno, "cannot open the embedded sender BPF object");
-  if (int err = stamp_send__load(s.skel_))
-    return sysError(err, "loading the sender BPF programs failed (run with log_level = \"debug\" "
-                         "for the verifier log)");
+  if (int err = stamp_send__load(s.skel_)) {
+    Error e = sysError(err, "loading the sender BPF programs failed");
+    if (std::string log = takeLibbpfLog(); !log.empty()) e.message += "\nverifier/libbpf log:\n" + log;
+    return e;
+  }
   s.ring_ = ring_buffer__new(bpf_map__fd(s.skel_->maps.stamp_events), onRing, s.onRecord_.get(),
                              nullptr);
   if (!s.ring_) return sysError(errno, "cannot open the " STAMP_MAP_EVENTS " ring buffer");

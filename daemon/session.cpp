@@ -28,11 +28,6 @@ nanoseconds monotonicNow() {
   return nanoseconds(int64_t(ts.tv_sec) * kNsPerSec + ts.tv_nsec);
 }
 
-Error errnoError(const std::string& what) {
-  int e = errno;
-  return makeError(e, what + ": " + std::strerror(e));
-}
-
 Result<SessionSpec> checked(SessionSpec s) {
   if (s.size < kUnauthBase)
     return makeError(EINVAL, "size " + std::to_string(s.size) + " is below the 44-octet STAMP base");

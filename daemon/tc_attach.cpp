@@ -20,13 +20,6 @@
 #endif
 
 namespace stamp {
-namespace {
-Error sysError(int err, const std::string& what) {
-  if (err < 0) err = -err;
-  return makeError(err, what + ": " + std::strerror(err));
-}
-}  // namespace
-
 Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, int outFd,
                                           AttachMode mode, unsigned priority) {
   auto idx = interfaceIndex(ifname);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <variant>
@@ -48,5 +49,13 @@ class [[nodiscard]] Result<void> {
 };
 
 inline Error makeError(int code, std::string message) { return Error{code, std::move(message)}; }
+
+// "WHAT: strerror(err)"; err may be negative (libbpf style) or positive.
+inline Error sysError(int err, const std::string& what) {
+  if (err < 0) err = -err;
+  return Error{err, what + ": " + std::strerror(err)};
+}
+// The same for the current errno.
+inline Error errnoError(const std::string& what) { return sysError(errno, what); }
 
 }  // namespace stamp

@@ -361,6 +361,7 @@ phase() {  # KIND
 commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$here" diff --quiet HEAD -- 2>/dev/null || commit+="+dirty"
 version=$("$stampd" --version 2>/dev/null | head -1 || true)
+built=$(date -u -r "$stampd" +%FT%TZ)
 echo "command: $command_line" >&2
 echo "build: $build; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg);" \
      "autogroup: $(cat /proc/self/autogroup 2>/dev/null || echo none)" >&2
@@ -373,7 +374,7 @@ ratio() {  # A B -> A/B or "-"; a "*" on either figure carries over
   local mark=""
   [[ $1$2 == *"*"* ]] && mark="*"
   awk -v a="${1%\*}" -v b="${2%\*}" -v m="$mark" \
-    'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f%s", a / b, m }'
+    'BEGIN { if (a + 0 <= 0 || b + 0 <= 0) print "-"; else printf "%.2f%s", a / b, m }'
 }
 verdict() { [[ $1 == - ]] && echo "n/a" || awk -v v="$1" -v t="$3" -v op="$2" \
   'BEGIN { ok = (op == "<=") ? v <= t : v >= t; print ok ? "PASS" : "FAIL" }'; }
@@ -382,8 +383,8 @@ name() { case "$1" in stampd) echo "stampd (tc)";; bounce) echo "bounce (ceiling
 
 {
   echo
-  echo "reflector benchmark, ${version:-stampd}, tree $commit, $(date -u +%FT%TZ)," \
-       "load average at start $load_start"
+  echo "reflector benchmark $(date -u +%FT%TZ): ${version:-stampd} built $built," \
+       "tree now at $commit; load average at start $load_start"
   echo "offered ${rate} pps: CPU over ${duration} s reflected + ${duration} s dropped ($chunks ABBA pairs)," \
        "dwell over ${dwell_duration} s; ${step} s zero-loss steps;"
   echo "$threads generator threads (--tx $tx), 44-octet STAMP, IPv4, veth, TX checksum offload off"

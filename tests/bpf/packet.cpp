@@ -42,10 +42,10 @@ uint16_t builderChecksum(const Bytes& covered) {
 }
 
 // Pseudo-header (RFC 768 / RFC 8200 section 8.1) followed by the segment.
-Bytes pseudoHeaderPlus(const Ip16& src, const Ip16& dst, uint32_t udpLen,
+Bytes pseudoHeaderPlus(bool v6, const Ip16& src, const Ip16& dst, uint32_t udpLen,
                        std::span<const uint8_t> segment) {
   Bytes b;
-  if (isV4(src)) {
+  if (!v6) {
     b.insert(b.end(), src.begin() + 12, src.end());
     b.insert(b.end(), dst.begin() + 12, dst.end());
     b.push_back(0);
@@ -114,8 +114,29 @@ Bytes senderPayload(size_t len, const SenderFields& f) {
   return p;
 }
 
+Bytes reflectorPayload(size_t len, const ReflectorFields& f) {
+  Bytes p;
+  put32(p, f.seq);
+  put32(p, uint32_t(f.t3 >> 32));
+  put32(p, uint32_t(f.t3));
+  put16(p, f.errEst);
+  put16(p, f.ssid);
+  put32(p, uint32_t(f.t2 >> 32));
+  put32(p, uint32_t(f.t2));
+  put32(p, f.senderSeq);
+  put32(p, uint32_t(f.t1 >> 32));
+  put32(p, uint32_t(f.t1));
+  put16(p, f.senderErrEst);
+  put16(p, 0);
+  p.push_back(f.senderTtl);
+  p.resize(44, 0);
+  for (size_t i = 44; i < len; ++i) p.push_back(uint8_t(i * 5 + 1));
+  p.resize(len);
+  return p;
+}
+
 Bytes buildFrame(const PacketSpec& s) {
-  const bool v6 = !isV4(s.src);
+  const bool v6 = s.forceIpv6 || !isV4(s.src);
   Bytes f;
   putBytes(f, s.dstMac);
   putBytes(f, s.srcMac);
@@ -134,13 +155,20 @@ Bytes buildFrame(const PacketSpec& s) {
   put16(udp, 0);
   putBytes(udp, s.payload);
   if (!s.zeroUdpChecksum) {
-    uint16_t c = builderChecksum(pseudoHeaderPlus(s.src, s.dst, udpLen, udp));
+    uint16_t c = builderChecksum(pseudoHeaderPlus(v6, s.src, s.dst, udpLen, udp));
     if (c == 0) c = 0xffff;  // RFC 768: a computed zero is sent as all ones
     set16(udp, 6, c);
   }
 
   Bytes ext;
-  if (v6 && s.v6HopByHop) ext = {kProtoUdp, 0, 1, 4, 0, 0, 0, 0};  // PadN
+  uint8_t v6NextHeader = s.ipProto;
+  if (v6 && s.v6HopByHop) {
+    ext = {kProtoUdp, 0, 1, 4, 0, 0, 0, 0};  // PadN
+    v6NextHeader = kProtoHopByHop;
+  } else if (v6 && s.v6Fragment) {
+    ext = {kProtoUdp, 0, 0x00, 0x01, 0x5e, 0xed, 0xf0, 0x0d};  // offset 0, M = 1
+    v6NextHeader = kProtoFragment;
+  }
   size_t ipPayload = ext.size() + udp.size() + s.ipTrailer;
 
   size_t l3 = f.size();
@@ -161,7 +189,7 @@ Bytes buildFrame(const PacketSpec& s) {
   } else {
     put32(f, 0x60000000u | (uint32_t{s.tos} << 20) | 0x12345u);
     put16(f, s.ipLenOverride.value_or(uint16_t(ipPayload)));
-    f.push_back(s.v6HopByHop ? kProtoHopByHop : s.ipProto);
+    f.push_back(v6NextHeader);
     f.push_back(s.ttl);
     putBytes(f, s.src);
     putBytes(f, s.dst);

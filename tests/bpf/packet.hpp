@@ -29,6 +29,7 @@ bool isV4(const Ip16& a);
 inline constexpr uint8_t kProtoUdp = 17;
 inline constexpr uint8_t kProtoTcp = 6;
 inline constexpr uint8_t kProtoHopByHop = 0;
+inline constexpr uint8_t kProtoFragment = 44;
 
 // What to put on the wire. The defaults make a well-formed IPv4 request to
 // port 862; the optional fields break it on purpose.
@@ -45,6 +46,8 @@ struct PacketSpec {
   Bytes ipOptions;         // IPv4 only; length a multiple of 4, at most 40
   uint8_t ipProto = kProtoUdp;
   bool v6HopByHop = false;  // IPv6: an 8-octet Hop-by-Hop header before UDP
+  bool v6Fragment = false;  // IPv6: a Fragment header (offset 0, M set); not with v6HopByHop
+  bool forceIpv6 = false;   // IPv6 even when `src` is IPv4-mapped
   uint16_t sport = 40000;
   uint16_t dport = 862;
   Bytes payload;
@@ -71,6 +74,23 @@ struct SenderFields {
   uint8_t mbz = 0;
 };
 Bytes senderPayload(size_t len, const SenderFields& f);
+
+// The STAMP Session-Reflector payload (RFC 8762 section 4.3.1, Figure 5):
+// base fields at their offsets, MBZ octets 38..39 and 41..43 zero, octets
+// 44.. a recognisable pattern. Cut to `len`, so 41 and 38 give the shorter
+// TWAMP-Light replies (RFC 8762 section 4.6).
+struct ReflectorFields {
+  uint32_t seq = 0;
+  uint64_t t3 = 0;  // seconds << 32 | fraction (or nanoseconds)
+  uint16_t errEst = 0;
+  uint16_t ssid = 0;
+  uint64_t t2 = 0;
+  uint32_t senderSeq = 0;
+  uint64_t t1 = 0;
+  uint16_t senderErrEst = 0;
+  uint8_t senderTtl = 0;
+};
+Bytes reflectorPayload(size_t len, const ReflectorFields& f);
 
 // A UDP frame as found in a reply, with every offset checked against the
 // frame's size. Only IPv4 and IPv6 (no extension headers) carrying UDP.

@@ -112,6 +112,51 @@ TEST(PacketHelpers, BuilderLayouts) {
   EXPECT_EQ(verifyUdpChecksum(g, *w), UdpChecksum::Valid);
 }
 
+// The reflector payload against Figure 5 of RFC 8762 written out octet by
+// octet, so the sender fixtures do not trust the builder's own offsets.
+TEST(PacketHelpers, ReflectorPayloadLayout) {
+  const ReflectorFields f{.seq = 0x00010203,
+                          .t3 = 0x0405060708090a0bULL,
+                          .errEst = 0x0c0d,
+                          .ssid = 0x0e0f,
+                          .t2 = 0x1011121314151617ULL,
+                          .senderSeq = 0x18191a1b,
+                          .t1 = 0x1c1d1e1f20212223ULL,
+                          .senderErrEst = 0x2425,
+                          .senderTtl = 0x28};
+  Bytes p = reflectorPayload(46, f);
+  ASSERT_EQ(p.size(), 46u);
+  for (size_t i = 0; i < 38; ++i) EXPECT_EQ(p[i], i) << "octet " << i;
+  EXPECT_EQ(p[38], 0);  // MBZ
+  EXPECT_EQ(p[39], 0);
+  EXPECT_EQ(p[40], 0x28);  // Session-Sender TTL
+  EXPECT_EQ(p[41], 0);     // MBZ
+  EXPECT_EQ(p[42], 0);
+  EXPECT_EQ(p[43], 0);
+  EXPECT_EQ(reflectorPayload(38, f), Bytes(p.begin(), p.begin() + 38));
+  EXPECT_EQ(reflectorPayload(41, f), Bytes(p.begin(), p.begin() + 41));
+}
+
+TEST(PacketHelpers, Ipv6FragmentHeaderAndForcedFamily) {
+  PacketSpec s = udp6(Bytes(44, 0));
+  s.v6Fragment = true;
+  Bytes f = buildFrame(s);
+  EXPECT_EQ(f.size(), 14u + 40 + 8 + 8 + 44);
+  EXPECT_EQ(f[14 + 6], kProtoFragment);  // IPv6 Next Header
+  EXPECT_EQ(f[54], kProtoUdp);           // Fragment header's Next Header
+  EXPECT_EQ(rd16(f, 56), 0x0001);        // offset 0, M = 1
+  EXPECT_EQ(rd16(f, 14 + 4), 8 + 8 + 44);
+
+  PacketSpec m = udp4(Bytes(44, 0));
+  m.forceIpv6 = true;
+  Bytes g = buildFrame(m);
+  auto v = parseFrame(g);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->ipv6);
+  EXPECT_EQ(v->src, ip("10.0.0.1"));  // ::ffff:10.0.0.1 on the wire
+  EXPECT_EQ(verifyUdpChecksum(g, *v), UdpChecksum::Valid);
+}
+
 TEST(PacketHelpers, ParserRejectsInconsistentLengths) {
   PacketSpec longUdp = udp4(Bytes(44, 0));
   longUdp.udpLenOverride = 8 + 45;

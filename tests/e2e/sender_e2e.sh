@@ -132,6 +132,18 @@ rc=0; in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/nobody.sock" status 2>"$E2E_
 [[ $rc == 3 ]] || fail "unreachable daemon exited $rc, expected 3"
 grep -q 'not running' "$E2E_WORK/err" || fail "no 'not running' message"
 
+step "--require-sync follows the kernel clock's state"
+ctl --json status >"$E2E_WORK/a-status.json"
+rc=0
+ctl session start --target "$B4" --count 2 --interval 10ms --require-sync \
+  >/dev/null 2>"$E2E_WORK/sync.err" || rc=$?
+if jq -e '.clock.synchronized' "$E2E_WORK/a-status.json" >/dev/null; then
+  [[ $rc == 0 ]] || fail "--require-sync refused on a synchronised clock"
+else
+  [[ $rc == 1 ]] && grep -q clock_unsynchronized "$E2E_WORK/sync.err" ||
+    fail "--require-sync ran on an unsynchronised clock (exit $rc)"
+fi
+
 step "status of the reflector side counts what it answered"
 in_ns "$NS_B" "$STAMPCTL" --socket "$E2E_WORK/b.sock" --json status >"$E2E_WORK/status.json"
 jq -e --arg d "$NS_B" '.reflector.interfaces[$d].reflected >= 500' "$E2E_WORK/status.json" \

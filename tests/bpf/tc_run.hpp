@@ -1,0 +1,42 @@
+// Running one tc program under BPF_PROG_TEST_RUN, and the few things the
+// bpf-tier fixtures need around it: the kernel's TAI offset, Result<void> as
+// a gtest assertion, a hex dump for failure messages.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "packet.hpp"
+#include "result.hpp"
+
+namespace stamp::test {
+
+// What a run hands back: the tc verdict, the frame as the program left it
+// and the skb mark.
+struct TcRun {
+  int verdict = 0;
+  Bytes out;
+  uint32_t markOut = 0;
+};
+
+// One BPF_PROG_TEST_RUN of the tc program `progFd` on `frame`, with a
+// __sk_buff context whose only non-zero field is `mark`. With ifindex 0 the
+// kernel runs it on a skb of the loopback device. Fails only if the syscall
+// does.
+::testing::AssertionResult runTc(int progFd, const Bytes& frame, uint32_t mark, TcRun& run);
+
+// TAI - UTC as the kernel applies it to CLOCK_TAI (and so to
+// bpf_ktime_get_tai_ns()): timex.tai, 0 unless a time daemon set it.
+int32_t kernelTaiOffsetSec();
+
+// CLOCK_TAI now, in nanoseconds.
+int64_t taiNow();
+
+::testing::AssertionResult ok(const Result<void>& r);
+
+// 16 octets a line, for failure messages.
+std::string hexDump(const Bytes& b);
+
+}  // namespace stamp::test

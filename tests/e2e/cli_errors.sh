@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# cli_errors: how stampd and stampctl fail. No privileges needed: every case
+# ends before anything is loaded or attached.
+#
+#   cli_errors.sh STAMPD STAMPCTL DEFAULT_CONFIG
+set -euo pipefail
+[[ $# -eq 3 ]] || { echo "usage: $0 STAMPD STAMPCTL DEFAULT_CONFIG" >&2; exit 2; }
+STAMPD=$1 STAMPCTL=$2 DEFAULT_CONFIG=$3
+work=$(mktemp -d /tmp/stpcli.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect RC PATTERN CMD...: exit status RC and exactly one stderr line
+# matching PATTERN (grep -E).
+expect() {
+  local want=$1 pattern=$2 rc=0
+  shift 2
+  "$@" >"$work/out" 2>"$work/err" || rc=$?
+  [[ $rc == "$want" ]] || { cat "$work/err"; fail "'$*' exited $rc, expected $want"; }
+  if [[ -n $pattern ]]; then
+    [[ $(wc -l <"$work/err") == 1 ]] || { cat "$work/err"; fail "'$*': expected one line on stderr"; }
+    grep -Eq "$pattern" "$work/err" || { cat "$work/err"; fail "'$*': stderr does not match $pattern"; }
+  fi
+  echo "ok: $* -> $rc"
+}
+
+expect 0 "" "$STAMPD" --version
+grep -q '^stampd ' "$work/out" || fail "--version prints no version"
+expect 0 "" "$STAMPD" --check-config "$DEFAULT_CONFIG"
+
+printf '[daemon]\ninterfaces = ["lo"]\n[reflector]\nports = [862, 70000]\n' >"$work/port.toml"
+expect 1 "port.toml:4:15: 'reflector.ports': port must be an integer 1..65535" \
+  "$STAMPD" --check-config "$work/port.toml"
+expect 1 "port.toml:4:15: " "$STAMPD" --config "$work/port.toml"
+
+printf '[daemon]\ninterfaces = ["stpnope0"]\nsocket = "%s/s.sock"\n' "$work" >"$work/noif.toml"
+expect 1 "^stampd: interface 'stpnope0' not found$" "$STAMPD" --config "$work/noif.toml"
+[[ -e $work/s.sock ]] && fail "a failed start left its control socket behind"
+
+expect 1 "cannot read the configuration file" "$STAMPD" --config "$work/missing.toml"
+expect 3 "^stampctl: stampd is not running" "$STAMPCTL" --socket "$work/none.sock" status
+expect 2 "" "$STAMPCTL" --socket "$work/none.sock" bogus
+expect 2 "" "$STAMPCTL" session start --target 192.0.2.1 --interval 10 
+echo "PASS: cli_errors"
