@@ -52,8 +52,11 @@
 #define STAMP_EE_MULT_MASK 0xff
 
 /* skb->mark the ingress reflector puts on a reply it redirects, so that the
- * egress program recognises it, stamps T3 and clears the mark again. */
-#define STAMP_REFLECT_MARK 0x57a3d862u
+ * egress program recognises it, stamps T3 and clears the mark again. The
+ * high half is this tag; the low half carries the offset of the STAMP
+ * payload, so that egress need not parse the headers again. */
+#define STAMP_REFLECT_MARK 0x57a30000u
+#define STAMP_REFLECT_MARK_MASK 0xffff0000u
 
 /* TTL / Hop Limit of reflected packets: 255 lets the sender count the hops
  * of the backward path (255 minus the TTL it sees). */

@@ -89,10 +89,95 @@ union base {
   __be32 words[BASE_WORDS];
 };
 
+/* The reply's base, from the request's base and the clock (stateless). */
+static __always_inline void build_reply(union base *reply, const union base *req,
+                                        const struct stamp_config *cfg, __u64 t2, __u8 ttl)
+{
+  __be32 t2_sec, t2_frac;
+  stamp_ntp_from_tai(t2, cfg->tai_offset_ns, &t2_sec, &t2_frac);
+  __u16 err_est = (cfg->flags & STAMP_CFG_CLOCK_VALID) ? cfg->err_est : 0x3fff;
+  reply->reply.seq = req->req.seq; /* stateless: reflector sequence = sender's */
+  reply->reply.ts_sec = t2_sec;    /* provisional T3; stamp_refl_out rewrites it */
+  reply->reply.ts_frac = t2_frac;
+  reply->reply.err_est = bpf_htons(err_est);
+  reply->reply.ssid = req->req.ssid;
+  reply->reply.rx_sec = t2_sec;
+  reply->reply.rx_frac = t2_frac;
+  reply->reply.sender_seq = req->req.seq;
+  reply->reply.sender_ts_sec = req->req.ts_sec;
+  reply->reply.sender_ts_frac = req->req.ts_frac;
+  reply->reply.sender_err_est = req->req.err_est;
+  reply->reply.sender_ttl = ttl;
+}
+
+/* RFC 1624: the header checksum after one 16-bit word changed. */
+static __always_inline __sum16 csum_update16(__sum16 check, __be16 from, __be16 to)
+{
+  __u32 sum = (__u16)~bpf_ntohs(check) + (__u16)~bpf_ntohs(from) + bpf_ntohs(to);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return bpf_htons(~sum & 0xffff);
+}
+
+/* The common case with direct packet access: Ethernet (+ one 802.1Q tag),
+ * IPv4 without options or IPv6, a request of at least 44 octets. L3_OFF and
+ * IPV6 are constants at every call, so every offset is known to the
+ * verifier. Returns 0 when the reply is built, -1 to take the general path
+ * (the packet is then untouched). */
+static __always_inline int reflect_fast(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                        const struct stamp_config *cfg, __u64 t2,
+                                        const __u32 L3_OFF, const int IPV6)
+{
+  const __u32 L4_OFF = L3_OFF + (IPV6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr));
+  const __u32 PL_OFF = L4_OFF + sizeof(struct udphdr);
+  void *data = (void *)(long)skb->data;
+  void *data_end = (void *)(long)skb->data_end;
+  if (data + PL_OFF + STAMP_UNAUTH_BASE > data_end)
+    return -1;
+
+  struct ethhdr *eth = data;
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+  __builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+
+  if (IPV6) {
+    struct ipv6hdr *ip6h = data + L3_OFF;
+    struct in6_addr a = ip6h->saddr;
+    ip6h->saddr = ip6h->daddr;
+    ip6h->daddr = a;
+    ip6h->hop_limit = STAMP_REPLY_TTL;
+  } else {
+    struct iphdr *iph = data + L3_OFF;
+    __be32 a = iph->saddr;
+    iph->saddr = iph->daddr;
+    iph->daddr = a;
+    __be16 old_word = bpf_htons(((__u16)iph->ttl << 8) | iph->protocol);
+    iph->ttl = STAMP_REPLY_TTL;
+    iph->check = csum_update16(iph->check, old_word,
+                               bpf_htons(((__u16)STAMP_REPLY_TTL << 8) | iph->protocol));
+  }
+  struct udphdr *udp = data + L4_OFF;
+  __be16 port = udp->source;
+  udp->source = udp->dest;
+  udp->dest = port;
+
+  union base old, reply = {};
+  __builtin_memcpy(&old, data + PL_OFF, sizeof(old));
+  build_reply(&reply, &old, cfg, t2, p->ttl);
+  __builtin_memcpy(data + PL_OFF, &reply, sizeof(reply));
+
+  /* The UDP checksum through the kernel, which knows the skb's checksum
+   * state (a partial checksum from a local sender must not be touched). */
+  __s64 diff = bpf_csum_diff(old.words, sizeof(old), reply.words, sizeof(reply), 0);
+  skb->mark = STAMP_REFLECT_MARK | PL_OFF;
+  bpf_l4_csum_replace(skb, L4_OFF + offsetof(struct udphdr, check), 0, diff, BPF_F_MARK_MANGLED_0);
+  return 0;
+}
+
 SEC("tc")
 int stamp_refl_in(struct __sk_buff *skb)
 {
-  __u64 t2 = bpf_ktime_get_tai_ns();
   struct stamp_pkt p = {};
   int r = stamp_parse(skb, &p);
 
@@ -114,6 +199,9 @@ int stamp_refl_in(struct __sk_buff *skb)
   if (!bpf_map_lookup_elem(&stamp_addrs, &p.daddr))
     return STAMP_TC_NEXT; /* not addressed to this host: forwarded traffic */
 
+  /* T2: as soon as the packet is known to be ours, so that other traffic
+   * does not pay for the clock. */
+  __u64 t2 = bpf_ktime_get_tai_ns();
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)
     cnt->rx++;
@@ -140,6 +228,27 @@ int stamp_refl_in(struct __sk_buff *skb)
 
   /* A computed 0 goes out as 0xffff: 0 means "no checksum" (IPv4) or is
    * invalid (IPv6). An IPv4 request without checksum keeps 0. */
+  if (p.payload_len >= STAMP_UNAUTH_BASE) {
+    int done = -1;
+    if (p.ipv6) {
+      if (p.l3_off == 14)
+        done = reflect_fast(skb, &p, cfg, t2, 14, 1);
+      else if (p.l3_off == 18)
+        done = reflect_fast(skb, &p, cfg, t2, 18, 1);
+    } else if (p.l4_off == p.l3_off + sizeof(struct iphdr)) {
+      if (p.l3_off == 14)
+        done = reflect_fast(skb, &p, cfg, t2, 14, 0);
+      else if (p.l3_off == 18)
+        done = reflect_fast(skb, &p, cfg, t2, 18, 0);
+    }
+    if (done == 0) {
+      if (cnt)
+        cnt->reflected++;
+      return bpf_redirect(skb->ifindex, 0);
+    }
+  }
+
+  /* The general path: IPv4 options, short requests, headers not linear. */
   __u64 csum_flags = BPF_F_MARK_MANGLED_0;
   __u32 csum_off = p.l4_off + offsetof(struct udphdr, check);
 
@@ -206,30 +315,14 @@ int stamp_refl_in(struct __sk_buff *skb)
         b[i] = 0;
   }
 
-  __be32 t2_sec, t2_frac;
-  stamp_ntp_from_tai(t2, cfg->tai_offset_ns, &t2_sec, &t2_frac);
-  __u16 err_est = (cfg->flags & STAMP_CFG_CLOCK_VALID) ? cfg->err_est : 0x3fff;
-
-  /* Stateless mode: reflector sequence = sender sequence. */
-  reply.reply.seq = old.req.seq;
-  reply.reply.ts_sec = t2_sec; /* provisional T3; stamp_refl_out rewrites it */
-  reply.reply.ts_frac = t2_frac;
-  reply.reply.err_est = bpf_htons(err_est);
-  reply.reply.ssid = old.req.ssid;
-  reply.reply.rx_sec = t2_sec;
-  reply.reply.rx_frac = t2_frac;
-  reply.reply.sender_seq = old.req.seq;
-  reply.reply.sender_ts_sec = old.req.ts_sec;
-  reply.reply.sender_ts_frac = old.req.ts_frac;
-  reply.reply.sender_err_est = old.req.err_est;
-  reply.reply.sender_ttl = p.ttl;
+  build_reply(&reply, &old, cfg, t2, p.ttl);
 
   __s64 diff = bpf_csum_diff(old.words, sizeof(old), reply.words, sizeof(reply), 0);
   if (bpf_skb_store_bytes(skb, p.payload_off, &reply, sizeof(reply), 0) ||
       bpf_l4_csum_replace(skb, csum_off, 0, diff, csum_flags))
     return drop(cnt, STAMP_DROP_MALFORMED);
 
-  skb->mark = STAMP_REFLECT_MARK;
+  skb->mark = STAMP_REFLECT_MARK | p.payload_off;
   if (cnt)
     cnt->reflected++;
   return bpf_redirect(skb->ifindex, 0);
@@ -238,12 +331,12 @@ int stamp_refl_in(struct __sk_buff *skb)
 SEC("tc")
 int stamp_refl_out(struct __sk_buff *skb)
 {
-  if (skb->mark != STAMP_REFLECT_MARK)
+  if ((skb->mark & STAMP_REFLECT_MARK_MASK) != STAMP_REFLECT_MARK)
     return STAMP_TC_NEXT;
+  __u32 payload_off = skb->mark & ~STAMP_REFLECT_MARK_MASK;
   skb->mark = 0;
-
-  struct stamp_pkt p = {};
-  if (stamp_parse(skb, &p) != STAMP_PARSE_UDP || p.payload_len < STAMP_UNAUTH_BASE)
+  if (payload_off < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) ||
+      payload_off + STAMP_UNAUTH_BASE > skb->len)
     return STAMP_TC_NEXT;
 
   __u32 key0 = 0;
@@ -251,16 +344,16 @@ int stamp_refl_out(struct __sk_buff *skb)
   if (!cfg)
     return STAMP_TC_NEXT;
 
-  __u32 ts_off = p.payload_off + offsetof(struct stamp_refl_unauth, ts_sec);
+  __u32 ts_off = payload_off + offsetof(struct stamp_refl_unauth, ts_sec);
   __be32 old_ts[2], t3[2];
   if (bpf_skb_load_bytes(skb, ts_off, old_ts, sizeof(old_ts)))
     return STAMP_TC_NEXT;
   stamp_ntp_from_tai(bpf_ktime_get_tai_ns(), cfg->tai_offset_ns, &t3[0], &t3[1]);
 
+  /* The UDP checksum field sits 2 octets before the payload. */
   __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t3, sizeof(t3), 0);
-  __u64 csum_flags = BPF_F_MARK_MANGLED_0;
   if (bpf_skb_store_bytes(skb, ts_off, t3, sizeof(t3), 0) ||
-      bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff, csum_flags))
+      bpf_l4_csum_replace(skb, payload_off - 2, 0, diff, BPF_F_MARK_MANGLED_0))
     return STAMP_TC_NEXT;
 
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);

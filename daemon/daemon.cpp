@@ -86,8 +86,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   if (!sender) return sender.error();
   d->sender_.emplace(std::move(*sender));
   if (auto r = d->sender_->setClock(d->clock_); !r) return r.error();
-  for (const auto& ifname : d->cfg_.daemon.interfaces)
-    if (auto r = d->sender_->attach(ifname, mode); !r) return r.error();
+  d->attachMode_ = mode;
 
   auto tick = makePeriodicTimer(1'000'000'000);
   if (!tick) return tick.error();
@@ -243,6 +242,12 @@ void Daemon::cmdStart(const ControlServer::Request& r) {
   }
   if (!spec) return control_->fail(r, control::kErrBadArgument, spec.error().message);
   if (r.args.contains("require_sync")) spec->requireSync = r.args.value("require_sync", false);
+
+  // The sender's programs join the tc hooks with the first session, so that
+  // a reflector-only host runs only the reflector per packet.
+  for (const auto& ifname : cfg_.daemon.interfaces)
+    if (auto a = sender_->attach(ifname, attachMode_); !a)
+      return control_->fail(r, control::kErrInternal, a.error().message);
 
   const std::string name = spec->name;
   if (Session* old = find(name)) {

@@ -54,6 +54,7 @@ class Daemon {
   std::map<std::string, std::vector<ControlServer::Request>> waiting_;
   // Ad-hoc sessions stop when the client that started them goes away.
   std::map<uint64_t, std::vector<std::string>> adhocByClient_;
+  AttachMode attachMode_ = AttachMode::Auto;
   uint32_t nextId_ = 1;
   uint64_t adhocCounter_ = 0;
   int64_t startedMono_ = 0;

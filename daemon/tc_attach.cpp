@@ -2,6 +2,9 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <utility>
@@ -20,36 +23,96 @@
 #endif
 
 namespace stamp {
+namespace {
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// A tcx link for (ifindex, type) running progFd: the pinned one at `pin`
+// with its program swapped, or a new one (pinned at `pin` when given).
+Result<UniqueFd> tcxLink(int progFd, unsigned ifindex, bpf_attach_type type,
+                         const std::string& pin, bool& adopted) {
+  if (!pin.empty() && exists(pin)) {
+    UniqueFd old(bpf_obj_get(pin.c_str()));
+    if (old.valid() && bpf_link_update(old.get(), progFd, nullptr) == 0) {
+      adopted = true;
+      return old;
+    }
+    // A link whose interface went away, or of another kind: start afresh.
+    spdlog::info("pinned link {} cannot be adopted ({}); replacing it", pin, std::strerror(errno));
+    ::unlink(pin.c_str());
+  }
+  int fd = bpf_link_create(progFd, ifindex, type, nullptr);
+  if (fd < 0) return sysError(fd, "tcx attach");
+  UniqueFd link(fd);
+  if (!pin.empty() && bpf_obj_pin(fd, pin.c_str()) != 0)
+    return errnoError("cannot pin link at " + pin);
+  return link;
+}
+
+}  // namespace
+
+TcAttachment& TcAttachment::operator=(TcAttachment&& o) noexcept {
+  if (this == &o) return *this;
+  (void)(pinPrefix_.empty() ? detach() : release());
+  ifname_ = std::move(o.ifname_);
+  pinPrefix_ = std::move(o.pinPrefix_);
+  ifindex_ = o.ifindex_;
+  priority_ = o.priority_;
+  tc_ = o.tc_;
+  createdHook_ = o.createdHook_;
+  adopted_ = o.adopted_;
+  attached_ = std::exchange(o.attached_, false);
+  inLink_ = std::move(o.inLink_);
+  outLink_ = std::move(o.outLink_);
+  return *this;
+}
+
 Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, int outFd,
-                                          AttachMode mode, unsigned priority) {
+                                          AttachMode mode, unsigned priority,
+                                          const std::string& pinPrefix) {
   auto idx = interfaceIndex(ifname);
   if (!idx) return idx.error();
   TcAttachment a;
   a.ifname_ = ifname;
   a.ifindex_ = *idx;
   a.priority_ = priority;
+  a.pinPrefix_ = pinPrefix;
+  const std::string pinIn = pinPrefix.empty() ? "" : pinPrefix + "_in";
+  const std::string pinOut = pinPrefix.empty() ? "" : pinPrefix + "_out";
 
   if (mode != AttachMode::Tc) {
-    int in = bpf_link_create(inFd, a.ifindex_, STAMP_BPF_TCX_INGRESS, nullptr);
-    if (in >= 0) {
-      a.inLink_.reset(in);
-      int out = bpf_link_create(outFd, a.ifindex_, STAMP_BPF_TCX_EGRESS, nullptr);
-      if (out < 0) return sysError(out, "tcx egress attach to '" + ifname + "' failed");
-      a.outLink_.reset(out);
+    bool adoptedIn = false, adoptedOut = false;
+    auto in = tcxLink(inFd, a.ifindex_, STAMP_BPF_TCX_INGRESS, pinIn, adoptedIn);
+    if (in) {
+      auto out = tcxLink(outFd, a.ifindex_, STAMP_BPF_TCX_EGRESS, pinOut, adoptedOut);
+      if (!out) {
+        if (!pinIn.empty()) ::unlink(pinIn.c_str());
+        return makeError(out.error().code, out.error().message + " to '" + ifname + "'");
+      }
+      a.inLink_ = std::move(*in);
+      a.outLink_ = std::move(*out);
+      a.adopted_ = adoptedIn && adoptedOut;
       a.attached_ = true;
       return a;
     }
-    if (mode == AttachMode::Tcx || (in != -EINVAL && in != -EOPNOTSUPP && in != -ENOTSUP))
-      return sysError(in, "tcx attach to '" + ifname + "' failed");
+    int err = in.error().code;
+    if (mode == AttachMode::Tcx || (err != EINVAL && err != EOPNOTSUPP && err != ENOTSUP))
+      return makeError(err, in.error().message + " to '" + ifname + "' failed");
     spdlog::info("kernel has no tcx ({}), falling back to clsact + cls_bpf on {}",
-                 std::strerror(-in), ifname);
+                 std::strerror(err), ifname);
   }
 
   a.tc_ = true;
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(a.ifindex_), .attach_point = BPF_TC_INGRESS);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST) return sysError(err, "cannot create clsact qdisc on '" + ifname + "'");
-  a.createdHook_ = (err == 0);
+  const std::string marker = pinPrefix.empty() ? "" : pinPrefix + "_clsact";
+  a.createdHook_ = err == 0 || (!marker.empty() && exists(marker));
+  if (err == 0 && !marker.empty()) {
+    int fd = ::open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
+  a.adopted_ = err != 0;
   a.attached_ = true;
   for (auto [point, fd] : {std::pair{BPF_TC_INGRESS, inFd}, {BPF_TC_EGRESS, outFd}}) {
     hook.attach_point = point;
@@ -61,42 +124,63 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   return a;
 }
 
-TcAttachment& TcAttachment::operator=(TcAttachment&& o) noexcept {
-  if (this == &o) return *this;
-  (void)detach();
-  ifname_ = std::move(o.ifname_);
-  ifindex_ = o.ifindex_;
-  priority_ = o.priority_;
-  tc_ = o.tc_;
-  createdHook_ = o.createdHook_;
-  attached_ = std::exchange(o.attached_, false);
-  inLink_ = std::move(o.inLink_);
-  outLink_ = std::move(o.outLink_);
-  return *this;
+Result<void> TcAttachment::release() {
+  attached_ = false;
+  inLink_.reset();
+  outLink_.reset();
+  return {};
 }
 
 Result<void> TcAttachment::detach() {
   if (!attached_) return {};
   attached_ = false;
+  if (!pinPrefix_.empty()) {
+    ::unlink((pinPrefix_ + "_in").c_str());
+    ::unlink((pinPrefix_ + "_out").c_str());
+  }
   if (!tc_) {
-    inLink_.reset();  // closing an unpinned tcx link detaches it
+    inLink_.reset();  // the last reference to a tcx link gone: it detaches
     outLink_.reset();
     return {};
   }
+  auto r = teardown(ifname_, pinPrefix_, priority_);
+  if (createdHook_ && pinPrefix_.empty()) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex_),
+                .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+    int err = bpf_tc_hook_destroy(&hook);
+    if (err && err != -ENOENT && r.ok())
+      r = sysError(err, "cannot remove clsact qdisc from '" + ifname_ + "'");
+  }
+  return r;
+}
+
+Result<void> TcAttachment::teardown(const std::string& ifname, const std::string& pinPrefix,
+                                    unsigned priority) {
   Result<void> res;
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex_));
+  if (!pinPrefix.empty()) {
+    ::unlink((pinPrefix + "_in").c_str());
+    ::unlink((pinPrefix + "_out").c_str());
+  }
+  unsigned ifindex = if_nametoindex(ifname.c_str());
+  if (ifindex == 0) {
+    if (!pinPrefix.empty()) ::unlink((pinPrefix + "_clsact").c_str());
+    return res;  // the interface is gone, and with it its hooks
+  }
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex));
   for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
     hook.attach_point = point;
-    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = priority_);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = priority);
     int err = bpf_tc_detach(&hook, &opts);
-    if (err && err != -ENOENT && res.ok())
-      res = sysError(err, "cls_bpf detach from '" + ifname_ + "' failed");
+    if (err && err != -ENOENT && err != -EINVAL && res.ok())
+      res = sysError(err, "cls_bpf detach from '" + ifname + "' failed");
   }
-  if (createdHook_) {
+  const std::string marker = pinPrefix.empty() ? "" : pinPrefix + "_clsact";
+  if (!marker.empty() && exists(marker)) {
     hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
     int err = bpf_tc_hook_destroy(&hook);
     if (err && err != -ENOENT && res.ok())
-      res = sysError(err, "cannot remove clsact qdisc from '" + ifname_ + "'");
+      res = sysError(err, "cannot remove clsact qdisc from '" + ifname + "'");
+    ::unlink(marker.c_str());
   }
   return res;
 }

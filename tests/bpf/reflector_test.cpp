@@ -222,7 +222,8 @@ void checkIngressReply(const Bytes& req, const TcRun& run, const TimeWindow& whe
   ASSERT_TRUE(rp) << "reply is not a consistent IP/UDP frame (" << reply.size() << " octets):\n"
                   << hexDump(reply);
 
-  EXPECT_EQ(run.markOut, STAMP_REFLECT_MARK) << "ingress must mark the reply for egress";
+  EXPECT_EQ(run.markOut, STAMP_REFLECT_MARK | uint32_t(rp->l4Off + 8))
+      << "ingress must mark the reply for egress, with the payload offset";
 
   // Sizes: short requests get the 44-octet base, others keep their size.
   const bool grown = rq->payload.size() < kBase;
@@ -289,7 +290,9 @@ void checkEgress(const ReflectorBpf& bpf, const Bytes& req, const Bytes& reply,
                  int64_t shiftNs = 0) {
   TcRun run;
   TimeWindow when{realtimeNow() - shiftNs, 0};
-  ASSERT_TRUE(runTc(bpf.outProgFd(), reply, STAMP_REFLECT_MARK, run));
+  auto rv = parseFrame(reply);
+  ASSERT_TRUE(rv);
+  ASSERT_TRUE(runTc(bpf.outProgFd(), reply, STAMP_REFLECT_MARK | uint32_t(rv->l4Off + 8), run));
   when.hi = realtimeNow() - shiftNs;
   EXPECT_EQ(run.verdict, kTcNext);
   EXPECT_EQ(run.markOut, 0u) << "egress must clear the reflect mark";
@@ -685,7 +688,7 @@ TEST_F(ReflectorProgs, Ipv6ReplyChecksumNeverZero) {
   int zeros = 0;
   for (int i = 0; i < 200000; ++i) {
     TcRun run;
-    ASSERT_TRUE(runTc(bpf_->outProgFd(), reply.out, STAMP_REFLECT_MARK, run));
+    ASSERT_TRUE(runTc(bpf_->outProgFd(), reply.out, reply.markOut, run));
     auto v = parseFrame(run.out);
     ASSERT_TRUE(v);
     if (v->udpCheck == 0) ++zeros;
