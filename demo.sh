@@ -63,6 +63,7 @@ for side in left right; do
 [daemon]
 interfaces = ["demo0"]
 socket = "$E2E_WORK/$side.sock"
+bpffs = "/sys/fs/bpf/stpdemo$$-$side"
 state_dir = "$E2E_WORK/$side-state"
 [reflector]
 enabled = $refl

@@ -86,6 +86,8 @@ int stamp_send_in(struct __sk_buff *skb)
   struct stamp_send_session *s = bpf_map_lookup_elem(&stamp_sessions, &key);
   if (!s || s->peer_port != p.sport || !addr_eq(&s->peer, &p.saddr))
     return STAMP_TC_NEXT;
+  if (p.ipv6 && p.udp_check == 0)
+    return STAMP_TC_NEXT; /* invalid in IPv6 (RFC 8200 section 8.1): not a reply */
 
   /* RFC 8762 section 4.6: a TWAMP-Light reply may stop after the
    * Session-Sender Error Estimate (38) or the Session-Sender TTL (41). */

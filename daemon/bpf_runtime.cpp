@@ -4,7 +4,11 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 
+#include <unistd.h>
+
 #include <cstdarg>
+#include <filesystem>
+#include <set>
 #include <cstring>
 #include <mutex>
 
@@ -52,15 +56,18 @@ void installLibbpfLogger() { libbpf_set_print(libbpfPrint); }
 ReflectorBpf::ReflectorBpf(stamp_refl* skel) : skel_(skel) {}
 
 ReflectorBpf::ReflectorBpf(ReflectorBpf&& o) noexcept
-    : skel_(std::exchange(o.skel_, nullptr)), attached_(std::move(o.attached_)) {
+    : skel_(std::exchange(o.skel_, nullptr)),
+      pinDir_(std::move(o.pinDir_)),
+      attached_(std::move(o.attached_)) {
   o.attached_.clear();
 }
 
 ReflectorBpf& ReflectorBpf::operator=(ReflectorBpf&& o) noexcept {
   if (this != &o) {
-    (void)detachAll();
+    attached_.clear();
     if (skel_) stamp_refl__destroy(skel_);
     skel_ = std::exchange(o.skel_, nullptr);
+    pinDir_ = std::move(o.pinDir_);
     attached_ = std::move(o.attached_);
     o.attached_.clear();
   }
@@ -68,14 +75,24 @@ ReflectorBpf& ReflectorBpf::operator=(ReflectorBpf&& o) noexcept {
 }
 
 ReflectorBpf::~ReflectorBpf() {
-  (void)detachAll();
+  attached_.clear();  // each attachment detaches or, when pinned, stays
   if (skel_) stamp_refl__destroy(skel_);
 }
 
-Result<ReflectorBpf> ReflectorBpf::load() {
+Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir) {
   takeLibbpfLog();
   stamp_refl* skel = stamp_refl__open();
   if (!skel) return sysError(errno, "cannot open the embedded reflector BPF object");
+  if (!pinDir.empty()) {
+    bpf_map* map;
+    bpf_object__for_each_map(map, skel->obj) {
+      std::string path = pinDir + "/" + bpf_map__name(map);
+      if (int e = bpf_map__set_pin_path(map, path.c_str())) {
+        stamp_refl__destroy(skel);
+        return sysError(e, "cannot set pin path " + path);
+      }
+    }
+  }
   int err = stamp_refl__load(skel);
   if (err) {
     std::string log = takeLibbpfLog();
@@ -85,11 +102,7 @@ Result<ReflectorBpf> ReflectorBpf::load() {
     return e;
   }
   ReflectorBpf r(skel);
-  uint32_t key = 0;
-  stamp_config cfg{};
-  cfg.err_est = 0x3fff;
-  if (bpf_map_update_elem(bpf_map__fd(skel->maps.stamp_config), &key, &cfg, BPF_ANY) != 0)
-    return sysError(errno, "cannot initialise " STAMP_MAP_CONFIG);
+  r.pinDir_ = pinDir;
   return r;
 }
 
@@ -99,10 +112,13 @@ int ReflectorBpf::outProgFd() const { return bpf_program__fd(skel_->progs.stamp_
 Result<void> ReflectorBpf::attach(const std::string& ifname, AttachMode mode) {
   for (const auto& a : attached_)
     if (a.ifname() == ifname) return {};
-  auto a = TcAttachment::attach(ifname, inProgFd(), outProgFd(), mode, kTcPriority);
+  std::string pin = pinDir_.empty() ? "" : pinDir_ + "/link_" + ifname;
+  auto a = TcAttachment::attach(ifname, inProgFd(), outProgFd(), mode, kTcPriority, pin);
   if (!a) return a.error();
-  spdlog::info("reflector attached to {} (ifindex {}) with {}", ifname, a->ifindex(),
-               a->kind() == std::string("tcx") ? "tcx links" : "clsact + cls_bpf");
+  spdlog::info("reflector {} {} (ifindex {}) with {}{}", a->adopted() ? "adopted on" : "attached to",
+               ifname, a->ifindex(),
+               a->kind() == std::string("tcx") ? "tcx links" : "clsact + cls_bpf",
+               pin.empty() ? "" : ", pinned under " + pinDir_);
   attached_.push_back(std::move(*a));
   return {};
 }
@@ -115,6 +131,47 @@ Result<void> ReflectorBpf::detachAll() {
   }
   attached_.clear();
   return first;
+}
+
+std::vector<std::string> ReflectorBpf::adopted() const {
+  std::vector<std::string> v;
+  for (const auto& a : attached_)
+    if (a.adopted()) v.push_back(a.ifname());
+  return v;
+}
+
+Result<std::vector<std::string>> ReflectorBpf::teardown(const std::string& pinDir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  if (!std::filesystem::exists(pinDir, ec)) return removed;
+  std::set<std::string> links;
+  std::vector<std::string> others;
+  for (const auto& e : std::filesystem::directory_iterator(pinDir, ec)) {
+    std::string name = e.path().filename();
+    auto cut = [&](const char* suffix) {
+      std::string sfx = suffix;
+      return name.size() > 5 + sfx.size() && name.rfind("link_", 0) == 0 &&
+             name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0;
+    };
+    if (cut("_in") || cut("_out") || cut("_clsact") || cut("_tc"))
+      links.insert(name.substr(5, name.rfind('_') - 5));
+    else
+      others.push_back(e.path());
+  }
+  Result<std::vector<std::string>> res = removed;
+  for (const auto& ifname : links) {
+    auto r = TcAttachment::teardown(ifname, pinDir + "/link_" + ifname, kTcPriority);
+    if (!r && res.ok()) res = r.error();
+    removed.push_back("reflector on " + ifname);
+  }
+  for (const auto& path : others) {
+    if (::unlink(path.c_str()) != 0 && res.ok()) res = errnoError("cannot remove " + path);
+    removed.push_back(path);
+  }
+  if (::rmdir(pinDir.c_str()) != 0 && errno != ENOENT && res.ok())
+    res = errnoError("cannot remove " + pinDir);
+  if (!res) return res;
+  return removed;
 }
 
 std::map<std::string, std::string> ReflectorBpf::attachments() const {

@@ -26,18 +26,31 @@ class ReflectorBpf {
  public:
   // Opens and loads the embedded programs. On a verifier rejection the error
   // message carries the verifier log.
-  static Result<ReflectorBpf> load();
+  // With a `pinDir`, the maps are pinned there (and adopted from there when
+  // a compatible pin exists, counters and all), and attach() pins its links
+  // there too, adopting pinned ones by swapping in the new programs.
+  static Result<ReflectorBpf> load(const std::string& pinDir = {});
+  // Removes every pin under `pinDir` and detaches what they held; for
+  // stampd --teardown, when no stampd holds them. Lists what it removed.
+  static Result<std::vector<std::string>> teardown(const std::string& pinDir);
 
   ReflectorBpf(ReflectorBpf&&) noexcept;
   ReflectorBpf& operator=(ReflectorBpf&&) noexcept;
-  ~ReflectorBpf();  // detaches whatever is still attached
+  // Detaches what is attached, except pinned attachments, which keep
+  // answering after the process is gone.
+  ~ReflectorBpf();
 
   // Attaches ingress and egress programs to the interface. Auto tries tcx
   // first and falls back to clsact + cls_bpf when the kernel lacks tcx.
   Result<void> attach(const std::string& ifname, AttachMode mode = AttachMode::Auto);
-  // Detaches from every interface; only a clsact qdisc stampd created is
-  // removed. Returns the first failure but tries them all.
+  // Detaches from every interface (unpinning); only a clsact qdisc stampd
+  // created is removed. Returns the first failure but tries them all.
   Result<void> detachAll();
+  // Lets go of the programs: pinned attachments stay, others detach.
+  void release() { attached_.clear(); }
+  bool pinned() const { return !pinDir_.empty(); }
+  // Interfaces whose attachment was adopted from pins rather than created.
+  std::vector<std::string> adopted() const;
   // "tcx" or "tc" per attached interface name.
   std::map<std::string, std::string> attachments() const;
 
@@ -54,6 +67,7 @@ class ReflectorBpf {
   explicit ReflectorBpf(stamp_refl* skel);
 
   stamp_refl* skel_ = nullptr;
+  std::string pinDir_;
   std::vector<TcAttachment> attached_;
 };
 

@@ -62,6 +62,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   std::unique_ptr<Daemon> d(new Daemon(std::move(cfg), std::move(*loop)));
   d->startedMono_ = monoSeconds();
 
+  auto lock = lockPinRoot(d->cfg_.daemon.bpffs);
+  if (!lock) return lock.error();
+  d->pinLock_ = std::move(*lock);
   auto signals = makeSignalFd();
   if (!signals) return signals.error();
   d->signals_ = std::move(*signals);
@@ -73,7 +76,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
                     : d->cfg_.daemon.attach == "tc" ? AttachMode::Tc
                                                     : AttachMode::Auto;
   if (d->cfg_.reflector.enabled) {
-    auto r = Reflector::start(d->cfg_, mode);
+    auto r = Reflector::start(d->cfg_, mode, pinDirFor(d->cfg_.daemon.bpffs));
     if (!r) return r.error();
     d->reflector_.emplace(std::move(*r));
   }
@@ -127,7 +130,10 @@ Result<void> Daemon::run() {
     if (auto r = reflector_->stop(); !r && res.ok()) res = r;
   if (sender_)
     if (auto r = sender_->detachAll(); !r && res.ok()) res = r;
-  if (res.ok()) spdlog::info("stopped; programs detached");
+  if (res.ok())
+    spdlog::info("stopped; {}", reflector_ ? "the reflector stays pinned and answering "
+                                             "(stampd --teardown removes it)"
+                                           : "programs detached");
   return res;
 }
 

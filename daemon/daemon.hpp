@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "control_server.hpp"
 #include "event_loop.hpp"
+#include "pin_root.hpp"
 #include "reflector.hpp"
 #include "sender_bpf.hpp"
 #include "session.hpp"
@@ -43,6 +44,7 @@ class Daemon {
 
   Config cfg_;
   EventLoop loop_;
+  UniqueFd pinLock_;  // flock on the bpffs root: one stampd per bpffs
   UniqueFd signals_, tick_;
   ClockState clock_;
   std::optional<Reflector> reflector_;

@@ -10,6 +10,9 @@
 #include "bpf_runtime.hpp"
 #include "config.hpp"
 #include "daemon.hpp"
+#include "pin_root.hpp"
+
+#include <unistd.h>
 
 using namespace stamp;
 
@@ -33,12 +36,14 @@ int main(int argc, char** argv) {
   CLI::App app{"stampd: STAMP (RFC 8762/8972) Session-Sender and Session-Reflector daemon"};
   std::string configPath = kDefaultConfigPath;
   std::string checkPath;
-  bool version = false;
+  bool version = false, teardown = false;
   app.add_option("--config", configPath, "configuration file")->capture_default_str();
   auto* check = app.add_option("--check-config", checkPath,
                                "validate the configuration (PATH or --config) and exit")
                     ->expected(0, 1);
   app.add_flag("--version", version, "print the version and exit");
+  app.add_flag("--teardown", teardown,
+               "detach and unpin everything stampd owns under [daemon] bpffs, then exit");
   CLI11_PARSE(app, argc, argv);
 
   if (version) {
@@ -60,6 +65,18 @@ int main(int argc, char** argv) {
   if (!cfg) {
     std::fprintf(stderr, "%s\n", cfg.error().message.c_str());
     return 1;
+  }
+  if (teardown) {
+    auto lock = lockPinRoot(cfg->daemon.bpffs);
+    if (!lock) return fail(lock.error().message);
+    auto removed = ReflectorBpf::teardown(pinDirFor(cfg->daemon.bpffs));
+    if (!removed) return fail(removed.error().message);
+    for (const auto& what : *removed) std::printf("removed %s\n", what.c_str());
+    std::printf("stampd: teardown of %s done (%zu removed)\n", cfg->daemon.bpffs.c_str(),
+                removed->size());
+    lock->reset();
+    ::rmdir(cfg->daemon.bpffs.c_str());  // only when empty
+    return 0;
   }
   setupLogging(cfg->daemon.logLevel);
   installLibbpfLogger();

@@ -1,12 +1,13 @@
 #include "reflector.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
 namespace stamp {
 
-Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode) {
+Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std::string& pinDir) {
   if (cfg.reflector.mode != ReflectorMode::Stateless)
     return makeError(ENOTSUP, cfg.path + ": reflector mode \"stateful\" is not supported by this "
                                          "version of stampd; use \"stateless\"");
@@ -19,7 +20,22 @@ Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode) {
   for (const auto& ifname : cfg.daemon.interfaces)
     if (auto idx = interfaceIndex(ifname); !idx) return idx.error();
 
-  auto bpf = ReflectorBpf::load();
+  if (!pinDir.empty()) {
+    // Pinned attachments of interfaces that left the configuration go.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(pinDir, ec)) {
+      std::string name = e.path().filename();
+      if (name.rfind("link_", 0) != 0 || name.size() < 9 || name.substr(name.size() - 3) != "_in")
+        continue;
+      std::string ifname = name.substr(5, name.size() - 8);
+      if (std::find(cfg.daemon.interfaces.begin(), cfg.daemon.interfaces.end(), ifname) !=
+          cfg.daemon.interfaces.end())
+        continue;
+      spdlog::info("{} is no longer configured: removing its pinned reflector", ifname);
+      (void)TcAttachment::teardown(ifname, pinDir + "/link_" + ifname, 1);
+    }
+  }
+  auto bpf = ReflectorBpf::load(pinDir);
   if (!bpf) return bpf.error();
   Reflector r(std::move(*bpf), cfg.daemon.interfaces, cfg.reflector.addresses);
 

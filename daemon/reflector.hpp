@@ -12,11 +12,18 @@ class Reflector {
  public:
   // Loads the programs, fills the maps and attaches to every configured
   // interface. Fails with a one-line reason naming the interface or port.
-  static Result<Reflector> start(const Config& cfg, AttachMode mode);
+  // With a `pinDir` the reflector is pinned there and adopts what an
+  // earlier stampd pinned; attachments of interfaces no longer configured
+  // are removed.
+  static Result<Reflector> start(const Config& cfg, AttachMode mode, const std::string& pinDir = {});
 
   // Re-reads the clock and the interfaces' addresses into the maps.
   Result<void> refresh();
-  Result<void> stop() { return bpf_.detachAll(); }
+  // Pinned: leaves the reflector answering. Unpinned: detaches.
+  Result<void> stop() {
+    if (bpf_.pinned()) return bpf_.release(), Result<void>();
+    return bpf_.detachAll();
+  }
   const ReflectorBpf& bpf() const { return bpf_; }
 
  private:

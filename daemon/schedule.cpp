@@ -25,10 +25,18 @@ int64_t floorDiv(int64_t a, int64_t b) {
   return q;
 }
 
-bool isBlank(char c) { return c == ' ' || c == '\t'; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char upper(char c) { return (c >= 'a' && c <= 'z') ? char(c - 'a' + 'A') : c; }
+bool isBlank(char c) {
+  return c == ' ' || c == '\t';
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool isAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+char upper(char c) {
+  return (c >= 'a' && c <= 'z') ? char(c - 'a' + 'A') : c;
+}
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -168,8 +176,8 @@ Result<int> Parser::value(const Field& f, size_t& p, size_t end,
 }
 
 Result<uint64_t> Parser::field(const Field& f, size_t begin, size_t end) const {
-  const std::string number = f.names ? "a number or a " + std::string(f.nameKind) + " name"
-                                     : std::string("a number");
+  const std::string number =
+      f.names ? "a number or a " + std::string(f.nameKind) + " name" : std::string("a number");
   uint64_t mask = 0;
   size_t p = begin;
   for (;;) {
@@ -189,8 +197,7 @@ Result<uint64_t> Parser::field(const Field& f, size_t begin, size_t end) const {
         ++p;
         auto last = value(f, p, end, number + " after '-'");
         if (!last) return last.error();
-        if (*last < lo)
-          return error(f.what, item, "range " + quoted(item, p) + " is reversed");
+        if (*last < lo) return error(f.what, item, "range " + quoted(item, p) + " is reversed");
         hi = *last;
         single = false;
       }
@@ -283,9 +290,9 @@ std::chrono::year_month_day ymdOf(const Wall& w) {
          std::chrono::day{unsigned(w.day)};
 }
 
-int daysInMonth(int year, int month) {
+int daysInMonth(int y, int m) {
   using namespace std::chrono;
-  return int(unsigned(year_month_day_last{year{year}, month_day_last{month{unsigned(month)}}}.day()));
+  return int(unsigned(year_month_day_last{year{y}, month_day_last{month{unsigned(m)}}}.day()));
 }
 
 // The wall time read as UTC, in seconds since the epoch.
@@ -493,7 +500,9 @@ Result<Schedule> Schedule::parse(std::string_view text, const ScheduleOptions& o
                           "@annually or @every DURATION");
 }
 
-UnixNs Schedule::next(UnixNs after) const { return isEvery() ? nextEvery(after) : nextCron(after); }
+UnixNs Schedule::next(UnixNs after) const {
+  return isEvery() ? nextEvery(after) : nextCron(after);
+}
 
 UnixNs Schedule::nextEvery(UnixNs after) const {
   if (after < anchor_) return anchor_;
@@ -522,8 +531,8 @@ UnixNs Schedule::nextCron(UnixNs after) const {
   for (;;) {
     std::optional<Wall> w = nextMatch(cron_, from, lastYear);
     if (!w) return kNever;
-    std::optional<int64_t> t =
-        zone_ == ScheduleZone::kUtc ? std::optional<int64_t>(wallSeconds(*w)) : firstLocalInstant(*w);
+    std::optional<int64_t> t = zone_ == ScheduleZone::kUtc ? std::optional<int64_t>(wallSeconds(*w))
+                                                           : firstLocalInstant(*w);
     // Not existing (spring forward), or a repeated wall time whose first
     // occurrence has passed (fall back): try the next matching minute.
     if (t && *t > sec) return secondsToNs(*t);
@@ -568,8 +577,8 @@ void Scheduler::observe(UnixNs now) {
 Result<void> Scheduler::add(const std::string& name, Schedule schedule,
                             std::chrono::nanoseconds splay, UnixNs now) {
   if (splay.count() < 0)
-    return makeError(EINVAL, "schedule entry '" + name + "': splay " + formatDuration(splay) +
-                                 " is negative");
+    return makeError(
+        EINVAL, "schedule entry '" + name + "': splay " + formatDuration(splay) + " is negative");
   if (entries_.count(name) != 0)
     return makeError(EEXIST, "schedule entry '" + name + "' already exists");
   observe(now);
@@ -583,8 +592,8 @@ Result<void> Scheduler::add(const std::string& name, Schedule schedule,
 Result<void> Scheduler::update(const std::string& name, Schedule schedule,
                                std::chrono::nanoseconds splay, UnixNs now) {
   if (splay.count() < 0)
-    return makeError(EINVAL, "schedule entry '" + name + "': splay " + formatDuration(splay) +
-                                 " is negative");
+    return makeError(
+        EINVAL, "schedule entry '" + name + "': splay " + formatDuration(splay) + " is negative");
   auto it = entries_.find(name);
   if (it == entries_.end()) return makeError(ENOENT, "no schedule entry '" + name + "'");
   observe(now);
@@ -603,7 +612,8 @@ std::vector<std::string> Scheduler::due(UnixNs now) {
   observe(now);
   std::vector<std::pair<UnixNs, std::map<std::string, Entry>::iterator>> ready;
   for (auto it = entries_.begin(); it != entries_.end(); ++it)
-    if (it->second.nextRun() != Schedule::kNever && it->second.nextRun() <= now) ready.emplace_back(it->second.nextRun(), it);
+    if (it->second.nextRun() != Schedule::kNever && it->second.nextRun() <= now)
+      ready.emplace_back(it->second.nextRun(), it);
   // Stable: entries with the same time stay in name order.
   std::stable_sort(ready.begin(), ready.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -635,8 +645,7 @@ Result<void> Scheduler::started(const std::string& name, UnixNs now) {
 Result<void> Scheduler::finished(const std::string& name, UnixNs now) {
   auto it = entries_.find(name);
   if (it == entries_.end()) return makeError(ENOENT, "no schedule entry '" + name + "'");
-  if (!it->second.running)
-    return makeError(EINVAL, "schedule entry '" + name + "' is not running");
+  if (!it->second.running) return makeError(EINVAL, "schedule entry '" + name + "' is not running");
   observe(now);
   it->second.running = false;
   it->second.lastEnd = now;

@@ -80,11 +80,11 @@ struct ScheduleOptions {
 // The parsed fields of a cron schedule as bit sets: bit v is set when value
 // v matches.
 struct CronFields {
-  uint64_t minutes = 0;   // bits 0..59
-  uint32_t hours = 0;     // bits 0..23
-  uint32_t days = 0;      // bits 1..31
-  uint16_t months = 0;    // bits 1..12
-  uint8_t weekdays = 0;   // bits 0..6, 0 = Sunday (7 is folded into 0)
+  uint64_t minutes = 0;             // bits 0..59
+  uint32_t hours = 0;               // bits 0..23
+  uint32_t days = 0;                // bits 1..31
+  uint16_t months = 0;              // bits 1..12
+  uint8_t weekdays = 0;             // bits 0..6, 0 = Sunday (7 is folded into 0)
   bool daysRestricted = false;      // the day-of-month field is not "*"
   bool weekdaysRestricted = false;  // the day-of-week field is not "*"
   bool operator==(const CronFields&) const = default;
@@ -102,8 +102,8 @@ class Schedule {
   // Fails with EINVAL and a message naming the field, the reason and the
   // 1-based column (in characters) within `text`, e.g.
   //   "minute field: 61 is out of range 0..59 (column 1)"
-  //   "day-of-week field: range FRI-MON is reversed (column 11)"
-  //   "@every: duration 500ms is shorter than the minimum 1s (column 8)"
+  //   "day-of-week field: range 'FRI-MON' is reversed (column 9)"
+  //   "@every: duration '500ms' is shorter than the minimum 1s (column 8)"
   // The caller adds where `text` came from (file:line:column).
   static Result<Schedule> parse(std::string_view text, const ScheduleOptions& options = {});
 
@@ -137,7 +137,7 @@ struct ScheduleEntryInfo {
   std::string schedule;  // Schedule::text()
   ScheduleZone zone = ScheduleZone::kUtc;
   std::chrono::nanoseconds splay{0};
-  UnixNs nextRun = Schedule::kNever;  // the schedule's time plus this run's splay
+  UnixNs nextRun = Schedule::kNever;      // the schedule's time plus this run's splay
   std::chrono::nanoseconds nextSplay{0};  // the random delay drawn for nextRun
   std::optional<UnixNs> lastStart;
   std::optional<UnixNs> lastEnd;
@@ -154,8 +154,10 @@ struct ScheduleEntryInfo {
 // * No replay: a new entry's first run is its schedule's next(now) (plus
 //   splay); runs that fell while the daemon was down are not made up.
 // * Each run gets a random delay in [0, splay], drawn from a generator seeded
-//   at construction, so a fleet does not probe in lockstep, and a test with a
-//   fixed seed sees the same delays every time. Keep the splay below the
+//   at construction (the daemon seeds it from std::random_device), so a fleet
+//   does not probe in lockstep, and a test with a fixed seed sees the same
+//   delays every time, with any standard library (mt19937_64 is specified
+//   exactly, and the uniform draw is our own). Keep the splay below the
 //   schedule's period; a longer one makes runs skip slots.
 // * When an entry's time has come, its next run is computed from `now`. So
 //   a forward clock jump (or a late wake-up) runs each entry once, not once
@@ -186,7 +188,8 @@ class Scheduler {
   // The entries whose time has come and which are not running, earliest
   // first (ties by name). Each entry whose time has come gets its next run;
   // a running one counts a skipped overlap instead. Calling due() again with
-  // the same `now` returns nothing new.
+  // the same `now` returns nothing new. A returned entry's slot is used up
+  // whether or not the caller manages to start it.
   std::vector<std::string> due(UnixNs now);
 
   // A run began / ended. started() fails with ENOENT for an unknown name and
@@ -207,9 +210,9 @@ class Scheduler {
   struct Entry {
     Schedule schedule;
     std::chrono::nanoseconds splay{0};
-    UnixNs slot = Schedule::kNever;  // the schedule's time of the next run
+    UnixNs slot = Schedule::kNever;     // the schedule's time of the next run
     std::chrono::nanoseconds delay{0};  // splay drawn for it
-    std::optional<UnixNs> lastSlot;  // the slot last run or skipped
+    std::optional<UnixNs> lastSlot;     // the slot last run or skipped
     std::optional<UnixNs> lastStart;
     std::optional<UnixNs> lastEnd;
     bool running = false;

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -108,10 +109,10 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   if (err && err != -EEXIST) return sysError(err, "cannot create clsact qdisc on '" + ifname + "'");
   const std::string marker = pinPrefix.empty() ? "" : pinPrefix + "_clsact";
   a.createdHook_ = err == 0 || (!marker.empty() && exists(marker));
-  if (err == 0 && !marker.empty()) {
-    int fd = ::open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd >= 0) ::close(fd);
-  }
+  // Markers are empty directories: bpffs holds no regular files.
+  auto touch = [](const std::string& path) { ::mkdir(path.c_str(), 0700); };
+  if (!pinPrefix.empty()) touch(pinPrefix + "_tc");  // filters to remove at teardown
+  if (err == 0 && !marker.empty()) touch(marker);     // and the qdisc stampd made
   a.adopted_ = err != 0;
   a.attached_ = true;
   for (auto [point, fd] : {std::pair{BPF_TC_INGRESS, inFd}, {BPF_TC_EGRESS, outFd}}) {
@@ -162,9 +163,11 @@ Result<void> TcAttachment::teardown(const std::string& ifname, const std::string
     ::unlink((pinPrefix + "_out").c_str());
   }
   unsigned ifindex = if_nametoindex(ifname.c_str());
-  if (ifindex == 0) {
-    if (!pinPrefix.empty()) ::unlink((pinPrefix + "_clsact").c_str());
-    return res;  // the interface is gone, and with it its hooks
+  const bool tcMode = pinPrefix.empty() || exists(pinPrefix + "_tc");
+  if (!pinPrefix.empty()) ::rmdir((pinPrefix + "_tc").c_str());
+  if (ifindex == 0 || !tcMode) {
+    if (!pinPrefix.empty()) ::rmdir((pinPrefix + "_clsact").c_str());
+    return res;  // tcx links went with their pins; or the interface is gone
   }
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex));
   for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
@@ -180,7 +183,7 @@ Result<void> TcAttachment::teardown(const std::string& ifname, const std::string
     int err = bpf_tc_hook_destroy(&hook);
     if (err && err != -ENOENT && res.ok())
       res = sysError(err, "cannot remove clsact qdisc from '" + ifname + "'");
-    ::unlink(marker.c_str());
+    ::rmdir(marker.c_str());
   }
   return res;
 }

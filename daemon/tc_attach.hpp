@@ -6,8 +6,10 @@
 // PIN_PREFIX_in / PIN_PREFIX_out, and a later attach with the same prefix
 // adopts them, swapping in the new programs atomically (BPF_LINK_UPDATE),
 // so the interface is never without a reflector. With cls_bpf the filters
-// stay in the qdisc by themselves; PIN_PREFIX_clsact marks a qdisc stampd
-// created, so that teardown removes it and nothing else.
+// stay in the qdisc by themselves; PIN_PREFIX_tc marks that mode and
+// PIN_PREFIX_clsact a qdisc stampd created, so that teardown removes what
+// stampd made and nothing else (markers are empty directories: bpffs holds
+// no regular files).
 #pragma once
 
 #include <string>

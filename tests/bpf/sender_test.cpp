@@ -355,8 +355,8 @@ std::vector<InRow> inRows() {
   auto consumed = [&](std::string name, std::string desc, const PacketSpec& s, uint32_t id) {
     t.push_back({std::move(name), std::move(desc), buildFrame(s), id, ""});
   };
-  auto passed = [&](std::string name, std::string desc, const PacketSpec& s) {
-    t.push_back({std::move(name), std::move(desc), buildFrame(s), std::nullopt, ""});
+  auto passed = [&](std::string name, std::string desc, const PacketSpec& s, std::string bug = "") {
+    t.push_back({std::move(name), std::move(desc), buildFrame(s), std::nullopt, std::move(bug)});
   };
 
   for (bool v6 : {false, true}) {
@@ -416,6 +416,17 @@ std::vector<InRow> inRows() {
          with(reply(true, 44), [](PacketSpec& s) { s.v6Fragment = true; }));
   passed("ipv4_tcp", "IPv4 TCP between the session's ports",
          with(reply(false, 44), [](PacketSpec& s) { s.ipProto = kProtoTcp; }));
+  passed("ipv4_udp_len_beyond_ip", "IPv4 reply whose UDP length runs 1 octet past the IP payload",
+         with(reply(false, 44), [](PacketSpec& s) { s.udpLenOverride = 8 + 45; }));
+  passed("ipv6_udp_len_beyond_ip", "IPv6 reply whose UDP length runs 1 octet past the IP payload",
+         with(reply(true, 44), [](PacketSpec& s) { s.udpLenOverride = 8 + 45; }));
+  // IPv6 receivers must discard it (RFC 8200 section 8.1): the kernel's UDP
+  // stack does, so the daemon's socket never sees it, and the reflector
+  // drops such requests. Passed, the stack drops and counts it.
+  passed("ipv6_udp_csum_zero", "IPv6 reply with UDP checksum 0 (invalid in IPv6): no record",
+         with(reply(true, 44), [](PacketSpec& s) { s.zeroUdpChecksum = true; }));
+  consumed("ipv4_udp_csum_zero", "IPv4 reply with UDP checksum 0 (legal in IPv4): consumed",
+           with(reply(false, 44), [](PacketSpec& s) { s.zeroUdpChecksum = true; }), kIdNtp4);
   return t;
 }
 

@@ -10,6 +10,7 @@ E2E_NAMESPACES=()
 E2E_PIDS=()
 E2E_WORK=
 E2E_LOGS=()
+E2E_CONFIGS=() # of every stampd started, for the teardown of its pins
 
 skip() {
   echo "SKIP: $*"
@@ -47,6 +48,8 @@ e2e_cleanup() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
     wait "$pid" 2>/dev/null
   done
+  local config
+  for config in "${E2E_CONFIGS[@]}"; do "$STAMPD" --teardown --config "$config" >/dev/null 2>&1; done
   local ns
   for ns in "${E2E_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
   if [[ $rc -ne 0 && $rc -ne 77 ]]; then
@@ -112,10 +115,12 @@ e2e_wait_link() { # NS DEV [IPV6_ADDR]
 }
 
 # e2e_stampd NS CONFIG LOG: starts stampd in NS and waits until it runs;
-# sets E2E_STAMPD_PID.
+# sets E2E_STAMPD_PID. The cleanup tears its pins down (give every CONFIG
+# its own [daemon] bpffs).
 e2e_stampd() {
   local ns=$1 config=$2 log=$3
   E2E_LOGS+=("$log")
+  E2E_CONFIGS+=("$config")
   # nsenter without --fork execs stampd, so $! is stampd itself.
   nsenter --net=/run/netns/"$ns" "$STAMPD" --config "$config" >"$log" 2>&1 &
   E2E_STAMPD_PID=$!

@@ -10,7 +10,9 @@
 # and checks every reply. TX checksum offload is off on both ends, so the
 # sender's socket (and tshark, when installed) judge the reflector's
 # checksums instead of trusting a partial one. Last, stampd gets SIGTERM and
-# must exit 0 with its tc hooks gone. STAMP_TC_HOOKS lists tcx programs,
+# must exit 0 with the reflector still pinned and answering; a kill -9 and a
+# restart (which adopts the pins) must not interrupt it either; a second
+# stampd on the same bpffs must refuse; `stampd --teardown` must remove it. STAMP_TC_HOOKS lists tcx programs,
 # which Debian 12's bpftool (7.1) cannot; without it `bpftool net show` is
 # asked, which is only good for a bpftool that knows tcx (7.3 and later).
 #
@@ -241,18 +243,60 @@ if [[ -n $TSHARK_PID ]]; then
   fi
 fi
 
-step "stopping stampd"
+start_stampd() {
+  # nsenter (without --fork) execs stampd, so $! is stampd itself.
+  nsenter --net=/run/netns/"$NS_R" "$STAMPD" --config "$WORK/stamp.toml" >"$WORK/stampd.log" 2>&1 &
+  STAMPD_PID=$!
+  for _ in $(seq 100); do
+    grep -q ' running: ' "$WORK/stampd.log" && return 0
+    kill -0 "$STAMPD_PID" 2>/dev/null || fail "stampd exited before it was running"
+    sleep 0.1
+  done
+  fail "stampd did not log that it is running within 10 s"
+}
+short_probe() { # what: the reflector must still answer, whatever the daemon does
+  in_s "$PROBE" --target "$ADDR4_R" --count 100 --sizes 44,100 --interval 100us --timeout 1s \
+    --ttl 64 >"$WORK/probe.out" 2>&1 || { cat "$WORK/probe.out"; check_failed "$1"; return; }
+  tail -n 1 "$WORK/probe.out"
+}
+count_refl_in() { reflector_hooks | grep -c stamp_refl_in || true; }
+
+step "a second stampd on the same bpffs refuses to start"
+rc=0
+in_r "$STAMPD" --config "$WORK/stamp.toml" >"$WORK/second.log" 2>&1 || rc=$?
+[[ $rc -eq 1 ]] && grep -q 'another stampd is running' "$WORK/second.log" ||
+  { cat "$WORK/second.log"; check_failed "second stampd: exit $rc, not a clear refusal"; }
+
+step "kill -9: the pinned reflector keeps answering"
+kill -KILL "$STAMPD_PID"
+wait "$STAMPD_PID" 2>/dev/null || true
+STAMPD_PID=
+short_probe "no answers after stampd was killed"
+
+step "restart: stampd adopts the pinned links instead of attaching again"
+start_stampd
+grep -q 'reflector adopted on' "$WORK/stampd.log" || check_failed "stampd did not adopt its pins"
+[[ $(count_refl_in) -eq 1 ]] || check_failed "expected one stamp_refl_in on $VETH_R: $(reflector_hooks)"
+short_probe "no answers after the restart"
+
+step "SIGTERM: stampd exits 0 and leaves the reflector pinned and answering"
 kill -TERM "$STAMPD_PID"
 rc=0
 wait "$STAMPD_PID" || rc=$?
 STAMPD_PID=
 tail -n 2 "$WORK/stampd.log"
 [[ $rc -eq 0 ]] || check_failed "stampd exited with status $rc after SIGTERM"
+[[ $(count_refl_in) -eq 1 ]] || check_failed "the reflector left $VETH_R at SIGTERM"
+short_probe "no answers after SIGTERM"
+
+step "stampd --teardown removes everything stampd owns"
+in_r "$STAMPD" --teardown --config "$WORK/stamp.toml" || check_failed "teardown failed"
 hooks=$(reflector_hooks)
 if [[ -n $hooks ]]; then
-  check_failed "BPF programs remain on $VETH_R after stampd stopped: $hooks"
+  check_failed "BPF programs remain on $VETH_R after teardown: $hooks"
 else
   echo "no BPF programs left on $VETH_R"
 fi
+[[ -e /sys/fs/bpf/$NS_R ]] && check_failed "teardown left /sys/fs/bpf/$NS_R"
 [[ $FAILED -eq 0 ]] || exit 1
 echo "PASS: reflector_e2e"

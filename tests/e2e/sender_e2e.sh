@@ -31,6 +31,7 @@ cat >"$E2E_WORK/a.toml" <<EOT
 [daemon]
 interfaces = ["$NS_A"]
 socket = "$E2E_WORK/a.sock"
+bpffs = "/sys/fs/bpf/$NS_A"
 state_dir = "$E2E_WORK/a-state"
 [reflector]
 enabled = false
@@ -47,6 +48,7 @@ cat >"$E2E_WORK/b.toml" <<EOT
 [daemon]
 interfaces = ["$NS_B"]
 socket = "$E2E_WORK/b.sock"
+bpffs = "/sys/fs/bpf/$NS_B"
 state_dir = "$E2E_WORK/b-state"
 [reflector]
 ports = [862, 8620]

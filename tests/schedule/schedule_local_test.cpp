@@ -77,14 +77,16 @@ class LocalTime : public ::testing::Test {
   std::optional<std::optional<std::string>> saved_;
 };
 
-#define USE_ZONE(zone, probe, offset)                                                   \
-  do {                                                                                  \
-    if (!useZone(zone, utc(probe), offset))                                             \
-      GTEST_SKIP() << "time zone " zone " is not installed (tzdata); cannot test local " \
-                      "time";                                                           \
+// GTEST_SKIP() has to be in the test body itself to end the test.
+#define USE_ZONE(zone, probe, offset)                                       \
+  do {                                                                      \
+    if (!useZone(zone, utc(probe), offset))                                 \
+      GTEST_SKIP() << "time zone " << zone << " is not installed (tzdata)"; \
   } while (0)
 
-std::string at(const char* t) { return show(utc(t)); }
+std::string at(const char* t) {
+  return show(utc(t));
+}
 using Runs = std::vector<std::string>;
 
 TEST_F(LocalTime, BerlinSpringForwardHourly) {
@@ -98,8 +100,8 @@ TEST_F(LocalTime, BerlinSpringForwardHourly) {
 TEST_F(LocalTime, BerlinSpringForwardDailyAt0230IsSkippedThatDay) {
   USE_ZONE("Europe/Berlin", "2026-01-15T12:00Z", 3600);
   EXPECT_EQ(runs("30 2 * * *", "2026-03-27T12:00Z", 3),
-            (Runs{at("2026-03-28T01:30Z"),    // 02:30 CET
-                  at("2026-03-30T00:30Z"),    // 02:30 CEST; none on the 29th
+            (Runs{at("2026-03-28T01:30Z"),  // 02:30 CET
+                  at("2026-03-30T00:30Z"),  // 02:30 CEST; none on the 29th
                   at("2026-03-31T00:30Z")}));
   // From inside the gap's real hour.
   EXPECT_EQ(runs("30 2 * * *", "2026-03-29T01:15Z", 1), (Runs{at("2026-03-30T00:30Z")}));
@@ -119,8 +121,8 @@ TEST_F(LocalTime, BerlinFallBackHourly) {
 TEST_F(LocalTime, BerlinFallBackDailyAt0230RunsOnce) {
   USE_ZONE("Europe/Berlin", "2026-01-15T12:00Z", 3600);
   EXPECT_EQ(runs("30 2 * * *", "2026-10-24T12:00Z", 3),
-            (Runs{at("2026-10-25T00:30Z"),    // 02:30 CEST, the first 02:30
-                  at("2026-10-26T01:30Z"),    // 02:30 CET the next day
+            (Runs{at("2026-10-25T00:30Z"),  // 02:30 CEST, the first 02:30
+                  at("2026-10-26T01:30Z"),  // 02:30 CET the next day
                   at("2026-10-27T01:30Z")}));
   // Asked during the repeated hour, before or after its second 02:30.
   EXPECT_EQ(runs("30 2 * * *", "2026-10-25T00:40Z", 1), (Runs{at("2026-10-26T01:30Z")}));
@@ -135,21 +137,21 @@ TEST_F(LocalTime, BerlinFallBackDailyAt0230RunsOnce) {
 TEST_F(LocalTime, NewYorkSpringForward) {
   USE_ZONE("America/New_York", "2026-01-15T12:00Z", -5 * 3600);
   EXPECT_EQ(runs("0 * * * *", "2026-03-08T05:30Z", 3),
-            (Runs{at("2026-03-08T06:00Z"),    // 01:00 EST
-                  at("2026-03-08T07:00Z"),    // 03:00 EDT
+            (Runs{at("2026-03-08T06:00Z"),  // 01:00 EST
+                  at("2026-03-08T07:00Z"),  // 03:00 EDT
                   at("2026-03-08T08:00Z")}));
   EXPECT_EQ(runs("30 2 * * *", "2026-03-07T00:00Z", 3),
-            (Runs{at("2026-03-07T07:30Z"),    // 02:30 EST
-                  at("2026-03-09T06:30Z"),    // 02:30 EDT; none on the 8th
+            (Runs{at("2026-03-07T07:30Z"),  // 02:30 EST
+                  at("2026-03-09T06:30Z"),  // 02:30 EDT; none on the 8th
                   at("2026-03-10T06:30Z")}));
 }
 
 TEST_F(LocalTime, NewYorkFallBack) {
   USE_ZONE("America/New_York", "2026-01-15T12:00Z", -5 * 3600);
   EXPECT_EQ(runs("0 * * * *", "2026-11-01T03:30Z", 4),
-            (Runs{at("2026-11-01T04:00Z"),    // 00:00 EDT
-                  at("2026-11-01T05:00Z"),    // 01:00 EDT; 01:00 EST is the repeat
-                  at("2026-11-01T07:00Z"),    // 02:00 EST
+            (Runs{at("2026-11-01T04:00Z"),  // 00:00 EDT
+                  at("2026-11-01T05:00Z"),  // 01:00 EDT; 01:00 EST is the repeat
+                  at("2026-11-01T07:00Z"),  // 02:00 EST
                   at("2026-11-01T08:00Z")}));
   // 02:30 is not repeated in New York (the repeated hour is 01:00-02:00).
   EXPECT_EQ(runs("30 2 * * *", "2026-10-31T00:00Z", 3),
@@ -213,20 +215,18 @@ TEST_F(LocalTime, AgreesWithAWallClockOracleAcrossDstChanges) {
     long offset;
     const char* from;  // two days around a change
   };
-  const char* schedules[] = {"* * * * *", "0 * * * *",    "30 2 * * *",   "*/20 1-3 * * *",
+  const char* schedules[] = {"* * * * *",  "0 * * * *",      "30 2 * * *",    "*/20 1-3 * * *",
                              "30 1 * * *", "45 * 25,29 * *", "0,30 2 * * SUN"};
   std::string missing;
-  for (const Window& w : {Window{"Europe/Berlin", "2026-01-15T12:00Z", 3600, "2026-03-28T12:00Z"},
-                          Window{"Europe/Berlin", "2026-01-15T12:00Z", 3600, "2026-10-24T12:00Z"},
-                          Window{"America/New_York", "2026-01-15T12:00Z", -5 * 3600,
-                                 "2026-03-07T12:00Z"},
-                          Window{"America/New_York", "2026-01-15T12:00Z", -5 * 3600,
-                                 "2026-10-31T12:00Z"},
-                          // A half-hour DST shift (+10:30 / +11).
-                          Window{"Australia/Lord_Howe", "2026-06-15T12:00Z", 10 * 3600 + 1800,
-                                 "2026-04-03T12:00Z"},
-                          Window{"Australia/Lord_Howe", "2026-06-15T12:00Z", 10 * 3600 + 1800,
-                                 "2026-10-02T12:00Z"}}) {
+  for (const Window& w :
+       {Window{"Europe/Berlin", "2026-01-15T12:00Z", 3600, "2026-03-28T12:00Z"},
+        Window{"Europe/Berlin", "2026-01-15T12:00Z", 3600, "2026-10-24T12:00Z"},
+        Window{"America/New_York", "2026-01-15T12:00Z", -5 * 3600, "2026-03-07T12:00Z"},
+        Window{"America/New_York", "2026-01-15T12:00Z", -5 * 3600, "2026-10-31T12:00Z"},
+        // A half-hour DST shift (+10:30 / +11).
+        Window{"Australia/Lord_Howe", "2026-06-15T12:00Z", 10 * 3600 + 1800, "2026-04-03T12:00Z"},
+        Window{"Australia/Lord_Howe", "2026-06-15T12:00Z", 10 * 3600 + 1800,
+               "2026-10-02T12:00Z"}}) {
     if (!useZone(w.zone, utc(w.probe), w.offset)) {
       missing += std::string(missing.empty() ? "" : ", ") + w.zone;
       continue;

@@ -43,7 +43,9 @@ std::vector<std::string> runs(const std::string& text, const char* after, size_t
   return out;
 }
 
-std::string at(const char* minute) { return show(utc(minute)); }
+std::string at(const char* minute) {
+  return show(utc(minute));
+}
 
 TEST(ScheduleNext, IsStrictlyAfterAndOnAWholeMinute) {
   Schedule s = parsed("* * * * *");
@@ -239,9 +241,9 @@ TEST(ScheduleNext, AgreesWithAMinuteByMinuteOracle) {
   const UnixNs from = utc("2027-12-20T00:00Z");
   const int64_t minutes = 75 * 24 * 60;  // through Feb 2028, a leap month
   for (const char* text :
-       {"* * * * *", "*/7 * * * *", "0 */5 * * *", "13 13 13 * *", "0 0 13 * FRI",
-        "0 0 */10 * MON", "45 23 * * 0", "0 12 28-31 * *", "5-10/5 2,14 * JAN,FEB SAT,SUN",
-        "0 0 29 2 *", "59 23 31 12 *", "0 0 * * 1-5", "1-59/2 3 1,15 * 2-4"}) {
+       {"* * * * *", "*/7 * * * *", "0 */5 * * *", "13 13 13 * *", "0 0 13 * FRI", "0 0 */10 * MON",
+        "45 23 * * 0", "0 12 28-31 * *", "5-10/5 2,14 * JAN,FEB SAT,SUN", "0 0 29 2 *",
+        "59 23 31 12 *", "0 0 * * 1-5", "1-59/2 3 1,15 * 2-4"}) {
     Schedule s = parsed(text);
     std::vector<UnixNs> want;
     for (int64_t m = 1; m <= minutes; ++m)

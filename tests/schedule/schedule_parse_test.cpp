@@ -33,8 +33,13 @@ CronFields fieldsOf(const std::string& text) {
   return s.ok() ? s->cron() : CronFields{};
 }
 
-const CronFields kEveryMinute{range(0, 59), uint32_t(range(0, 23)), uint32_t(range(1, 31)),
-                              uint16_t(range(1, 12)), uint8_t(range(0, 6)), false, false};
+const CronFields kEveryMinute{range(0, 59),
+                              uint32_t(range(0, 23)),
+                              uint32_t(range(1, 31)),
+                              uint16_t(range(1, 12)),
+                              uint8_t(range(0, 6)),
+                              false,
+                              false};
 
 TEST(ScheduleParse, StarsMatchEverything) {
   EXPECT_EQ(fieldsOf("* * * * *"), kEveryMinute);
@@ -45,13 +50,13 @@ TEST(ScheduleParse, ListsRangesAndSteps) {
     const char* minute;
     uint64_t want;
   };
-  for (const Row& r : {Row{"1,5,9", bits({1, 5, 9})}, Row{"1-5", range(1, 5)},
-                       Row{"*/5", range(0, 59, 5)}, Row{"10-50/10", bits({10, 20, 30, 40, 50})},
-                       Row{"10-55/20", bits({10, 30, 50})}, Row{"3/15", bits({3, 18, 33, 48})},
-                       Row{"59", bits({59})}, Row{"0", bits({0})}, Row{"007", bits({7})},
-                       Row{"*/59", bits({0, 59})}, Row{"*/1", range(0, 59)},
-                       Row{"1-3,7,20-30/5,*/30", bits({0, 1, 2, 3, 7, 20, 25, 30})},
-                       Row{"5,5,5", bits({5})}, Row{"4-4", bits({4})}}) {
+  for (const Row& r :
+       {Row{"1,5,9", bits({1, 5, 9})}, Row{"1-5", range(1, 5)}, Row{"*/5", range(0, 59, 5)},
+        Row{"10-50/10", bits({10, 20, 30, 40, 50})}, Row{"10-55/20", bits({10, 30, 50})},
+        Row{"3/15", bits({3, 18, 33, 48})}, Row{"59", bits({59})}, Row{"0", bits({0})},
+        Row{"007", bits({7})}, Row{"*/59", bits({0, 59})}, Row{"*/1", range(0, 59)},
+        Row{"1-3,7,20-30/5,*/30", bits({0, 1, 2, 3, 7, 20, 25, 30})}, Row{"5,5,5", bits({5})},
+        Row{"4-4", bits({4})}}) {
     CronFields f = fieldsOf(std::string(r.minute) + " * * * *");
     EXPECT_EQ(f.minutes, r.want) << r.minute;
   }
@@ -111,11 +116,10 @@ TEST(ScheduleParse, MacrosExpandToTheirCronSchedules) {
     const char* macro;
     const char* cron;
   };
-  for (const Row& r : {Row{"@hourly", "0 * * * *"}, Row{"@daily", "0 0 * * *"},
-                       Row{"@midnight", "0 0 * * *"}, Row{"@weekly", "0 0 * * 0"},
-                       Row{"@monthly", "0 0 1 * *"}, Row{"@yearly", "0 0 1 1 *"},
-                       Row{"@annually", "0 0 1 1 *"}, Row{"@DAILY", "0 0 * * *"},
-                       Row{" @Hourly ", "0 * * * *"}}) {
+  for (const Row& r :
+       {Row{"@hourly", "0 * * * *"}, Row{"@daily", "0 0 * * *"}, Row{"@midnight", "0 0 * * *"},
+        Row{"@weekly", "0 0 * * 0"}, Row{"@monthly", "0 0 1 * *"}, Row{"@yearly", "0 0 1 1 *"},
+        Row{"@annually", "0 0 1 1 *"}, Row{"@DAILY", "0 0 * * *"}, Row{" @Hourly ", "0 * * * *"}}) {
     auto s = Schedule::parse(r.macro);
     ASSERT_TRUE(s.ok()) << r.macro << ": " << s.error().message;
     EXPECT_EQ(s->cron(), fieldsOf(r.cron)) << r.macro;
@@ -139,9 +143,9 @@ TEST(ScheduleParse, EveryTakesADurationOfAtLeastOneSecond) {
     const char* text;
     std::chrono::nanoseconds want;
   };
-  for (const Row& r : {Row{"@every 1s", 1s}, Row{"@every 1500ms", 1500ms}, Row{"@every 5m", 5min},
-                       Row{"@EVERY   2h", 2h}, Row{"@every 1000000000ns", 1s},
-                       Row{"@every 1000000us", 1s}}) {
+  for (const Row& r :
+       {Row{"@every 1s", 1s}, Row{"@every 1500ms", 1500ms}, Row{"@every 5m", 5min},
+        Row{"@EVERY   2h", 2h}, Row{"@every 1000000000ns", 1s}, Row{"@every 1000000us", 1s}}) {
     auto e = Schedule::parse(r.text);
     ASSERT_TRUE(e.ok()) << r.text << ": " << e.error().message;
     EXPECT_EQ(e->every(), r.want) << r.text;
@@ -159,8 +163,8 @@ TEST(ScheduleParse, KeepsTheZone) {
 // The day-of-month list must occur in some allowed month (Feb counts 29);
 // with a restricted weekday the OR rule always finds days.
 TEST(ScheduleParse, DaysThatOccurInTheMonthsAreAccepted) {
-  for (const char* text : {"0 0 29 2 *", "0 0 31 1 *", "0 0 30 2 MON", "0 0 30,31 2,4 *",
-                           "0 0 31 4,6,9,11,12 *"})
+  for (const char* text :
+       {"0 0 29 2 *", "0 0 31 1 *", "0 0 30 2 MON", "0 0 30,31 2,4 *", "0 0 31 4,6,9,11,12 *"})
     EXPECT_TRUE(Schedule::parse(text).ok()) << text;
 }
 
@@ -228,8 +232,9 @@ TEST(ScheduleParseError, EmptyAndMalformedListElements) {
       {"1- * * * *", "minute field: missing a number after '-' (column 3)"},
       {"1-* * * * *", "minute field: expected a number after '-', found '*' (column 3)"},
       {"-5 * * * *", "minute field: expected a number or '*', found '-' (column 1)"},
-      {"0 0 * -JAN *", "month field: expected a number or a month name or '*', found '-' "
-                       "(column 7)"},
+      {"0 0 * -JAN *",
+       "month field: expected a number or a month name or '*', found '-' "
+       "(column 7)"},
       {"1x * * * *", "minute field: unexpected 'x' (column 2)"},
       {"** * * * *", "minute field: unexpected '*' (column 2)"},
       {"0 0 * * *-1", "day-of-week field: unexpected '-' (column 10)"},
@@ -255,31 +260,41 @@ TEST(ScheduleParseError, NamesWhereTheyDoNotBelong) {
 
 TEST(ScheduleParseError, MissingAndExtraFields) {
   expectErrors({
-      {"", "schedule: empty; expected five cron fields (MIN HOUR DOM MON DOW) or a macro such "
-           "as @daily or @every 30s (column 1)"},
-      {" \t ", "schedule: empty; expected five cron fields (MIN HOUR DOM MON DOW) or a macro "
-               "such as @daily or @every 30s (column 1)"},
-      {"0", "hour field: missing; a cron schedule has five fields: MIN HOUR DOM MON DOW "
-            "(column 2)"},
-      {"0 0 * *", "day-of-week field: missing; a cron schedule has five fields: MIN HOUR DOM "
-                  "MON DOW (column 8)"},
-      {"0 0 * *  ", "day-of-week field: missing; a cron schedule has five fields: MIN HOUR DOM "
-                    "MON DOW (column 8)"},
-      {"0 0 * * * *", "schedule: extra field '*'; a cron schedule has five fields: MIN HOUR DOM "
-                      "MON DOW (column 11)"},
-      {"0 0 * * * /usr/bin/true x", "schedule: extra field '/usr/bin/true'; a cron schedule "
-                                    "has five fields: MIN HOUR DOM MON DOW (column 11)"},
+      {"",
+       "schedule: empty; expected five cron fields (MIN HOUR DOM MON DOW) or a macro such "
+       "as @daily or @every 30s (column 1)"},
+      {" \t ",
+       "schedule: empty; expected five cron fields (MIN HOUR DOM MON DOW) or a macro "
+       "such as @daily or @every 30s (column 1)"},
+      {"0",
+       "hour field: missing; a cron schedule has five fields: MIN HOUR DOM MON DOW "
+       "(column 2)"},
+      {"0 0 * *",
+       "day-of-week field: missing; a cron schedule has five fields: MIN HOUR DOM "
+       "MON DOW (column 8)"},
+      {"0 0 * *  ",
+       "day-of-week field: missing; a cron schedule has five fields: MIN HOUR DOM "
+       "MON DOW (column 8)"},
+      {"0 0 * * * *",
+       "schedule: extra field '*'; a cron schedule has five fields: MIN HOUR DOM "
+       "MON DOW (column 11)"},
+      {"0 0 * * * /usr/bin/true x",
+       "schedule: extra field '/usr/bin/true'; a cron schedule "
+       "has five fields: MIN HOUR DOM MON DOW (column 11)"},
   });
 }
 
 TEST(ScheduleParseError, DaysThatNeverOccur) {
   expectErrors({
-      {"0 0 30 2 *", "day-of-month field: never matches: none of its days occurs in the months "
-                     "of the month field (column 5)"},
-      {"0 0 30,31 FEB *", "day-of-month field: never matches: none of its days occurs in the "
-                          "months of the month field (column 5)"},
-      {"0 0 31 4,6,9,11 *", "day-of-month field: never matches: none of its days occurs in the "
-                            "months of the month field (column 5)"},
+      {"0 0 30 2 *",
+       "day-of-month field: never matches: none of its days occurs in the months "
+       "of the month field (column 5)"},
+      {"0 0 30,31 FEB *",
+       "day-of-month field: never matches: none of its days occurs in the "
+       "months of the month field (column 5)"},
+      {"0 0 31 4,6,9,11 *",
+       "day-of-month field: never matches: none of its days occurs in the "
+       "months of the month field (column 5)"},
   });
 }
 
@@ -295,8 +310,8 @@ TEST(ScheduleParseError, Macros) {
   check("@foo", std::string("schedule: unknown macro '@foo'") + kExpected + " (column 1)");
   check("@", std::string("schedule: unknown macro '@'") + kExpected + " (column 1)");
   check("  @reboot", std::string("schedule: unknown macro '@reboot'") + kExpected + " (column 3)");
-  check("@every30s", std::string("schedule: unknown macro '@every30s'") + kExpected +
-                         " (column 1)");
+  check("@every30s",
+        std::string("schedule: unknown macro '@every30s'") + kExpected + " (column 1)");
   expectErrors({
       {"@hourly 5", "@hourly: unexpected '5'; the macro takes no argument (column 9)"},
       {"@daily  0 0 * * *",
@@ -308,12 +323,15 @@ TEST(ScheduleParseError, Every) {
   expectErrors({
       {"@every", "@every: missing duration, e.g. '@every 30s' (column 7)"},
       {"@every  ", "@every: missing duration, e.g. '@every 30s' (column 7)"},
-      {"@every 30", "@every: invalid duration '30'; expected a whole number and a unit (ns, us, "
-                    "ms, s, m, h), e.g. 30s (column 8)"},
-      {"@every -1s", "@every: invalid duration '-1s'; expected a whole number and a unit (ns, "
-                     "us, ms, s, m, h), e.g. 30s (column 8)"},
-      {"@every 1.5s", "@every: invalid duration '1.5s'; expected a whole number and a unit (ns, "
-                      "us, ms, s, m, h), e.g. 30s (column 8)"},
+      {"@every 30",
+       "@every: invalid duration '30'; expected a whole number and a unit (ns, us, "
+       "ms, s, m, h), e.g. 30s (column 8)"},
+      {"@every -1s",
+       "@every: invalid duration '-1s'; expected a whole number and a unit (ns, "
+       "us, ms, s, m, h), e.g. 30s (column 8)"},
+      {"@every 1.5s",
+       "@every: invalid duration '1.5s'; expected a whole number and a unit (ns, "
+       "us, ms, s, m, h), e.g. 30s (column 8)"},
       {"@every 500ms", "@every: duration '500ms' is shorter than the minimum 1s (column 8)"},
       {"@every 0s", "@every: duration '0s' is shorter than the minimum 1s (column 8)"},
       {"@every 999999999ns",
@@ -327,8 +345,9 @@ TEST(ScheduleParseError, Every) {
 TEST(ScheduleParseError, ColumnsCountCharacters) {
   expectErrors({
       {"@every \xc3\xbc x", "@every: unexpected 'x' after the duration (column 10)"},
-      {"0 0 * * \xc3\xa9", "day-of-week field: expected a number or a day name or '*', found "
-                           "'\xc3\xa9' (column 9)"},
+      {"0 0 * * \xc3\xa9",
+       "day-of-week field: expected a number or a day name or '*', found "
+       "'\xc3\xa9' (column 9)"},
   });
 }
 

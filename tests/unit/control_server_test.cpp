@@ -256,16 +256,24 @@ class ControlServerTest : public ::testing::Test {
     }
     ticks_.fetch_add(1);
 
-    std::lock_guard lock(mu_);
-    cv_.notify_all();
-    if (!answerStashed_ || stashed_.empty()) return;
-    for (const ControlServer::Request& r : stashed_) {
-      connectedWhenAnswered_.push_back(server_->connected(r.client));
+    std::vector<ControlServer::Request> toAnswer;
+    {
+      std::lock_guard lock(mu_);
+      cv_.notify_all();
+      if (answerStashed_) toAnswer.swap(stashed_);
+    }
+    if (toAnswer.empty()) return;
+    // Not under mu_: an answer may drop its client, and onDisconnect locks.
+    std::vector<bool> connected;
+    for (const ControlServer::Request& r : toAnswer) {
+      connected.push_back(server_->connected(r.client));
       server_->event(r, "progress", {{"late", true}});
       server_->respond(r, {{"late", true}});
     }
-    answered_ += stashed_.size();
-    stashed_.clear();
+    std::lock_guard lock(mu_);
+    connectedWhenAnswered_.insert(connectedWhenAnswered_.end(), connected.begin(), connected.end());
+    answered_ += toAnswer.size();
+    cv_.notify_all();
   }
 
   // ---- Test thread ----
