@@ -32,6 +32,7 @@
 #include "error_estimate.hpp"
 #include "packet.hpp"
 #include "stamp_abi.h"
+#include "tc_run.hpp"
 #include "timefmt.hpp"
 
 namespace stamp::test {
@@ -67,55 +68,6 @@ const SenderFields kFields{.seq = 0x01020304,
 // The reflector's configured clock: synchronised, 1 us error.
 ErrorEstimate configuredErrorEstimate() {
   return ErrorEstimate::fromErrorNs(1000, true);
-}
-
-// TAI - UTC as the kernel applies it to CLOCK_TAI (and so to
-// bpf_ktime_get_tai_ns()): timex.tai, 0 unless a time daemon set it.
-int32_t kernelTaiOffsetSec() {
-  timespec tai{}, utc{};
-  clock_gettime(CLOCK_TAI, &tai);
-  clock_gettime(CLOCK_REALTIME, &utc);
-  double d = double(tai.tv_sec - utc.tv_sec) + double(tai.tv_nsec - utc.tv_nsec) / 1e9;
-  return int32_t(std::lround(d));
-}
-
-::testing::AssertionResult ok(const Result<void>& r) {
-  if (r) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << r.error().message;
-}
-
-// ---- Running a program ----
-
-struct TcRun {
-  int verdict = 0;
-  Bytes out;
-  uint32_t markOut = 0;
-};
-
-// One BPF_PROG_TEST_RUN of a tc program on `frame`, with a __sk_buff
-// context whose only non-zero field is `mark`.
-::testing::AssertionResult runTc(int progFd, const Bytes& frame, uint32_t mark, TcRun& run) {
-  __sk_buff ctxIn{}, ctxOut{};
-  ctxIn.mark = mark;
-  run.out.assign(4096, 0);
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = uint32_t(frame.size());
-  opts.data_out = run.out.data();
-  opts.data_size_out = uint32_t(run.out.size());
-  opts.ctx_in = &ctxIn;
-  opts.ctx_size_in = sizeof(ctxIn);
-  opts.ctx_out = &ctxOut;
-  opts.ctx_size_out = sizeof(ctxOut);
-  opts.repeat = 1;
-  int err = bpf_prog_test_run_opts(progFd, &opts);
-  if (err != 0)
-    return ::testing::AssertionFailure() << "BPF_PROG_TEST_RUN failed: " << std::strerror(-err);
-  run.verdict = int(opts.retval);
-  run.out.resize(opts.data_size_out);
-  run.markOut = ctxOut.mark;
-  return ::testing::AssertionSuccess();
 }
 
 // ---- Counters ----
@@ -159,20 +111,7 @@ void expectCounterDelta(const stamp_refl_counters& before, const stamp_refl_coun
     EXPECT_EQ(after.drop[i] - before.drop[i], want.drop[i]) << "drop[" << dropName(i) << "]";
 }
 
-// ---- Known bugs in the programs under test (see the rows that name them) ----
-
 // ---- Checking a reply ----
-
-std::string hexDump(const Bytes& b) {
-  std::string s;
-  char buf[4];
-  for (size_t i = 0; i < b.size(); ++i) {
-    std::snprintf(buf, sizeof(buf), "%02x%c", b[i],
-                  (i % 16 == 15 || i + 1 == b.size()) ? '\n' : ' ');
-    s += buf;
-  }
-  return s;
-}
 
 // What a wire timestamp must decode to: [lo, hi] widened by the tolerance.
 struct TimeWindow {
