@@ -275,18 +275,29 @@ void printShow(const json& s) {
   printHistogram(s);
 }
 
+// "2026-11-27T07:50:00.534890Z" -> "07:50:00Z" (the date when not today's
+// is in the JSON); "-" for none.
+std::string shortTime(const json& t) {
+  if (!t.is_string()) return "-";
+  std::string s = t.get<std::string>();
+  return s.size() >= 20 ? s.substr(11, 8) + "Z" : s;
+}
+
 void printList(const json& r) {
-  std::printf("%-20s %-28s %6s %-10s %8s %8s  %s\n", "NAME", "TARGET", "PORT", "STATE", "SENT",
-              "RECEIVED", "SCHEDULE");
-  for (const auto& s : r.value("sessions", json::array()))
-    std::printf("%-20s %-28s %6d %-10s %8s %8s  %s\n", s.value("name", std::string()).c_str(),
-                s.value("target", std::string()).c_str(), s.value("port", 0),
-                s.value("state", std::string()).c_str(),
+  std::printf("%-16s %-26s %5s %-9s %6s %8s %10s %10s  %s\n", "NAME", "TARGET", "PORT", "STATE",
+              "SENT", "RECEIVED", "LAST RUN", "NEXT RUN", "SCHEDULE");
+  for (const auto& s : r.value("sessions", json::array())) {
+    std::string sched = s.value("schedule", std::string());
+    if (sched.empty()) sched = "on demand";
+    else if (s.value("timezone", std::string()) == "local") sched += " (local time)";
+    std::printf("%-16s %-26s %5d %-9s %6s %8s %10s %10s  %s\n",
+                s.value("name", std::string()).c_str(), s.value("target", std::string()).c_str(),
+                s.value("port", 0), s.value("state", std::string()).c_str(),
                 s.contains("sent") ? s["sent"].dump().c_str() : "-",
                 s.contains("received") ? s["received"].dump().c_str() : "-",
-                s.value("schedule", std::string()).empty()
-                    ? "on demand"
-                    : s.value("schedule", std::string()).c_str());
+                shortTime(s.value("last_run", json())).c_str(),
+                shortTime(s.value("next_run", json())).c_str(), sched.c_str());
+  }
 }
 
 }  // namespace

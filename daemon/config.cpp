@@ -12,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include "duration.hpp"
+#include "schedule.hpp"
 
 namespace stamp {
 namespace {
@@ -256,7 +257,19 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"count", integer(s.count, 0, INT64_MAX)},
           {"interval", duration(s.interval)},
           {"timeout", duration(s.timeout)},
-          {"schedule", str(s.schedule)},
+          {"schedule", [&s](const toml::node& n, const std::string& key, Errors& e) {
+             auto v = n.value<std::string>();
+             if (!v) return e.add(n.source(), "'" + key + "' must be a string");
+             auto sched = Schedule::parse(*v);
+             if (!sched) return e.add(n.source(), "'" + key + "': " + sched.error().message);
+             s.schedule = *v;
+           }},
+          {"timezone", [&s](const toml::node& n, const std::string& key, Errors& e) {
+             auto v = n.value<std::string>();
+             if (v && (*v == "utc" || *v == "local")) s.localTime = *v == "local";
+             else e.add(n.source(), "'" + key + "' must be \"utc\" or \"local\"");
+           }},
+          {"splay", duration(s.splay)},
           {"size", integer(s.size, 0, 9000)},
           {"dscp", integer(s.dscp, 0, 63)},
           {"ssid", integer(s.ssid, 0, 65535)},

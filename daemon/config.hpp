@@ -53,6 +53,8 @@ struct SessionConfig {
   std::chrono::nanoseconds interval = std::chrono::milliseconds(100);
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);
   std::string schedule;  // cron; empty: on demand only
+  bool localTime = false;  // schedule in the local time zone, not UTC
+  std::chrono::nanoseconds splay{0};  // random delay per run, up to this
   uint32_t size = 44;
   uint8_t dscp = 0;
   uint16_t ssid = 0;

@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
+
+#include <random>
 #include <unistd.h>
 
 #include <fstream>
@@ -95,6 +98,21 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   if (!tick) return tick.error();
   d->tick_ = std::move(*tick);
 
+  // Scheduled sessions: the first run is the next slot after now, so runs
+  // missed while stampd was down are not replayed.
+  d->scheduler_ = Scheduler(std::random_device{}());
+  UnixNs now = realtimeNow();
+  for (const auto& c : d->cfg_.sessions) {
+    if (c.schedule.empty() || !c.enabled) continue;
+    ScheduleOptions opts{c.localTime ? ScheduleZone::kLocal : ScheduleZone::kUtc, now};
+    auto sched = Schedule::parse(c.schedule, opts);
+    if (!sched) return makeError(EINVAL, "session '" + c.name + "': " + sched.error().message);
+    if (auto r = d->scheduler_.add(c.name, std::move(*sched), c.splay, now); !r) return r.error();
+  }
+  int stfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (stfd < 0) return errnoError("timerfd_create");
+  d->scheduleTimer_.reset(stfd);
+
   auto control = ControlServer::listen(
       d->cfg_.daemon.socket, d->loop_, [raw](const ControlServer::Request& r) { raw->onRequest(r); },
       [raw](uint64_t client) { raw->onDisconnect(client); });
@@ -108,6 +126,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
     return r.error();
   if (auto r = d->loop_.add(rfd, EPOLLIN, [raw](uint32_t) { raw->sender_->consume(); }); !r)
     return r.error();
+  if (auto r = d->loop_.add(stfd, EPOLLIN, [raw](uint32_t) { raw->onScheduleTimer(); }); !r)
+    return r.error();
+  d->armScheduleTimer();
   return d;
 }
 
@@ -249,54 +270,99 @@ void Daemon::cmdStart(const ControlServer::Request& r) {
   if (!spec) return control_->fail(r, control::kErrBadArgument, spec.error().message);
   if (r.args.contains("require_sync")) spec->requireSync = r.args.value("require_sync", false);
 
-  // The sender's programs join the tc hooks with the first session, so that
-  // a reflector-only host runs only the reflector per packet.
-  for (const auto& ifname : cfg_.daemon.interfaces)
-    if (auto a = sender_->attach(ifname, attachMode_); !a)
-      return control_->fail(r, control::kErrInternal, a.error().message);
-
   const std::string name = spec->name;
-  if (Session* old = find(name)) {
-    if (!old->finished())
-      return control_->fail(r, control::kErrBusy, "session '" + name + "' is already running");
-    byId_.erase(old->id());
-    sessions_.erase(name);
-  }
   const bool follow = r.args.value("follow", false);
-  Session::Observer obs;
-  if (follow) {
-    ControlServer* ctl = control_.get();
-    ControlServer::Request req = r;
-    obs.onReply = [ctl, req](const nlohmann::json& j) {
-      if (ctl->connected(req.client)) ctl->event(req, control::kEventReply, j);
-    };
+  auto started = startSession(std::move(*spec), follow ? &r : nullptr);
+  if (!started) {
+    std::string_view code = started.error().code == EAGAIN  ? control::kErrClockUnsync
+                            : started.error().code == EBUSY ? control::kErrBusy
+                                                            : control::kErrInternal;
+    return control_->fail(r, code, started.error().message);
   }
-  obs.onFinished = [this, name] { onSessionFinished(name); };
-  uint32_t id = nextId_++;
-  auto s = Session::start(std::move(*spec), id, loop_, sender_ ? &*sender_ : nullptr, clock_, obs);
-  if (!s) {
-    bool sync = s.error().code == EAGAIN;
-    return control_->fail(r, sync ? control::kErrClockUnsync : control::kErrInternal,
-                          s.error().message);
-  }
-  byId_[id] = s->get();
-  spdlog::info("session {} started: target {} port {} count {} interval {} ns", name,
-               formatIp((*s)->spec().target), (*s)->spec().port, (*s)->spec().count,
-               (*s)->spec().interval.count());
-  sessions_[name] = std::move(*s);
+  Session* s = *started;
   if (adhoc && follow) adhocByClient_[r.client].push_back(name);
   if (follow) {
-    control_->event(r, "started", {{"session", name}, {"ssid", find(name)->spec().ssid},
-                                   {"source_port", find(name)->localPort()}});
+    control_->event(r, "started", {{"session", name}, {"ssid", s->spec().ssid},
+                                   {"source_port", s->localPort()}});
     waiting_[name].push_back(r);
   } else {
     control_->respond(r, {{"session", name}});
   }
 }
 
+Result<Session*> Daemon::startSession(SessionSpec spec, const ControlServer::Request* follower) {
+  // The sender's programs join the tc hooks with the first session, so that
+  // a reflector-only host runs only the reflector per packet.
+  for (const auto& ifname : cfg_.daemon.interfaces)
+    if (auto a = sender_->attach(ifname, attachMode_); !a) return a.error();
+
+  const std::string name = spec.name;
+  if (Session* old = find(name)) {
+    if (!old->finished()) return makeError(EBUSY, "session '" + name + "' is already running");
+    byId_.erase(old->id());
+    sessions_.erase(name);
+  }
+  Session::Observer obs;
+  if (follower) {
+    ControlServer* ctl = control_.get();
+    ControlServer::Request req = *follower;
+    obs.onReply = [ctl, req](const nlohmann::json& j) {
+      if (ctl->connected(req.client)) ctl->event(req, control::kEventReply, j);
+    };
+  }
+  obs.onFinished = [this, name] { onSessionFinished(name); };
+  uint32_t id = nextId_++;
+  auto s = Session::start(std::move(spec), id, loop_, sender_ ? &*sender_ : nullptr, clock_, obs);
+  if (!s) return s.error();
+  byId_[id] = s->get();
+  spdlog::info("session {} started: target {} port {} count {} interval {} ns", name,
+               formatIp((*s)->spec().target), (*s)->spec().port, (*s)->spec().count,
+               (*s)->spec().interval.count());
+  Session* raw = s->get();
+  sessions_[name] = std::move(*s);
+  return raw;
+}
+
+void Daemon::armScheduleTimer() {
+  itimerspec its{};
+  if (auto wake = scheduler_.nextWake(); wake && *wake != Schedule::kNever) {
+    UnixNs t = std::max<UnixNs>(*wake, 1);
+    its.it_value.tv_sec = time_t(t / kNsPerSec);
+    its.it_value.tv_nsec = long(t % kNsPerSec);
+  }
+  timerfd_settime(scheduleTimer_.get(), TFD_TIMER_ABSTIME, &its, nullptr);
+}
+
+void Daemon::onScheduleTimer() {
+  uint64_t n;
+  (void)!read(scheduleTimer_.get(), &n, sizeof(n));
+  UnixNs now = realtimeNow();
+  for (const std::string& name : scheduler_.due(now)) {
+    auto it = std::find_if(cfg_.sessions.begin(), cfg_.sessions.end(),
+                           [&](const SessionConfig& c) { return c.name == name; });
+    if (it == cfg_.sessions.end()) continue;
+    auto spec = specFromConfig(*it);
+    if (!spec) {
+      spdlog::error("scheduled run of {}: {}", name, spec.error().message);
+      continue;
+    }
+    auto s = startSession(std::move(*spec), nullptr);
+    if (!s) {
+      spdlog::warn("scheduled run of {} skipped: {}", name, s.error().message);
+      continue;
+    }
+    (void)scheduler_.started(name, now);
+  }
+  armScheduleTimer();
+}
+
 void Daemon::onSessionFinished(const std::string& name) {
   Session* s = find(name);
   if (!s) return;
+  if (auto info = scheduler_.info(name); info && info->running) {
+    (void)scheduler_.finished(name, realtimeNow());
+    armScheduleTimer();
+  }
   nlohmann::json sum = s->summary();
   auto num = [&](const char* k) { return sum.value(k, nlohmann::json(0)).dump(); };
   auto rtt = sum.value("rtt_ns", nlohmann::json::object());
@@ -321,6 +387,16 @@ void Daemon::cmdList(const ControlServer::Request& r) {
       auto sum = s->summary();
       e["sent"] = sum.value("sent", 0);
       e["received"] = sum.value("received", 0);
+    }
+    if (auto info = scheduler_.info(c.name)) {
+      auto when = [](std::optional<UnixNs> t) {
+        return t && *t != Schedule::kNever ? nlohmann::json(formatRfc3339(*t)) : nlohmann::json(nullptr);
+      };
+      e["next_run"] = when(info->nextRun);
+      e["last_run"] = when(info->lastStart);
+      e["runs"] = info->runs;
+      e["skipped_overlaps"] = info->skippedOverlaps;
+      e["timezone"] = info->zone == ScheduleZone::kLocal ? "local" : "utc";
     }
     list.push_back(e);
   }

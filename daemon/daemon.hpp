@@ -15,6 +15,7 @@
 #include "event_loop.hpp"
 #include "pin_root.hpp"
 #include "reflector.hpp"
+#include "schedule.hpp"
 #include "sender_bpf.hpp"
 #include "session.hpp"
 
@@ -40,6 +41,10 @@ class Daemon {
   void cmdShow(const ControlServer::Request& r);
   void cmdStop(const ControlServer::Request& r);
   void onSessionFinished(const std::string& name);
+  // Starts a session; `client` (0: none) is told its replies when `follow`.
+  Result<Session*> startSession(SessionSpec spec, const ControlServer::Request* follower);
+  void onScheduleTimer();
+  void armScheduleTimer();
   Session* find(const std::string& name);
 
   Config cfg_;
@@ -57,6 +62,8 @@ class Daemon {
   // Ad-hoc sessions stop when the client that started them goes away.
   std::map<uint64_t, std::vector<std::string>> adhocByClient_;
   AttachMode attachMode_ = AttachMode::Auto;
+  Scheduler scheduler_{0};
+  UniqueFd scheduleTimer_;  // CLOCK_REALTIME, armed for scheduler_.nextWake()
   uint32_t nextId_ = 1;
   uint64_t adhocCounter_ = 0;
   int64_t startedMono_ = 0;

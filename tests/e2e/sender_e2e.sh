@@ -43,6 +43,13 @@ interval = "5ms"
 timeout = "1s"
 size = 128
 dscp = 46
+[[session]]
+name = "every"
+target = "$B4"
+count = 3
+interval = "10ms"
+timeout = "500ms"
+schedule = "@every 1s"
 EOT
 cat >"$E2E_WORK/b.toml" <<EOT
 [daemon]
@@ -102,6 +109,20 @@ check_summary "$E2E_WORK/cfg.json" 20
 ctl session list | tee "$E2E_WORK/list.out"
 grep -q '^cfg-v6 .* finished ' "$E2E_WORK/list.out" || fail "cfg-v6 not listed as finished"
 ctl --json session show cfg-v6 | jq -e '.received == 20' >/dev/null || fail "show cfg-v6"
+
+step "a scheduled session (@every 1s) runs by itself"
+for _ in $(seq 40); do
+  ctl --json session list >"$E2E_WORK/sched.json"
+  jq -e '.sessions[] | select(.name == "every") | .runs >= 2' "$E2E_WORK/sched.json" >/dev/null &&
+    break
+  sleep 0.25
+done
+jq -e '.sessions[] | select(.name == "every") | .runs >= 2 and (.last_run | type == "string")
+       and (.next_run | type == "string") and .schedule == "@every 1s"' "$E2E_WORK/sched.json" \
+  >/dev/null || { cat "$E2E_WORK/sched.json"; fail "the scheduled session did not run twice in 10 s"; }
+ctl --json session show every | jq -e '.sent == 3 and .received == 3' >/dev/null ||
+  fail "a scheduled run did not complete"
+grep -q 'session every finished' "$E2E_WORK/a.log" || fail "no journal line for the scheduled run"
 
 step "three sessions at once"
 pids=()

@@ -402,3 +402,29 @@ TEST(Config, FloatPortIsATypeError) {
 }
 }  // namespace
 }  // namespace stamp
+
+namespace stamp {
+namespace {
+TEST(Config, ScheduleKeysAreValidated) {
+  auto ok = parseConfig(
+      "[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\nschedule = \"*/5 * * * MON-FRI\"\n"
+      "timezone = \"local\"\nsplay = \"30s\"\n",
+      "stamp.toml");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->sessions[0].schedule, "*/5 * * * MON-FRI");
+  EXPECT_TRUE(ok->sessions[0].localTime);
+  EXPECT_EQ(ok->sessions[0].splay, std::chrono::seconds(30));
+
+  auto bad = parseConfig("[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\nschedule = \"0 25 * * *\"\n",
+                         "stamp.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            "stamp.toml:4:12: 'session.schedule': hour field: 25 is out of range 0..23 (column 3)");
+  auto tz = parseConfig("[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\ntimezone = \"CET\"\n",
+                        "stamp.toml");
+  ASSERT_FALSE(tz.ok());
+  EXPECT_NE(tz.error().message.find("'session.timezone' must be \"utc\" or \"local\""),
+            std::string::npos);
+}
+}  // namespace
+}  // namespace stamp
