@@ -161,6 +161,16 @@ static __always_inline int stamp_parse(struct __sk_buff *skb, struct stamp_pkt *
   return STAMP_PARSE_UDP;
 }
 
+/* STAMP_MAP_CONFIG: the clock state stampd writes every second. Each object
+ * that includes this header gets a map of its own; stampd writes them all
+ * with writeClockMap(). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stamp_config);
+} stamp_config SEC(".maps");
+
 /* Current time as a wire timestamp (seconds, fraction) in network order. */
 static __always_inline void stamp_ntp_from_tai(__u64 tai_ns, __s64 tai_offset_ns, __be32 *sec,
                                                __be32 *frac)

@@ -15,13 +15,6 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct stamp_config);
-} stamp_config SEC(".maps");
-
-struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 4096);
   __type(key, struct stamp_send_key);

@@ -59,7 +59,6 @@ void ControlServer::onAccept() {
     socklen_t len = sizeof(c.cred);
     getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c.cred, &len);
     clients_.emplace(id, std::move(c));
-    byFd_[cfd] = id;
     if (!loop_.add(cfd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t ev) { onClient(id, ev); }))
       drop(id);
   }
@@ -186,7 +185,6 @@ void ControlServer::drop(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   loop_.remove(it->second.fd.get());
-  byFd_.erase(it->second.fd.get());
   clients_.erase(it);
   if (onDisconnect_) onDisconnect_(id);
 }

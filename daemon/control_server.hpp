@@ -72,7 +72,6 @@ class ControlServer {
   Handler onRequest_;
   DisconnectHandler onDisconnect_;
   std::map<uint64_t, Client> clients_;
-  std::map<int, uint64_t> byFd_;
   uint64_t nextId_ = 1;
 };
 

@@ -479,22 +479,7 @@ std::vector<Fixture> fixtures() {
 class ReflectorProgs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    skipReason_.clear();
-    loadError_.clear();
-    if (geteuid() != 0) {
-      skipReason_ = "needs root: loads BPF programs and runs BPF_PROG_TEST_RUN";
-      return;
-    }
-    installLibbpfLogger();
-    auto r = ReflectorBpf::load();
-    if (!r) {
-      if (r.error().code == EPERM)
-        skipReason_ = "BPF program load not permitted here (EPERM): " + r.error().message;
-      else
-        loadError_ = r.error().message;
-      return;
-    }
-    bpf_.emplace(std::move(*r));
+    loadForSuite(bpf_, skipReason_, loadError_, [] { return ReflectorBpf::load(); });
   }
   static void TearDownTestSuite() { bpf_.reset(); }
 

@@ -475,22 +475,9 @@ void checkRecord(const Bytes& frame, uint32_t sessionId, const stamp_rx_record& 
 class SenderProgs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    skipReason_.clear();
-    loadError_.clear();
-    if (geteuid() != 0) {
-      skipReason_ = "needs root: loads BPF programs and runs BPF_PROG_TEST_RUN";
-      return;
-    }
-    installLibbpfLogger();
-    auto r = SenderBpf::load([](const stamp_rx_record& rec) { records_.push_back(rec); });
-    if (!r) {
-      if (r.error().code == EPERM)
-        skipReason_ = "BPF program load not permitted here (EPERM): " + r.error().message;
-      else
-        loadError_ = r.error().message;
-      return;
-    }
-    bpf_.emplace(std::move(*r));
+    loadForSuite(bpf_, skipReason_, loadError_, [] {
+      return SenderBpf::load([](const stamp_rx_record& rec) { records_.push_back(rec); });
+    });
   }
   static void TearDownTestSuite() { bpf_.reset(); }
 

@@ -4,10 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "bpf_runtime.hpp"
 #include "packet.hpp"
 #include "result.hpp"
 
@@ -38,5 +42,28 @@ int64_t taiNow();
 
 // 16 octets a line, for failure messages.
 std::string hexDump(const Bytes& b);
+
+// Loads the programs under test once per suite: `load()` returns a
+// Result<Bpf>. Not root, or EPERM: `skip` says why; any other failure goes to
+// `error` (the tests then fail with it).
+template <typename Bpf, typename Load>
+void loadForSuite(std::optional<Bpf>& bpf, std::string& skip, std::string& error, Load load) {
+  skip.clear();
+  error.clear();
+  if (geteuid() != 0) {
+    skip = "needs root: loads BPF programs and runs BPF_PROG_TEST_RUN";
+    return;
+  }
+  installLibbpfLogger();
+  auto r = load();
+  if (!r) {
+    if (r.error().code == EPERM)
+      skip = "BPF program load not permitted here (EPERM): " + r.error().message;
+    else
+      error = r.error().message;
+    return;
+  }
+  bpf.emplace(std::move(*r));
+}
 
 }  // namespace stamp::test
