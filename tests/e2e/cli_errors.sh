@@ -7,7 +7,8 @@ set -euo pipefail
 [[ $# -eq 3 ]] || { echo "usage: $0 STAMPD STAMPCTL DEFAULT_CONFIG" >&2; exit 2; }
 STAMPD=$1 STAMPCTL=$2 DEFAULT_CONFIG=$3
 work=$(mktemp -d /tmp/stpcli.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+bpffs=/sys/fs/bpf/stpcli$$ # a failed start may have created its pin directory
+trap 'rm -rf "$work"; rmdir "$bpffs/v1" "$bpffs" 2>/dev/null || true' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # expect RC PATTERN CMD...: exit status RC and exactly one stderr line
@@ -33,7 +34,8 @@ expect 1 "port.toml:4:15: 'reflector.ports': port must be an integer 1..65535" \
   "$STAMPD" --check-config "$work/port.toml"
 expect 1 "port.toml:4:15: " "$STAMPD" --config "$work/port.toml"
 
-printf '[daemon]\ninterfaces = ["stpnope0"]\nsocket = "%s/s.sock"\n' "$work" >"$work/noif.toml"
+printf '[daemon]\ninterfaces = ["stpnope0"]\nsocket = "%s/s.sock"\nbpffs = "%s"\n' "$work" "$bpffs" \
+  >"$work/noif.toml"
 expect 1 "^stampd: interface 'stpnope0' not found$" "$STAMPD" --config "$work/noif.toml"
 [[ -e $work/s.sock ]] && fail "a failed start left its control socket behind"
 
