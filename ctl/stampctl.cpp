@@ -214,7 +214,8 @@ int cmdStart(Connection& c, json args, bool asJson) {
         name = d.value("session", std::string());
         if (!asJson)
           std::printf("STAMP session %s to %s port %d (SSID %d, source port %d)\n", name.c_str(),
-                      args.value("target", name).c_str(), args.value("port", 862),
+                      d.value("target", args.value("target", name)).c_str(),
+                      d.value("port", args.value("port", 862)),
                       d.value("ssid", 0), d.value("source_port", 0));
         if (gInterrupted && !stopSent) {
           stopSent = true;
@@ -300,6 +301,47 @@ void printList(const json& r) {
   }
 }
 
+void printReload(const json& r) {
+  auto names = [&](const char* k) {
+    std::string s;
+    for (const auto& n : r.value("sessions", json::object()).value(k, json::array()))
+      s += (s.empty() ? "" : ", ") + n.get<std::string>();
+    return s.empty() ? std::string("none") : s;
+  };
+  std::printf("reloaded %s: %s\n", r.value("config", std::string()).c_str(),
+              r.value("changed", false) ? "changes applied" : "nothing changed");
+  std::printf("sessions: added %s; removed %s; changed %s; unchanged %s\n", names("added").c_str(),
+              names("removed").c_str(), names("changed").c_str(), names("unchanged").c_str());
+  json refl = r.value("reflector", json::object());
+  std::string ports, att, det;
+  for (const auto& p : refl.value("ports", json::array())) ports += (ports.empty() ? "" : ",") + p.dump();
+  for (const auto& i : refl.value("attached", json::array())) att += " " + i.get<std::string>();
+  for (const auto& i : refl.value("detached", json::array())) det += " " + i.get<std::string>();
+  std::printf("reflector: %s, UDP port(s) %s%s%s\n",
+              refl.value("enabled", false) ? "enabled" : "disabled", ports.c_str(),
+              att.empty() ? "" : ("; attached to" + att).c_str(),
+              det.empty() ? "" : ("; detached from" + det).c_str());
+  for (const auto& k : r.value("restart_required", json::array()))
+    std::printf("note: %s changed; it takes effect when stampd restarts\n",
+                k.get<std::string>().c_str());
+}
+
+int cmdReload(Connection& c, bool asJson) {
+  auto r = call(c, std::string(control::kReload), json::object());
+  if (!r) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
+  if (!r->value("ok", false)) {
+    json e = r->value("error", json::object());
+    if (e.value("code", std::string()) != control::kErrBadConfig) return printError(*r);
+    // Every problem of the file, one "FILE:LINE:COLUMN: reason" per line.
+    std::fprintf(stderr, "%s\nstampctl: reload refused; stampd keeps its running configuration\n",
+                 e.value("message", std::string()).c_str());
+    return kExitError;
+  }
+  if (asJson) std::printf("%s\n", (*r)["result"].dump().c_str());
+  else printReload((*r)["result"]);
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -333,6 +375,8 @@ int main(int argc, char** argv) {
   show->add_option("name", name)->required();
   auto* stop = session->add_subcommand("stop", "stop a running session");
   stop->add_option("name", name)->required();
+  auto* reload = app.add_subcommand(
+      "reload", "re-read stampd's configuration file; a bad file is refused and nothing changes");
 
   try {
     app.parse(argc, argv);
@@ -370,6 +414,7 @@ int main(int argc, char** argv) {
   if (*start) return cmdStart(*conn, args, asJson);
   if (*list) return simple(*conn, control::kSessionList, json::object(), asJson, printList);
   if (*show) return simple(*conn, control::kSessionShow, {{"name", name}}, asJson, printShow);
+  if (*reload) return cmdReload(*conn, asJson);
   if (*stop) return simple(*conn, control::kSessionStop, {{"name", name}}, asJson, printSummary);
   return kExitUsage;
 }

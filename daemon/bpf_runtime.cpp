@@ -133,6 +133,10 @@ Result<void> ReflectorBpf::detachAll() {
   return first;
 }
 
+Result<void> ReflectorBpf::detach(const std::string& ifname) {
+  return detachOne(attached_, ifname);
+}
+
 std::vector<std::string> ReflectorBpf::adopted() const {
   std::vector<std::string> v;
   for (const auto& a : attached_)

@@ -46,6 +46,8 @@ class ReflectorBpf {
   // Detaches from every interface (unpinning); only a clsact qdisc stampd
   // created is removed. Returns the first failure but tries them all.
   Result<void> detachAll();
+  // Detaches from one interface (and unpins it); no-op if not attached.
+  Result<void> detach(const std::string& ifname);
   // Lets go of the programs: pinned attachments stay, others detach.
   void release() { attached_.clear(); }
   bool pinned() const { return !pinDir_.empty(); }

@@ -39,6 +39,7 @@ struct ReflectorConfig {
   std::string authKey;
   // Extra local addresses to answer on, besides those of the interfaces.
   std::vector<Ip16> addresses;
+  bool operator==(const ReflectorConfig&) const = default;
 };
 
 struct MetricsConfig {
@@ -66,6 +67,7 @@ struct SessionConfig {
   uint32_t histogramBins = 50;  // exported histogram, like the prototype's
   std::chrono::nanoseconds histogramFloor{0};
   std::chrono::nanoseconds histogramCeiling = std::chrono::milliseconds(100);
+  bool operator==(const SessionConfig&) const = default;
 };
 
 struct Config {

@@ -1,5 +1,6 @@
 #include "control_server.hpp"
 
+#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,15 @@ Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& 
   umask(old);
   if (rc != 0)
     return makeError(errno, "cannot bind control socket " + path + ": " + std::strerror(errno));
+  // Read-only commands answer anyone who may connect: root and the stamp
+  // group (mode 0660). Under systemd the unit's Group=stamp gives the
+  // socket its group; elsewhere root hands it over.
+  if (group* g = getgrnam("stamp"); g) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_gid != g->gr_gid &&
+        ::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0)
+      spdlog::warn("cannot give {} to the stamp group: {}", path, std::strerror(errno));
+  }
   if (::listen(fd, 64) != 0)
     return makeError(errno, "cannot listen on " + path + ": " + std::strerror(errno));
   std::unique_ptr<ControlServer> s(new ControlServer(loop, std::move(owner), path,

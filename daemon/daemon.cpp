@@ -16,6 +16,8 @@
 #include <spdlog/spdlog.h>
 
 #include "control_protocol.hpp"
+#include "logging.hpp"
+#include "service_notify.hpp"
 
 namespace stamp {
 namespace {
@@ -102,13 +104,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   // missed while stampd was down are not replayed.
   d->scheduler_ = Scheduler(std::random_device{}());
   UnixNs now = realtimeNow();
-  for (const auto& c : d->cfg_.sessions) {
-    if (c.schedule.empty() || !c.enabled) continue;
-    ScheduleOptions opts{c.localTime ? ScheduleZone::kLocal : ScheduleZone::kUtc, now};
-    auto sched = Schedule::parse(c.schedule, opts);
-    if (!sched) return makeError(EINVAL, "session '" + c.name + "': " + sched.error().message);
-    if (auto r = d->scheduler_.add(c.name, std::move(*sched), c.splay, now); !r) return r.error();
-  }
+  for (const auto& c : d->cfg_.sessions)
+    if (auto r = d->schedule(c, now); !r) return r.error();
   int stfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
   if (stfd < 0) return errnoError("timerfd_create");
   d->scheduleTimer_.reset(stfd);
@@ -128,6 +125,16 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
     return r.error();
   if (auto r = d->loop_.add(stfd, EPOLLIN, [raw](uint32_t) { raw->onScheduleTimer(); }); !r)
     return r.error();
+  // The watchdog is fed from the loop itself, twice per WatchdogSec, so a
+  // stuck loop is what systemd notices.
+  if (auto wd = service::watchdogInterval()) {
+    auto t = makePeriodicTimer(uint64_t(wd->count()) * 1000 / 2);
+    if (!t) return t.error();
+    d->watchdog_ = std::move(*t);
+    if (auto r = d->loop_.add(d->watchdog_.get(), EPOLLIN, [raw](uint32_t) { raw->onWatchdog(); });
+        !r)
+      return r.error();
+  }
   d->armScheduleTimer();
   return d;
 }
@@ -144,7 +151,9 @@ Result<void> Daemon::run() {
   spdlog::info("stampd {} running: reflector {} on UDP port(s) {}; control socket {}",
                STAMPD_VERSION, cfg_.reflector.enabled ? "enabled" : "disabled", ports,
                cfg_.daemon.socket);
+  service::ready(statusLine());
   auto ran = loop_.run();
+  service::stopping();
   for (auto& [name, s] : sessions_) s->stop();
   Result<void> res = ran;
   if (reflector_)
@@ -162,8 +171,7 @@ void Daemon::onSignal() {
   signalfd_siginfo si{};
   while (read(signals_.get(), &si, sizeof(si)) == sizeof(si)) {
     if (si.ssi_signo == SIGHUP) {
-      spdlog::warn("SIGHUP: live reload is not available in this version; restart stampd to "
-                   "apply configuration changes");
+      (void)reload();  // logs the outcome either way
       continue;
     }
     spdlog::info("signal {}: stopping", si.ssi_signo);
@@ -181,16 +189,40 @@ void Daemon::onTick() {
   }
   if (reflector_)
     if (auto r = reflector_->refresh(); !r) spdlog::warn("reflector refresh: {}", r.error().message);
+  if (std::string s = statusLine(); s != lastStatus_) {
+    service::status(s);
+    lastStatus_ = std::move(s);
+  }
+}
+
+void Daemon::onWatchdog() {
+  uint64_t n;
+  (void)!read(watchdog_.get(), &n, sizeof(n));
+  service::watchdog();
+}
+
+std::string Daemon::statusLine() const {
+  size_t running = 0;
+  for (const auto& [n, s] : sessions_) running += !s->finished();
+  std::string ports;
+  for (auto p : cfg_.reflector.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  std::string refl = reflector_ ? "reflecting on " + std::to_string(cfg_.daemon.interfaces.size()) +
+                                      " interface(s), port(s) " + ports
+                                : "reflector disabled";
+  return refl + "; " + std::to_string(running) + " session(s) running, " +
+         std::to_string(scheduler_.size()) + " scheduled";
 }
 
 void Daemon::onRequest(const ControlServer::Request& r) {
   if (r.command == control::kStatus) return cmdStatus(r);
   if (r.command == control::kSessionList) return cmdList(r);
   if (r.command == control::kSessionShow) return cmdShow(r);
-  if (r.command == control::kSessionStart || r.command == control::kSessionStop) {
+  if (r.command == control::kSessionStart || r.command == control::kSessionStop ||
+      r.command == control::kReload) {
     if (!mayMutate(r))
       return control_->fail(r, control::kErrPermission,
                             "'" + r.command + "' needs root or membership of the stamp group");
+    if (r.command == control::kReload) return cmdReload(r);
     return r.command == control::kSessionStart ? cmdStart(r) : cmdStop(r);
   }
   control_->fail(r, control::kErrUnknownCommand, "unknown command '" + r.command + "'");
@@ -283,6 +315,8 @@ void Daemon::cmdStart(const ControlServer::Request& r) {
   if (adhoc && follow) adhocByClient_[r.client].push_back(name);
   if (follow) {
     control_->event(r, "started", {{"session", name}, {"ssid", s->spec().ssid},
+                                   {"target", formatIp(s->spec().target)},
+                                   {"port", s->spec().port},
                                    {"source_port", s->localPort()}});
     waiting_[name].push_back(r);
   } else {
@@ -315,6 +349,7 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlServer::Req
   auto s = Session::start(std::move(spec), id, loop_, sender_ ? &*sender_ : nullptr, clock_, obs);
   if (!s) return s.error();
   byId_[id] = s->get();
+  LogFields fields{{"STAMP_SESSION", name}, {"STAMP_TARGET", formatIp((*s)->spec().target)}};
   spdlog::info("session {} started: target {} port {} count {} interval {} ns", name,
                formatIp((*s)->spec().target), (*s)->spec().port, (*s)->spec().count,
                (*s)->spec().interval.count());
@@ -366,10 +401,28 @@ void Daemon::onSessionFinished(const std::string& name) {
   nlohmann::json sum = s->summary();
   auto num = [&](const char* k) { return sum.value(k, nlohmann::json(0)).dump(); };
   auto rtt = sum.value("rtt_ns", nlohmann::json::object());
+  auto fig = [&](const nlohmann::json& o, const char* k) {
+    return o.is_object() ? o.value(k, nlohmann::json(nullptr)).dump() : std::string("null");
+  };
+  // The summary figures as journal fields, so `journalctl -u stampd
+  // STAMP_SESSION=NAME -o json` gives them without parsing the text.
+  LogFields fields{{"STAMP_SESSION", name},
+                   {"STAMP_TARGET", sum.value("target", "")},
+                   {"STAMP_PORT", num("port")},
+                   {"STAMP_SCHEDULED", scheduler_.info(name) ? "1" : "0"},
+                   {"STAMP_SENT", num("sent")},
+                   {"STAMP_RECEIVED", num("received")},
+                   {"STAMP_LOST", num("lost")},
+                   {"STAMP_DUPLICATES", num("duplicates")},
+                   {"STAMP_RTT_MIN_NS", fig(rtt, "min")},
+                   {"STAMP_RTT_AVG_NS", fig(rtt, "avg")},
+                   {"STAMP_RTT_MAX_NS", fig(rtt, "max")},
+                   {"STAMP_RTT_P99_NS", fig(rtt, "p99")},
+                   {"STAMP_FORWARD_AVG_NS", fig(sum.value("forward_ns", nlohmann::json()), "avg")},
+                   {"STAMP_BACKWARD_AVG_NS", fig(sum.value("backward_ns", nlohmann::json()), "avg")}};
   spdlog::info("session {} finished: target {} sent {} received {} lost {} rtt avg {} ns p99 {} ns",
                name, sum.value("target", ""), num("sent"), num("received"), num("lost"),
-               rtt.value("avg", nlohmann::json(nullptr)).dump(),
-               rtt.value("p99", nlohmann::json(nullptr)).dump());
+               fig(rtt, "avg"), fig(rtt, "p99"));
   auto it = waiting_.find(name);
   if (it == waiting_.end()) return;
   for (const auto& req : it->second) control_->respond(req, sum);
@@ -425,6 +478,204 @@ void Daemon::cmdStop(const ControlServer::Request& r) {
   if (!s) return control_->fail(r, control::kErrNotFound, "no session '" + name + "'");
   s->stop();  // answers followers through onSessionFinished
   control_->respond(r, s->summary());
+}
+
+Result<void> Daemon::schedule(const SessionConfig& c, UnixNs now) {
+  if (c.schedule.empty() || !c.enabled) return {};
+  ScheduleOptions opts{c.localTime ? ScheduleZone::kLocal : ScheduleZone::kUtc, now};
+  auto sched = Schedule::parse(c.schedule, opts);
+  if (!sched) return makeError(EINVAL, "session '" + c.name + "': " + sched.error().message);
+  if (scheduler_.info(c.name)) return scheduler_.update(c.name, std::move(*sched), c.splay, now);
+  return scheduler_.add(c.name, std::move(*sched), c.splay, now);
+}
+
+void Daemon::cmdReload(const ControlServer::Request& r) {
+  auto res = reload();
+  if (!res) {
+    std::string_view code =
+        res.error().code == EINVAL ? control::kErrBadConfig : control::kErrInternal;
+    return control_->fail(r, code, res.error().message);
+  }
+  control_->respond(r, *res);
+}
+
+Result<nlohmann::json> Daemon::reload() {
+  auto fail = [this](const Error& e) -> Result<nlohmann::json> {
+    spdlog::error("reload failed, keeping the running configuration: {}", e.message);
+    service::ready(statusLine());
+    return e;
+  };
+  service::reloading();
+  auto loaded = loadConfig(cfg_.path);
+  if (!loaded) {
+    Error e = loaded.error();
+    e.code = EINVAL;
+    return fail(e);
+  }
+  Config next = std::move(*loaded);
+  nlohmann::json report = {{"config", cfg_.path}, {"changed", false}};
+
+  // What a running stampd cannot take over: kept as they are, with a note.
+  nlohmann::json restart = nlohmann::json::array();
+  auto keep = [&](const char* key, auto& now, const auto& was) {
+    if (now == was) return;
+    restart.push_back(key);
+    spdlog::warn("reload: {} changed; it takes effect at the next restart of stampd", key);
+    now = was;
+  };
+  keep("daemon.socket", next.daemon.socket, cfg_.daemon.socket);
+  keep("daemon.bpffs", next.daemon.bpffs, cfg_.daemon.bpffs);
+  keep("daemon.state_dir", next.daemon.stateDir, cfg_.daemon.stateDir);
+  keep("daemon.key_file", next.daemon.keyFile, cfg_.daemon.keyFile);
+  keep("daemon.attach", next.daemon.attach, cfg_.daemon.attach);
+  keep("metrics.listen", next.metrics.listen, cfg_.metrics.listen);
+  report["restart_required"] = restart;
+
+  // Validate everything before touching anything.
+  for (const auto& ifname : next.daemon.interfaces)
+    if (auto idx = interfaceIndex(ifname); !idx) {
+      Error e = idx.error();
+      e.message = cfg_.path + ": [daemon] interfaces: " + e.message;
+      e.code = EINVAL;
+      return fail(e);
+    }
+  if (next.reflector.enabled)
+    if (auto ok = Reflector::check(next); !ok) {
+      Error e = ok.error();
+      e.code = EINVAL;
+      return fail(e);
+    }
+  UnixNs now = realtimeNow();
+  for (const auto& c : next.sessions) {
+    if (c.schedule.empty() || !c.enabled) continue;
+    ScheduleOptions opts{c.localTime ? ScheduleZone::kLocal : ScheduleZone::kUtc, now};
+    if (auto s = Schedule::parse(c.schedule, opts); !s)
+      return fail(makeError(EINVAL, cfg_.path + ": session '" + c.name + "': " + s.error().message));
+  }
+
+  if (next.daemon.logLevel != cfg_.daemon.logLevel)
+    spdlog::set_level(spdlog::level::from_str(next.daemon.logLevel));
+  auto applied = applyReflector(next, report);
+  applySessions(next, report);
+  bool changed = !restart.empty() || next.daemon.logLevel != cfg_.daemon.logLevel ||
+                 next.daemon.interfaces != cfg_.daemon.interfaces ||
+                 !(next.reflector == cfg_.reflector) || !report["sessions"]["added"].empty() ||
+                 !report["sessions"]["removed"].empty() || !report["sessions"]["changed"].empty();
+  report["changed"] = changed;
+  cfg_ = std::move(next);
+  armScheduleTimer();
+  if (!applied) {
+    // Validated but not fully applied (an attach failed): what did apply
+    // stays, and the caller hears why.
+    spdlog::error("reload applied only in part: {}", applied.error().message);
+    service::ready(statusLine());
+    return applied.error();
+  }
+  auto names = [&](const char* k) {
+    std::string s;
+    for (const auto& n : report["sessions"][k]) s += (s.empty() ? "" : ",") + n.get<std::string>();
+    return s.empty() ? std::string("none") : s;
+  };
+  spdlog::info("reloaded {}: {}; sessions added {}, removed {}, changed {}; {} unchanged", cfg_.path,
+               changed ? "changes applied" : "nothing changed", names("added"), names("removed"),
+               names("changed"), report["sessions"]["unchanged"].size());
+  service::ready(statusLine());
+  return report;
+}
+
+Result<void> Daemon::applyReflector(const Config& next, nlohmann::json& report) {
+  nlohmann::json refl = {{"enabled", next.reflector.enabled},
+                         {"ports", next.reflector.ports},
+                         {"attached", nlohmann::json::array()},
+                         {"detached", nlohmann::json::array()}};
+  report["reflector"] = refl;
+  // The sender's programs follow the interface list too (if attached).
+  for (const auto& ifname : cfg_.daemon.interfaces)
+    if (std::find(next.daemon.interfaces.begin(), next.daemon.interfaces.end(), ifname) ==
+        next.daemon.interfaces.end())
+      if (auto r = sender_->detach(ifname); !r) spdlog::warn("sender on {}: {}", ifname, r.error().message);
+  bool senderActive = std::any_of(sessions_.begin(), sessions_.end(),
+                                  [](const auto& kv) { return !kv.second->finished(); });
+  if (senderActive)
+    for (const auto& ifname : next.daemon.interfaces)
+      if (auto r = sender_->attach(ifname, attachMode_); !r) return r.error();
+
+  if (!next.reflector.enabled) {
+    if (!reflector_) return {};
+    auto r = reflector_->shutdown();
+    for (const auto& ifname : cfg_.daemon.interfaces) report["reflector"]["detached"].push_back(ifname);
+    reflector_.reset();
+    auto removed = ReflectorBpf::teardown(pinDirFor(cfg_.daemon.bpffs));
+    spdlog::info("reload: reflector disabled; detached and unpinned");
+    if (!r) return r;
+    if (!removed) return removed.error();
+    return {};
+  }
+  if (!reflector_) {
+    auto r = Reflector::start(next, attachMode_, pinDirFor(cfg_.daemon.bpffs));
+    if (!r) return r.error();
+    reflector_.emplace(std::move(*r));
+    for (const auto& ifname : next.daemon.interfaces) report["reflector"]["attached"].push_back(ifname);
+    spdlog::info("reload: reflector enabled");
+    return {};
+  }
+  auto change = reflector_->update(next, attachMode_);
+  if (!change) return change.error();
+  report["reflector"]["attached"] = change->attached;
+  report["reflector"]["detached"] = change->detached;
+  return {};
+}
+
+void Daemon::applySessions(const Config& next, nlohmann::json& report) {
+  nlohmann::json added = nlohmann::json::array(), removed = nlohmann::json::array(),
+                 changed = nlohmann::json::array(), unchanged = nlohmann::json::array();
+  auto findIn = [](const std::vector<SessionConfig>& v, const std::string& name) {
+    auto it = std::find_if(v.begin(), v.end(), [&](const SessionConfig& c) { return c.name == name; });
+    return it == v.end() ? nullptr : &*it;
+  };
+  // A run of a session that is removed or changed stops now (its summary is
+  // logged and its followers answered); the new definition applies from its
+  // next run.
+  auto stopRun = [this](const std::string& name, const char* why) {
+    if (Session* s = find(name); s && !s->finished()) {
+      spdlog::info("session {}: {} at reload; stopping its run", name, why);
+      s->stop();
+    }
+  };
+  UnixNs now = realtimeNow();
+  for (const auto& old : cfg_.sessions) {
+    const SessionConfig* c = findIn(next.sessions, old.name);
+    if (c && *c == old) {
+      unchanged.push_back(old.name);
+      continue;
+    }
+    if (!c) {
+      removed.push_back(old.name);
+      stopRun(old.name, "removed");
+      (void)scheduler_.remove(old.name);
+      if (Session* s = find(old.name)) {
+        byId_.erase(s->id());
+        sessions_.erase(old.name);
+      }
+      continue;
+    }
+    changed.push_back(old.name);
+    stopRun(old.name, "changed");
+    bool wasScheduled = !old.schedule.empty() && old.enabled;
+    bool isScheduled = !c->schedule.empty() && c->enabled;
+    bool scheduleSame = old.schedule == c->schedule && old.localTime == c->localTime &&
+                        old.splay == c->splay;
+    if (wasScheduled && !isScheduled) (void)scheduler_.remove(old.name);
+    else if (isScheduled && !(wasScheduled && scheduleSame))
+      if (auto r = schedule(*c, now); !r) spdlog::error("reload: {}", r.error().message);
+  }
+  for (const auto& c : next.sessions) {
+    if (findIn(cfg_.sessions, c.name)) continue;
+    added.push_back(c.name);
+    if (auto r = schedule(c, now); !r) spdlog::error("reload: {}", r.error().message);
+  }
+  report["sessions"] = {{"added", added}, {"removed", removed}, {"changed", changed},
+                        {"unchanged", unchanged}};
 }
 
 namespace {

@@ -40,6 +40,16 @@ class Daemon {
   void cmdList(const ControlServer::Request& r);
   void cmdShow(const ControlServer::Request& r);
   void cmdStop(const ControlServer::Request& r);
+  void cmdReload(const ControlServer::Request& r);
+  // Re-reads cfg_.path, validates it all, then applies the difference (see
+  // control_protocol.hpp "reload" for the result). A refused file changes
+  // nothing.
+  Result<nlohmann::json> reload();
+  Result<void> applyReflector(const Config& next, nlohmann::json& report);
+  void applySessions(const Config& next, nlohmann::json& report);
+  Result<void> schedule(const SessionConfig& c, UnixNs now);
+  std::string statusLine() const;
+  void onWatchdog();
   void onSessionFinished(const std::string& name);
   // Starts a session; `client` (0: none) is told its replies when `follow`.
   Result<Session*> startSession(SessionSpec spec, const ControlServer::Request* follower);
@@ -50,7 +60,7 @@ class Daemon {
   Config cfg_;
   EventLoop loop_;
   UniqueFd pinLock_;  // flock on the bpffs root: one stampd per bpffs
-  UniqueFd signals_, tick_;
+  UniqueFd signals_, tick_, watchdog_;
   ClockState clock_;
   std::optional<Reflector> reflector_;
   std::optional<SenderBpf> sender_;
@@ -67,6 +77,7 @@ class Daemon {
   uint32_t nextId_ = 1;
   uint64_t adhocCounter_ = 0;
   int64_t startedMono_ = 0;
+  std::string lastStatus_;
 };
 
 }  // namespace stamp

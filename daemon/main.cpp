@@ -4,12 +4,12 @@
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "bpf_runtime.hpp"
 #include "config.hpp"
 #include "daemon.hpp"
+#include "logging.hpp"
 #include "pin_root.hpp"
 
 #include <unistd.h>
@@ -21,13 +21,6 @@ namespace {
 int fail(const std::string& message) {
   std::fprintf(stderr, "stampd: %s\n", message.c_str());
   return 1;
-}
-
-void setupLogging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("stampd");
-  logger->set_pattern("stampd[%P]: %^%l%$: %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
 }
 
 }  // namespace

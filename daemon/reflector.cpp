@@ -7,7 +7,7 @@
 
 namespace stamp {
 
-Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std::string& pinDir) {
+Result<void> Reflector::check(const Config& cfg) {
   if (cfg.reflector.mode != ReflectorMode::Stateless)
     return makeError(ENOTSUP, cfg.path + ": reflector mode \"stateful\" is not supported by this "
                                          "version of stampd; use \"stateless\"");
@@ -19,7 +19,11 @@ Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std
                                          "supported by this version of stampd");
   for (const auto& ifname : cfg.daemon.interfaces)
     if (auto idx = interfaceIndex(ifname); !idx) return idx.error();
+  return {};
+}
 
+Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std::string& pinDir) {
+  if (auto ok = check(cfg); !ok) return ok.error();
   if (!pinDir.empty()) {
     // Pinned attachments of interfaces that left the configuration go.
     std::error_code ec;
@@ -39,15 +43,51 @@ Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std
   if (!bpf) return bpf.error();
   Reflector r(std::move(*bpf), cfg.daemon.interfaces, cfg.reflector.addresses);
 
-  stamp_port_cfg pc{};
-  pc.mode = STAMP_MODE_STATELESS;
-  pc.ts_format = STAMP_TS_NTP;
-  std::vector<uint16_t> ports = cfg.reflector.enabled ? cfg.reflector.ports : std::vector<uint16_t>{};
-  if (auto res = r.bpf_.setPorts(ports, pc); !res) return res.error();
+  if (auto res = r.writePorts(cfg.reflector); !res) return res.error();
   if (auto res = r.refresh(); !res) return res.error();
   for (const auto& ifname : cfg.daemon.interfaces)
     if (auto res = r.bpf_.attach(ifname, mode); !res) return res.error();
   return r;
+}
+
+Result<void> Reflector::writePorts(const ReflectorConfig& rc) {
+  stamp_port_cfg pc{};
+  pc.mode = STAMP_MODE_STATELESS;
+  pc.ts_format = STAMP_TS_NTP;
+  std::vector<uint16_t> ports = rc.enabled ? rc.ports : std::vector<uint16_t>{};
+  return bpf_.setPorts(ports, pc);
+}
+
+Result<Reflector::Change> Reflector::update(const Config& cfg, AttachMode mode) {
+  Change change;
+  const auto& want = cfg.daemon.interfaces;
+  auto has = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  if (auto res = writePorts(cfg.reflector); !res) return res.error();
+  extraAddrs_ = cfg.reflector.addresses;
+  // The address set of the interfaces to come first, so that a new
+  // interface answers from its first packet.
+  interfaces_ = want;
+  if (auto res = refresh(); !res) return res.error();
+  for (const auto& ifname : want) {
+    if (bpf_.attachments().count(ifname)) continue;
+    if (auto res = bpf_.attach(ifname, mode); !res) return res.error();
+    change.attached.push_back(ifname);
+  }
+  for (const auto& [ifname, kind] : bpf_.attachments()) {
+    if (has(want, ifname)) continue;
+    if (auto res = bpf_.detach(ifname); !res) return res.error();
+    spdlog::info("reflector detached from {}", ifname);
+    change.detached.push_back(ifname);
+  }
+  return change;
+}
+
+Result<void> Reflector::shutdown() {
+  auto res = bpf_.detachAll();
+  interfaces_.clear();
+  return res;
 }
 
 Result<void> Reflector::refresh() {

@@ -16,6 +16,22 @@ class Reflector {
   // earlier stampd pinned; attachments of interfaces no longer configured
   // are removed.
   static Result<Reflector> start(const Config& cfg, AttachMode mode, const std::string& pinDir = {});
+  // What start() and update() would refuse in `cfg`: modes this version
+  // lacks, interfaces that do not exist. Touches nothing.
+  static Result<void> check(const Config& cfg);
+
+  struct Change {
+    std::vector<std::string> attached, detached;
+  };
+  // Applies a new configuration in place, for a reload: ports and their
+  // mode are rewritten in the maps (new entries first, stale ones after,
+  // so a port kept is never missing), the extra addresses replaced, and
+  // interfaces attached or detached; interfaces kept keep their links.
+  // check(cfg) first: a failure half-way leaves a partial change.
+  Result<Change> update(const Config& cfg, AttachMode mode);
+  // For a reload that disables the reflector: detaches everywhere and
+  // removes its pins.
+  Result<void> shutdown();
 
   // Re-reads the clock and the interfaces' addresses into the maps.
   Result<void> refresh();
@@ -29,6 +45,7 @@ class Reflector {
  private:
   Reflector(ReflectorBpf bpf, std::vector<std::string> ifs, std::vector<Ip16> extra)
       : bpf_(std::move(bpf)), interfaces_(std::move(ifs)), extraAddrs_(std::move(extra)) {}
+  Result<void> writePorts(const ReflectorConfig& rc);
   ReflectorBpf bpf_;
   std::vector<std::string> interfaces_;
   std::vector<Ip16> extraAddrs_;

@@ -32,6 +32,7 @@ class SenderBpf {
 
   Result<void> attach(const std::string& ifname, AttachMode mode);
   Result<void> detachAll();
+  Result<void> detach(const std::string& ifname) { return detachOne(attached_, ifname); }
   bool attachedTo(const std::string& ifname) const;
 
   Result<void> setClock(const ClockState& clock);

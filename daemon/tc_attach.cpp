@@ -1,5 +1,7 @@
 #include "tc_attach.hpp"
 
+#include <algorithm>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -186,6 +188,15 @@ Result<void> TcAttachment::teardown(const std::string& ifname, const std::string
     ::rmdir(marker.c_str());
   }
   return res;
+}
+
+Result<void> detachOne(std::vector<TcAttachment>& list, const std::string& ifname) {
+  auto it = std::find_if(list.begin(), list.end(),
+                         [&](const TcAttachment& a) { return a.ifname() == ifname; });
+  if (it == list.end()) return {};
+  auto r = it->detach();
+  list.erase(it);
+  return r;
 }
 
 }  // namespace stamp

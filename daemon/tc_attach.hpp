@@ -13,6 +13,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "result.hpp"
 #include "unique_fd.hpp"
@@ -64,5 +65,8 @@ class TcAttachment {
   bool adopted_ = false;
   UniqueFd inLink_, outLink_;
 };
+
+// Detaches and forgets the attachment of `ifname` in `list`, if any.
+Result<void> detachOne(std::vector<TcAttachment>& list, const std::string& ifname);
 
 }  // namespace stamp

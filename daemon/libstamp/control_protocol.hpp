@@ -13,7 +13,8 @@
 //            before that request's final response)
 //
 // History of kVersion:
-//   1  first version: status, session.start/list/show/stop.
+//   1  first version: status, session.start/list/show/stop; reload (added
+//      within version 1: an older stampd answers it with unknown_command).
 #pragma once
 
 #include <string_view>
@@ -48,6 +49,15 @@ inline constexpr std::string_view kSessionList = "session.list";
 inline constexpr std::string_view kSessionShow = "session.show";
 // "session.stop"    args: {"name"}. result: the summary of the stopped run.
 inline constexpr std::string_view kSessionStop = "session.stop";
+// "reload"          args: none. Re-reads the configuration file stampd was
+//                   started with, validates all of it, then applies only
+//                   the difference. result: {"config": PATH, "changed": bool,
+//                   "sessions":{"added":[..],"removed":[..],"changed":[..],
+//                   "unchanged":[..]},"reflector":{"enabled","ports":[..],
+//                   "attached":[..],"detached":[..]},"restart_required":[KEY..]}.
+//                   A bad file: error bad_config, message "FILE:LINE:COL: ..."
+//                   (every problem, one per line); the running config stays.
+inline constexpr std::string_view kReload = "reload";
 
 // ---- Events ----
 // "reply"  data: {"seq","rtt_ns","forward_ns","backward_ns","ttl","size",
@@ -65,5 +75,6 @@ inline constexpr std::string_view kErrBusy = "busy";                  // session
 inline constexpr std::string_view kErrClockUnsync = "clock_unsynchronized";
 inline constexpr std::string_view kErrPermission = "permission_denied";
 inline constexpr std::string_view kErrInternal = "internal";
+inline constexpr std::string_view kErrBadConfig = "bad_config";       // reload: the file is refused
 
 }  // namespace stamp::control
