@@ -31,7 +31,9 @@ namespace control = stamp::control;
 constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitUnreachable = 3;
 
 volatile sig_atomic_t gInterrupted = 0;
-void onSigint(int) { gInterrupted = 1; }
+void onSigint(int) {
+  gInterrupted = 1;
+}
 
 class Connection {
  public:
@@ -98,7 +100,8 @@ class Connection {
 };
 
 json request(const std::string& command, json args, int id) {
-  return {{"version", control::kVersion}, {"id", id}, {"command", command}, {"args", std::move(args)}};
+  return {
+      {"version", control::kVersion}, {"id", id}, {"command", command}, {"args", std::move(args)}};
 }
 
 // Sends one request and waits for its final response (events are ignored).
@@ -129,12 +132,13 @@ void printSummary(const json& s) {
   uint64_t sent = s.value("sent", 0), received = s.value("received", 0), lost = s.value("lost", 0);
   std::printf("--- %s (%s port %d) statistics ---\n", s.value("session", std::string()).c_str(),
               s.value("target", std::string()).c_str(), s.value("port", 0));
-  std::printf("%llu sent, %llu received, %llu lost (%.1f%%), %llu duplicates, %llu reordered, "
-              "%llu late\n",
-              (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost,
-              sent ? 100.0 * double(lost) / double(sent) : 0.0,
-              (unsigned long long)s.value("duplicates", 0),
-              (unsigned long long)s.value("reordered", 0), (unsigned long long)s.value("late", 0));
+  std::printf(
+      "%llu sent, %llu received, %llu lost (%.1f%%), %llu duplicates, %llu reordered, "
+      "%llu late\n",
+      (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost,
+      sent ? 100.0 * double(lost) / double(sent) : 0.0,
+      (unsigned long long)s.value("duplicates", 0), (unsigned long long)s.value("reordered", 0),
+      (unsigned long long)s.value("late", 0));
   std::printf("%-22s %12s %12s %12s %12s %12s %12s\n", "", "min", "avg", "max", "p50", "p90",
               "p99");
   for (auto [key, label] : {std::pair{"rtt_ns", "round trip"},
@@ -148,9 +152,10 @@ void printSummary(const json& s) {
   }
   uint64_t negF = s.value("negative_forward", 0), negB = s.value("negative_backward", 0);
   if (negF || negB)
-    std::printf("note: %llu near-end and %llu far-end values are negative: the two clocks "
-                "disagree; they are kept as measured\n",
-                (unsigned long long)negF, (unsigned long long)negB);
+    std::printf(
+        "note: %llu near-end and %llu far-end values are negative: the two clocks "
+        "disagree; they are kept as measured\n",
+        (unsigned long long)negF, (unsigned long long)negB);
 }
 
 int cmdStatus(Connection& c, bool asJson) {
@@ -192,7 +197,7 @@ int cmdStatus(Connection& c, bool asJson) {
 int cmdStart(Connection& c, json args, bool asJson) {
   args["follow"] = true;
   if (!c.send(request(std::string(control::kSessionStart), args, 1))) return kExitError;
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = onSigint;
   sigaction(SIGINT, &sa, nullptr);  // no SA_RESTART: read() returns on Ctrl-C
   std::string name;
@@ -202,8 +207,7 @@ int cmdStart(Connection& c, json args, bool asJson) {
     if (!m) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
     if (m->is_null()) {  // Ctrl-C: stop the run, then print its summary
       stopSent = true;
-      if (!name.empty())
-        c.send(request(std::string(control::kSessionStop), {{"name", name}}, 2));
+      if (!name.empty()) c.send(request(std::string(control::kSessionStop), {{"name", name}}, 2));
       continue;
     }
     if (m->value("id", 0) != 1) continue;  // the stop request's own answer
@@ -215,8 +219,8 @@ int cmdStart(Connection& c, json args, bool asJson) {
         if (!asJson)
           std::printf("STAMP session %s to %s port %d (SSID %d, source port %d)\n", name.c_str(),
                       d.value("target", args.value("target", name)).c_str(),
-                      d.value("port", args.value("port", 862)),
-                      d.value("ssid", 0), d.value("source_port", 0));
+                      d.value("port", args.value("port", 862)), d.value("ssid", 0),
+                      d.value("source_port", 0));
         if (gInterrupted && !stopSent) {
           stopSent = true;
           c.send(request(std::string(control::kSessionStop), {{"name", name}}, 2));
@@ -233,8 +237,10 @@ int cmdStart(Connection& c, json args, bool asJson) {
     }
     if (!m->value("ok", false)) return printError(*m);
     json result = (*m)["result"];
-    if (asJson) std::printf("%s\n", result.dump().c_str());
-    else printSummary(result);
+    if (asJson)
+      std::printf("%s\n", result.dump().c_str());
+    else
+      printSummary(result);
     return kExitOk;
   }
 }
@@ -244,8 +250,10 @@ int simple(Connection& c, std::string_view command, json args, bool asJson,
   auto r = call(c, std::string(command), std::move(args));
   if (!r) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
   if (!r->value("ok", false)) return printError(*r);
-  if (asJson) std::printf("%s\n", (*r)["result"].dump().c_str());
-  else print((*r)["result"]);
+  if (asJson)
+    std::printf("%s\n", (*r)["result"].dump().c_str());
+  else
+    print((*r)["result"]);
   return kExitOk;
 }
 
@@ -289,8 +297,10 @@ void printList(const json& r) {
               "SENT", "RECEIVED", "LAST RUN", "NEXT RUN", "SCHEDULE");
   for (const auto& s : r.value("sessions", json::array())) {
     std::string sched = s.value("schedule", std::string());
-    if (sched.empty()) sched = "on demand";
-    else if (s.value("timezone", std::string()) == "local") sched += " (local time)";
+    if (sched.empty())
+      sched = "on demand";
+    else if (s.value("timezone", std::string()) == "local")
+      sched += " (local time)";
     std::printf("%-16s %-26s %5d %-9s %6s %8s %10s %10s  %s\n",
                 s.value("name", std::string()).c_str(), s.value("target", std::string()).c_str(),
                 s.value("port", 0), s.value("state", std::string()).c_str(),
@@ -314,7 +324,8 @@ void printReload(const json& r) {
               names("removed").c_str(), names("changed").c_str(), names("unchanged").c_str());
   json refl = r.value("reflector", json::object());
   std::string ports, att, det;
-  for (const auto& p : refl.value("ports", json::array())) ports += (ports.empty() ? "" : ",") + p.dump();
+  for (const auto& p : refl.value("ports", json::array()))
+    ports += (ports.empty() ? "" : ",") + p.dump();
   for (const auto& i : refl.value("attached", json::array())) att += " " + i.get<std::string>();
   for (const auto& i : refl.value("detached", json::array())) det += " " + i.get<std::string>();
   std::printf("reflector: %s, UDP port(s) %s%s%s\n",
@@ -337,8 +348,10 @@ int cmdReload(Connection& c, bool asJson) {
                  e.value("message", std::string()).c_str());
     return kExitError;
   }
-  if (asJson) std::printf("%s\n", (*r)["result"].dump().c_str());
-  else printReload((*r)["result"]);
+  if (asJson)
+    std::printf("%s\n", (*r)["result"].dump().c_str());
+  else
+    printReload((*r)["result"]);
   return kExitOk;
 }
 
@@ -401,9 +414,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "stampctl: durations are written like 250us, 10ms, 1s, 5m\n");
         return kExitUsage;
       }
-      args = {{"target", target}, {"port", port}, {"count", count},
-              {"interval_ns", iv->count()}, {"timeout_ns", to->count()},
-              {"size", size}, {"dscp", dscp}};
+      args = {{"target", target},
+              {"port", port},
+              {"count", count},
+              {"interval_ns", iv->count()},
+              {"timeout_ns", to->count()},
+              {"size", size},
+              {"dscp", dscp}};
     }
     if (requireSync) args["require_sync"] = true;
   }

@@ -45,12 +45,18 @@ nlohmann::json clockJson(const ClockState& c) {
 
 const char* dropName(int reason) {
   switch (reason) {
-    case STAMP_DROP_BAD_SOURCE: return "bad_source";
-    case STAMP_DROP_SRC_PORT_ZERO: return "source_port_zero";
-    case STAMP_DROP_MALFORMED: return "malformed";
-    case STAMP_DROP_BAD_CHECKSUM: return "bad_checksum";
-    case STAMP_DROP_RESIZE: return "resize_failed";
-    case STAMP_DROP_UNSUPPORTED: return "unsupported_mode";
+    case STAMP_DROP_BAD_SOURCE:
+      return "bad_source";
+    case STAMP_DROP_SRC_PORT_ZERO:
+      return "source_port_zero";
+    case STAMP_DROP_MALFORMED:
+      return "malformed";
+    case STAMP_DROP_BAD_CHECKSUM:
+      return "bad_checksum";
+    case STAMP_DROP_RESIZE:
+      return "resize_failed";
+    case STAMP_DROP_UNSUPPORTED:
+      return "unsupported_mode";
   }
   return "unknown";
 }
@@ -110,8 +116,17 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   if (stfd < 0) return errnoError("timerfd_create");
   d->scheduleTimer_.reset(stfd);
 
+  if (!d->cfg_.metrics.listen.empty()) {
+    auto m = MetricsServer::start(d->cfg_.metrics.listen, d->loop_,
+                                  [raw] { return raw->renderMetrics(); });
+    if (!m) return m.error();
+    d->metrics_ = std::move(*m);
+    spdlog::info("Prometheus metrics on http://{}/metrics", d->cfg_.metrics.listen);
+  }
+
   auto control = ControlServer::listen(
-      d->cfg_.daemon.socket, d->loop_, [raw](const ControlServer::Request& r) { raw->onRequest(r); },
+      d->cfg_.daemon.socket, d->loop_,
+      [raw](const ControlServer::Request& r) { raw->onRequest(r); },
       [raw](uint64_t client) { raw->onDisconnect(client); });
   if (!control) return control.error();
   d->control_ = std::move(*control);
@@ -119,8 +134,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   int sfd = d->signals_.get(), tfd = d->tick_.get(), rfd = d->sender_->eventFd();
   if (auto r = d->loop_.add(sfd, EPOLLIN, [raw](uint32_t) { raw->onSignal(); }); !r)
     return r.error();
-  if (auto r = d->loop_.add(tfd, EPOLLIN, [raw](uint32_t) { raw->onTick(); }); !r)
-    return r.error();
+  if (auto r = d->loop_.add(tfd, EPOLLIN, [raw](uint32_t) { raw->onTick(); }); !r) return r.error();
   if (auto r = d->loop_.add(rfd, EPOLLIN, [raw](uint32_t) { raw->sender_->consume(); }); !r)
     return r.error();
   if (auto r = d->loop_.add(stfd, EPOLLIN, [raw](uint32_t) { raw->onScheduleTimer(); }); !r)
@@ -185,10 +199,12 @@ void Daemon::onTick() {
   if (auto c = readClock(); c) {
     clock_ = *c;
     if (sender_)
-      if (auto r = sender_->setClock(clock_); !r) spdlog::warn("sender clock: {}", r.error().message);
+      if (auto r = sender_->setClock(clock_); !r)
+        spdlog::warn("sender clock: {}", r.error().message);
   }
   if (reflector_)
-    if (auto r = reflector_->refresh(); !r) spdlog::warn("reflector refresh: {}", r.error().message);
+    if (auto r = reflector_->refresh(); !r)
+      spdlog::warn("reflector refresh: {}", r.error().message);
   if (std::string s = statusLine(); s != lastStatus_) {
     service::status(s);
     lastStatus_ = std::move(s);
@@ -314,10 +330,12 @@ void Daemon::cmdStart(const ControlServer::Request& r) {
   Session* s = *started;
   if (adhoc && follow) adhocByClient_[r.client].push_back(name);
   if (follow) {
-    control_->event(r, "started", {{"session", name}, {"ssid", s->spec().ssid},
-                                   {"target", formatIp(s->spec().target)},
-                                   {"port", s->spec().port},
-                                   {"source_port", s->localPort()}});
+    control_->event(r, "started",
+                    {{"session", name},
+                     {"ssid", s->spec().ssid},
+                     {"target", formatIp(s->spec().target)},
+                     {"port", s->spec().port},
+                     {"source_port", s->localPort()}});
     waiting_[name].push_back(r);
   } else {
     control_->respond(r, {{"session", name}});
@@ -345,6 +363,7 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlServer::Req
     };
   }
   obs.onFinished = [this, name] { onSessionFinished(name); };
+  obs.onSample = [this, name](const ReplySample& r) { onSample(name, r); };
   uint32_t id = nextId_++;
   auto s = Session::start(std::move(spec), id, loop_, sender_ ? &*sender_ : nullptr, clock_, obs);
   if (!s) return s.error();
@@ -399,6 +418,13 @@ void Daemon::onSessionFinished(const std::string& name) {
     armScheduleTimer();
   }
   nlohmann::json sum = s->summary();
+  SessionSeries& ser = series_[name];
+  ser.runs++;
+  ser.sent += sum.value("sent", uint64_t(0));
+  ser.received += sum.value("received", uint64_t(0));
+  ser.lost += sum.value("lost", uint64_t(0));
+  ser.duplicates += sum.value("duplicates", uint64_t(0));
+  ser.reordered += sum.value("reordered", uint64_t(0));
   auto num = [&](const char* k) { return sum.value(k, nlohmann::json(0)).dump(); };
   auto rtt = sum.value("rtt_ns", nlohmann::json::object());
   auto fig = [&](const nlohmann::json& o, const char* k) {
@@ -406,20 +432,21 @@ void Daemon::onSessionFinished(const std::string& name) {
   };
   // The summary figures as journal fields, so `journalctl -u stampd
   // STAMP_SESSION=NAME -o json` gives them without parsing the text.
-  LogFields fields{{"STAMP_SESSION", name},
-                   {"STAMP_TARGET", sum.value("target", "")},
-                   {"STAMP_PORT", num("port")},
-                   {"STAMP_SCHEDULED", scheduler_.info(name) ? "1" : "0"},
-                   {"STAMP_SENT", num("sent")},
-                   {"STAMP_RECEIVED", num("received")},
-                   {"STAMP_LOST", num("lost")},
-                   {"STAMP_DUPLICATES", num("duplicates")},
-                   {"STAMP_RTT_MIN_NS", fig(rtt, "min")},
-                   {"STAMP_RTT_AVG_NS", fig(rtt, "avg")},
-                   {"STAMP_RTT_MAX_NS", fig(rtt, "max")},
-                   {"STAMP_RTT_P99_NS", fig(rtt, "p99")},
-                   {"STAMP_FORWARD_AVG_NS", fig(sum.value("forward_ns", nlohmann::json()), "avg")},
-                   {"STAMP_BACKWARD_AVG_NS", fig(sum.value("backward_ns", nlohmann::json()), "avg")}};
+  LogFields fields{
+      {"STAMP_SESSION", name},
+      {"STAMP_TARGET", sum.value("target", "")},
+      {"STAMP_PORT", num("port")},
+      {"STAMP_SCHEDULED", scheduler_.info(name) ? "1" : "0"},
+      {"STAMP_SENT", num("sent")},
+      {"STAMP_RECEIVED", num("received")},
+      {"STAMP_LOST", num("lost")},
+      {"STAMP_DUPLICATES", num("duplicates")},
+      {"STAMP_RTT_MIN_NS", fig(rtt, "min")},
+      {"STAMP_RTT_AVG_NS", fig(rtt, "avg")},
+      {"STAMP_RTT_MAX_NS", fig(rtt, "max")},
+      {"STAMP_RTT_P99_NS", fig(rtt, "p99")},
+      {"STAMP_FORWARD_AVG_NS", fig(sum.value("forward_ns", nlohmann::json()), "avg")},
+      {"STAMP_BACKWARD_AVG_NS", fig(sum.value("backward_ns", nlohmann::json()), "avg")}};
   spdlog::info("session {} finished: target {} sent {} received {} lost {} rtt avg {} ns p99 {} ns",
                name, sum.value("target", ""), num("sent"), num("received"), num("lost"),
                fig(rtt, "avg"), fig(rtt, "p99"));
@@ -433,9 +460,9 @@ void Daemon::cmdList(const ControlServer::Request& r) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& c : cfg_.sessions) {
     Session* s = find(c.name);
-    nlohmann::json e = {{"name", c.name}, {"target", c.target}, {"port", c.port},
-                        {"schedule", c.schedule}, {"configured", true},
-                        {"state", s ? s->state() : "idle"}};
+    nlohmann::json e = {{"name", c.name},     {"target", c.target},
+                        {"port", c.port},     {"schedule", c.schedule},
+                        {"configured", true}, {"state", s ? s->state() : "idle"}};
     if (s) {
       auto sum = s->summary();
       e["sent"] = sum.value("sent", 0);
@@ -443,7 +470,8 @@ void Daemon::cmdList(const ControlServer::Request& r) {
     }
     if (auto info = scheduler_.info(c.name)) {
       auto when = [](std::optional<UnixNs> t) {
-        return t && *t != Schedule::kNever ? nlohmann::json(formatRfc3339(*t)) : nlohmann::json(nullptr);
+        return t && *t != Schedule::kNever ? nlohmann::json(formatRfc3339(*t))
+                                           : nlohmann::json(nullptr);
       };
       e["next_run"] = when(info->nextRun);
       e["last_run"] = when(info->lastStart);
@@ -458,9 +486,14 @@ void Daemon::cmdList(const ControlServer::Request& r) {
                     [&](const SessionConfig& c) { return c.name == name; }))
       continue;
     auto sum = s->summary();
-    list.push_back({{"name", name}, {"target", sum["target"]}, {"port", sum["port"]},
-                    {"schedule", ""}, {"configured", false}, {"state", s->state()},
-                    {"sent", sum.value("sent", 0)}, {"received", sum.value("received", 0)}});
+    list.push_back({{"name", name},
+                    {"target", sum["target"]},
+                    {"port", sum["port"]},
+                    {"schedule", ""},
+                    {"configured", false},
+                    {"state", s->state()},
+                    {"sent", sum.value("sent", 0)},
+                    {"received", sum.value("received", 0)}});
   }
   control_->respond(r, {{"sessions", list}});
 }
@@ -550,7 +583,8 @@ Result<nlohmann::json> Daemon::reload() {
     if (c.schedule.empty() || !c.enabled) continue;
     ScheduleOptions opts{c.localTime ? ScheduleZone::kLocal : ScheduleZone::kUtc, now};
     if (auto s = Schedule::parse(c.schedule, opts); !s)
-      return fail(makeError(EINVAL, cfg_.path + ": session '" + c.name + "': " + s.error().message));
+      return fail(
+          makeError(EINVAL, cfg_.path + ": session '" + c.name + "': " + s.error().message));
   }
 
   if (next.daemon.logLevel != cfg_.daemon.logLevel)
@@ -576,9 +610,9 @@ Result<nlohmann::json> Daemon::reload() {
     for (const auto& n : report["sessions"][k]) s += (s.empty() ? "" : ",") + n.get<std::string>();
     return s.empty() ? std::string("none") : s;
   };
-  spdlog::info("reloaded {}: {}; sessions added {}, removed {}, changed {}; {} unchanged", cfg_.path,
-               changed ? "changes applied" : "nothing changed", names("added"), names("removed"),
-               names("changed"), report["sessions"]["unchanged"].size());
+  spdlog::info("reloaded {}: {}; sessions added {}, removed {}, changed {}; {} unchanged",
+               cfg_.path, changed ? "changes applied" : "nothing changed", names("added"),
+               names("removed"), names("changed"), report["sessions"]["unchanged"].size());
   service::ready(statusLine());
   return report;
 }
@@ -593,7 +627,8 @@ Result<void> Daemon::applyReflector(const Config& next, nlohmann::json& report) 
   for (const auto& ifname : cfg_.daemon.interfaces)
     if (std::find(next.daemon.interfaces.begin(), next.daemon.interfaces.end(), ifname) ==
         next.daemon.interfaces.end())
-      if (auto r = sender_->detach(ifname); !r) spdlog::warn("sender on {}: {}", ifname, r.error().message);
+      if (auto r = sender_->detach(ifname); !r)
+        spdlog::warn("sender on {}: {}", ifname, r.error().message);
   bool senderActive = std::any_of(sessions_.begin(), sessions_.end(),
                                   [](const auto& kv) { return !kv.second->finished(); });
   if (senderActive)
@@ -603,7 +638,8 @@ Result<void> Daemon::applyReflector(const Config& next, nlohmann::json& report) 
   if (!next.reflector.enabled) {
     if (!reflector_) return {};
     auto r = reflector_->shutdown();
-    for (const auto& ifname : cfg_.daemon.interfaces) report["reflector"]["detached"].push_back(ifname);
+    for (const auto& ifname : cfg_.daemon.interfaces)
+      report["reflector"]["detached"].push_back(ifname);
     reflector_.reset();
     auto removed = ReflectorBpf::teardown(pinDirFor(cfg_.daemon.bpffs));
     spdlog::info("reload: reflector disabled; detached and unpinned");
@@ -615,7 +651,8 @@ Result<void> Daemon::applyReflector(const Config& next, nlohmann::json& report) 
     auto r = Reflector::start(next, attachMode_, pinDirFor(cfg_.daemon.bpffs));
     if (!r) return r.error();
     reflector_.emplace(std::move(*r));
-    for (const auto& ifname : next.daemon.interfaces) report["reflector"]["attached"].push_back(ifname);
+    for (const auto& ifname : next.daemon.interfaces)
+      report["reflector"]["attached"].push_back(ifname);
     spdlog::info("reload: reflector enabled");
     return {};
   }
@@ -630,7 +667,8 @@ void Daemon::applySessions(const Config& next, nlohmann::json& report) {
   nlohmann::json added = nlohmann::json::array(), removed = nlohmann::json::array(),
                  changed = nlohmann::json::array(), unchanged = nlohmann::json::array();
   auto findIn = [](const std::vector<SessionConfig>& v, const std::string& name) {
-    auto it = std::find_if(v.begin(), v.end(), [&](const SessionConfig& c) { return c.name == name; });
+    auto it =
+        std::find_if(v.begin(), v.end(), [&](const SessionConfig& c) { return c.name == name; });
     return it == v.end() ? nullptr : &*it;
   };
   // A run of a session that is removed or changed stops now (its summary is
@@ -663,9 +701,10 @@ void Daemon::applySessions(const Config& next, nlohmann::json& report) {
     stopRun(old.name, "changed");
     bool wasScheduled = !old.schedule.empty() && old.enabled;
     bool isScheduled = !c->schedule.empty() && c->enabled;
-    bool scheduleSame = old.schedule == c->schedule && old.localTime == c->localTime &&
-                        old.splay == c->splay;
-    if (wasScheduled && !isScheduled) (void)scheduler_.remove(old.name);
+    bool scheduleSame =
+        old.schedule == c->schedule && old.localTime == c->localTime && old.splay == c->splay;
+    if (wasScheduled && !isScheduled)
+      (void)scheduler_.remove(old.name);
     else if (isScheduled && !(wasScheduled && scheduleSame))
       if (auto r = schedule(*c, now); !r) spdlog::error("reload: {}", r.error().message);
   }
@@ -674,8 +713,162 @@ void Daemon::applySessions(const Config& next, nlohmann::json& report) {
     added.push_back(c.name);
     if (auto r = schedule(c, now); !r) spdlog::error("reload: {}", r.error().message);
   }
-  report["sessions"] = {{"added", added}, {"removed", removed}, {"changed", changed},
-                        {"unchanged", unchanged}};
+  report["sessions"] = {
+      {"added", added}, {"removed", removed}, {"changed", changed}, {"unchanged", unchanged}};
+}
+
+void Daemon::onSample(const std::string& name, const ReplySample& r) {
+  SessionSeries& ser = series_[name];
+  if (Session* s = find(name)) {
+    ser.target = formatIp(s->spec().target);
+    ser.port = s->spec().port;
+  }
+  constexpr double kSec = 1e-9;
+  int64_t rtt = r.t4 - r.t1 - (r.hasT2 && r.hasT3 ? r.t3 - r.t2 : 0);
+  ser.rtt.observe(double(rtt) * kSec);
+  // One-way values only count when they can be true: a negative one says
+  // the clocks disagree, and is counted instead of observed.
+  if (r.hasT2) {
+    int64_t f = r.t2 - r.t1;
+    if (f < 0)
+      ++ser.negativeForward;
+    else
+      ser.forward.observe(double(f) * kSec);
+  }
+  if (r.hasT3) {
+    int64_t b = r.t4 - r.t3;
+    if (b < 0)
+      ++ser.negativeBackward;
+    else
+      ser.backward.observe(double(b) * kSec);
+  }
+}
+
+std::string Daemon::renderMetrics() {
+  MetricsText m;
+  m.family("stamp_build_info", "gauge", "stampd's version; always 1.");
+  m.sample("stamp_build_info", {{"version", STAMPD_VERSION}}, 1);
+  m.family("stamp_clock_synchronized", "gauge",
+           "1 when the kernel clock is synchronised (adjtimex), else 0.");
+  m.sample("stamp_clock_synchronized", {}, clock_.synchronized ? 1 : 0);
+  m.family("stamp_clock_tai_offset_seconds", "gauge", "TAI - UTC as the kernel knows it.");
+  m.sample("stamp_clock_tai_offset_seconds", {}, clock_.taiOffsetSec);
+  m.family("stamp_clock_error_estimate_seconds", "gauge",
+           "The Error Estimate this host puts in its packets, in seconds (RFC 4656 4.1.2).");
+  if (auto err = clock_.errorEstimate.errorNs())
+    m.sample("stamp_clock_error_estimate_seconds", {}, double(*err) * 1e-9);
+
+  // Totals of finished runs plus the running run.
+  std::map<std::string, SessionSeries*> all;
+  for (auto& [name, ser] : series_) all[name] = &ser;
+  for (const auto& [name, s] : sessions_)
+    if (!all.count(name)) all[name] = &series_[name];
+  struct Counter {
+    const char* name;
+    const char* help;
+    const char* key;
+    uint64_t SessionSeries::*field;
+  };
+  const Counter counters[] = {
+      {"stamp_session_sent_packets_total", "Test packets sent.", "sent", &SessionSeries::sent},
+      {"stamp_session_received_packets_total", "Replies received.", "received",
+       &SessionSeries::received},
+      {"stamp_session_lost_packets_total", "Packets with no reply within the timeout.", "lost",
+       &SessionSeries::lost},
+      {"stamp_session_duplicate_packets_total", "Duplicate replies.", "duplicates",
+       &SessionSeries::duplicates},
+      {"stamp_session_reordered_packets_total", "Replies that arrived out of order.", "reordered",
+       &SessionSeries::reordered}};
+  for (const auto& c : counters) {
+    m.family(c.name, "counter", c.help);
+    for (auto& [name, ser] : all) {
+      uint64_t v = ser->*c.field;
+      Session* s = find(name);
+      if (s && !s->finished()) v += s->summary().value(c.key, uint64_t(0));
+      if (s) ser->target = formatIp(s->spec().target), ser->port = s->spec().port;
+      m.sample(c.name, {{"session", name}, {"target", ser->target}}, double(v));
+    }
+  }
+  m.family("stamp_session_runs_total", "counter",
+           "Finished runs (a continuous session's windows count).");
+  for (auto& [name, ser] : all)
+    m.sample("stamp_session_runs_total", {{"session", name}, {"target", ser->target}},
+             double(ser->runs));
+  m.family("stamp_session_running", "gauge", "1 while a run of the session is in progress.");
+  for (auto& [name, ser] : all) {
+    Session* s = find(name);
+    m.sample("stamp_session_running", {{"session", name}, {"target", ser->target}},
+             s && !s->finished() ? 1 : 0);
+  }
+  m.family(
+      "stamp_session_negative_one_way_total", "counter",
+      "One-way delays left out of the histograms because they were negative (clocks disagree).");
+  for (auto& [name, ser] : all) {
+    m.sample("stamp_session_negative_one_way_total",
+             {{"session", name}, {"target", ser->target}, {"direction", "forward"}},
+             double(ser->negativeForward));
+    m.sample("stamp_session_negative_one_way_total",
+             {{"session", name}, {"target", ser->target}, {"direction", "backward"}},
+             double(ser->negativeBackward));
+  }
+  struct Hist {
+    const char* name;
+    const char* help;
+    PromHistogram SessionSeries::*h;
+  };
+  const Hist hists[] = {
+      {"stamp_session_rtt_seconds",
+       "Round-trip time without the reflector's dwell: (T4-T1)-(T3-T2).", &SessionSeries::rtt},
+      {"stamp_session_forward_delay_seconds", "Near-end (forward) one-way delay T2-T1.",
+       &SessionSeries::forward},
+      {"stamp_session_backward_delay_seconds", "Far-end (backward) one-way delay T4-T3.",
+       &SessionSeries::backward}};
+  for (const auto& h : hists) {
+    m.family(h.name, "histogram", h.help);
+    for (auto& [name, ser] : all)
+      m.histogram(h.name, {{"session", name}, {"target", ser->target}}, ser->*h.h);
+  }
+
+  if (reflector_) {
+    auto counters = reflector_->bpf().counters();
+    auto kinds = reflector_->bpf().attachments();
+    struct RC {
+      const char* name;
+      const char* help;
+      __u64 stamp_refl_counters::*f;
+    };
+    const RC rcs[] = {
+        {"stamp_reflector_received_packets_total",
+         "STAMP test packets seen on the reflector's ports.", &stamp_refl_counters::rx},
+        {"stamp_reflector_reflected_packets_total", "Test packets answered in the kernel.",
+         &stamp_refl_counters::reflected},
+        {"stamp_reflector_fragments_total", "IP fragments passed to the stack.",
+         &stamp_refl_counters::fragments}};
+    for (const auto& rc : rcs) {
+      m.family(rc.name, "counter", rc.help);
+      for (const auto& [ifname, kind] : kinds) {
+        stamp_refl_counters c{};
+        if (auto idx = interfaceIndex(ifname); idx && counters)
+          if (auto it = counters->find(*idx); it != counters->end()) c = it->second;
+        m.sample(rc.name, {{"interface", ifname}}, double(c.*rc.f));
+      }
+    }
+    m.family("stamp_reflector_dropped_packets_total", "counter",
+             "Test packets dropped, by reason.");
+    for (const auto& [ifname, kind] : kinds) {
+      stamp_refl_counters c{};
+      if (auto idx = interfaceIndex(ifname); idx && counters)
+        if (auto it = counters->find(*idx); it != counters->end()) c = it->second;
+      for (int k = 0; k < STAMP_DROP_MAX; ++k)
+        m.sample("stamp_reflector_dropped_packets_total",
+                 {{"interface", ifname}, {"reason", dropName(k)}}, double(c.drop[k]));
+    }
+    m.family("stamp_reflector_port_info", "gauge",
+             "The UDP ports the reflector answers on; always 1.");
+    for (auto p : cfg_.reflector.ports)
+      m.sample("stamp_reflector_port_info", {{"port", std::to_string(p)}}, 1);
+  }
+  return m.text();
 }
 
 namespace {

@@ -11,6 +11,7 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "metrics.hpp"
 #include "control_server.hpp"
 #include "event_loop.hpp"
 #include "pin_root.hpp"
@@ -78,6 +79,22 @@ class Daemon {
   uint64_t adhocCounter_ = 0;
   int64_t startedMono_ = 0;
   std::string lastStatus_;
+
+  // Prometheus series of a session name, across its runs.
+  struct SessionSeries {
+    std::string target;
+    uint16_t port = 0;
+    uint64_t runs = 0;
+    // Totals of finished runs; a running run's figures are added at scrape.
+    uint64_t sent = 0, received = 0, lost = 0, duplicates = 0, reordered = 0;
+    PromHistogram rtt{delayBucketsSeconds()}, forward{delayBucketsSeconds()},
+        backward{delayBucketsSeconds()};
+    uint64_t negativeForward = 0, negativeBackward = 0;
+  };
+  void onSample(const std::string& name, const ReplySample& s);
+  std::string renderMetrics();
+  std::map<std::string, SessionSeries> series_;
+  std::unique_ptr<MetricsServer> metrics_;
 };
 
 }  // namespace stamp

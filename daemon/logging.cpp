@@ -21,12 +21,18 @@ thread_local std::vector<LogFields::Field> tFields;
 int priorityOf(spdlog::level::level_enum l) {
   switch (l) {
     case spdlog::level::trace:
-    case spdlog::level::debug: return LOG_DEBUG;
-    case spdlog::level::info: return LOG_INFO;
-    case spdlog::level::warn: return LOG_WARNING;
-    case spdlog::level::err: return LOG_ERR;
-    case spdlog::level::critical: return LOG_CRIT;
-    default: return LOG_INFO;
+    case spdlog::level::debug:
+      return LOG_DEBUG;
+    case spdlog::level::info:
+      return LOG_INFO;
+    case spdlog::level::warn:
+      return LOG_WARNING;
+    case spdlog::level::err:
+      return LOG_ERR;
+    case spdlog::level::critical:
+      return LOG_CRIT;
+    default:
+      return LOG_INFO;
   }
 }
 
@@ -84,8 +90,12 @@ LogFields::LogFields(std::vector<Field> fields) : mark_(tFields.size()) {
   tFields.insert(tFields.end(), fields.begin(), fields.end());
 }
 
-LogFields::~LogFields() { tFields.resize(mark_); }
+LogFields::~LogFields() {
+  tFields.resize(mark_);
+}
 
-const std::vector<LogFields::Field>& LogFields::current() { return tFields; }
+const std::vector<LogFields::Field>& LogFields::current() {
+  return tFields;
+}
 
 }  // namespace stamp

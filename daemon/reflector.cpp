@@ -9,14 +9,17 @@ namespace stamp {
 
 Result<void> Reflector::check(const Config& cfg) {
   if (cfg.reflector.mode != ReflectorMode::Stateless)
-    return makeError(ENOTSUP, cfg.path + ": reflector mode \"stateful\" is not supported by this "
-                                         "version of stampd; use \"stateless\"");
+    return makeError(ENOTSUP, cfg.path +
+                                  ": reflector mode \"stateful\" is not supported by this "
+                                  "version of stampd; use \"stateless\"");
   if (cfg.reflector.tsFormat != TsFormat::Ntp)
-    return makeError(ENOTSUP, cfg.path + ": reflector timestamp_format \"ptp\" is not supported "
-                                         "by this version of stampd; use \"ntp\"");
+    return makeError(ENOTSUP, cfg.path +
+                                  ": reflector timestamp_format \"ptp\" is not supported "
+                                  "by this version of stampd; use \"ntp\"");
   if (!cfg.reflector.authKey.empty())
-    return makeError(ENOTSUP, cfg.path + ": authenticated reflector mode (auth_key) is not "
-                                         "supported by this version of stampd");
+    return makeError(ENOTSUP, cfg.path +
+                                  ": authenticated reflector mode (auth_key) is not "
+                                  "supported by this version of stampd");
   for (const auto& ifname : cfg.daemon.interfaces)
     if (auto idx = interfaceIndex(ifname); !idx) return idx.error();
   return {};

@@ -15,7 +15,8 @@ class Reflector {
   // With a `pinDir` the reflector is pinned there and adopts what an
   // earlier stampd pinned; attachments of interfaces no longer configured
   // are removed.
-  static Result<Reflector> start(const Config& cfg, AttachMode mode, const std::string& pinDir = {});
+  static Result<Reflector> start(const Config& cfg, AttachMode mode,
+                                 const std::string& pinDir = {});
   // What start() and update() would refuse in `cfg`: modes this version
   // lacks, interfaces that do not exist. Touches nothing.
   static Result<void> check(const Config& cfg);

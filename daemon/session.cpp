@@ -251,6 +251,7 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   r.late = t4 - t1 > spec_.timeout.count();
   stats_.expire(realtimeNow(), spec_.timeout);
   stats_.onReply(r);
+  if (observer_.onSample) observer_.onSample(r);
   if (observer_.onReply) {
     auto orNull = [](const auto& o) { return o ? nlohmann::json(*o) : nlohmann::json(nullptr); };
     nlohmann::json j = {{"seq", senderSeq},

@@ -55,6 +55,8 @@ class Session {
  public:
   struct Observer {
     std::function<void(const nlohmann::json& reply)> onReply;
+    // Every reply's timestamps (for the metrics' histograms).
+    std::function<void(const ReplySample& sample)> onSample;
     std::function<void()> onFinished;
   };
 
