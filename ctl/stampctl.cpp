@@ -337,6 +337,57 @@ void printReload(const json& r) {
                 k.get<std::string>().c_str());
 }
 
+// "2026-11-27T07:50:00.534890Z" -> "2026-11-27 07:50:00Z".
+std::string wallTime(const json& t) {
+  if (!t.is_string()) return "-";
+  std::string s = t.get<std::string>();
+  if (s.size() < 19) return s;
+  return s.substr(0, 10) + " " + s.substr(11, 8) + "Z";
+}
+
+// Why a one-way figure is missing or doubtful (RFC 8762 4.1.2: the Error
+// Estimate's S bit says whether a clock is synchronised to UTC).
+std::string oneWayNote(const json& run) {
+  json clk = run.value("clock", json::object());
+  json l = clk.value("local", json()), r = clk.value("remote", json());
+  bool ls = l.is_object() && l.value("synchronized", false);
+  bool rs = r.is_object() && r.value("synchronized", false);
+  if (!r.is_object() || r.is_null()) return "remote clock unknown";
+  if (!ls && !rs) return "neither clock synchronised";
+  if (!ls) return "local clock not synchronised";
+  if (!rs) return "remote clock not synchronised";
+  return "";
+}
+
+void printResults(const json& r) {
+  const json runs = r.value("runs", json::array());
+  if (runs.empty()) {
+    std::printf("no runs recorded\n");
+    return;
+  }
+  std::printf("%-20s %-16s %-24s %6s %6s %6s %11s %11s %11s %11s  %s\n", "END", "SESSION", "TARGET",
+              "SENT", "RECV", "LOST", "RTT AVG", "RTT P99", "FWD AVG", "BWD AVG", "NOTE");
+  for (const auto& run : runs) {
+    json rtt = run.value("rtt_ns", json::object());
+    std::string note = oneWayNote(run);
+    if (run.value("window", false)) note = "window" + std::string(note.empty() ? "" : "; ") + note;
+    std::string target =
+        run.value("target", std::string()) + " " + std::to_string(run.value("port", 0));
+    std::printf(
+        "%-20s %-16s %-24s %6s %6s %6s %11s %11s %11s %11s  %s\n",
+        wallTime(run.value("end", json())).c_str(), run.value("session", std::string()).c_str(),
+        target.c_str(), run["sent"].dump().c_str(), run["received"].dump().c_str(),
+        run["lost"].dump().c_str(), ms(rtt.value("avg", json())).c_str(),
+        ms(rtt.value("p99", json())).c_str(),
+        ms(run.value("forward_ns", json::object()).value("avg", json())).c_str(),
+        ms(run.value("backward_ns", json::object()).value("avg", json())).c_str(), note.c_str());
+  }
+  json store = r.value("store", json::object());
+  if (!store.value("healthy", true))
+    std::printf("note: the results store reports: %s\n",
+                store.value("error", json("")).dump().c_str());
+}
+
 int cmdReload(Connection& c, bool asJson) {
   auto r = call(c, std::string(control::kReload), json::object());
   if (!r) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
@@ -360,6 +411,8 @@ int cmdReload(Connection& c, bool asJson) {
 int main(int argc, char** argv) {
   CLI::App app{"stampctl: control stampd, the STAMP daemon"};
   app.require_subcommand(1);
+  // --json and --socket also after the subcommand: `stampctl results --json`.
+  app.fallthrough();
   std::string socketPath = control::kDefaultSocket;
   bool asJson = false;
   app.add_option("--socket", socketPath, "stampd's control socket")->capture_default_str();
@@ -369,6 +422,7 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "daemon, clock, reflector counters");
   auto* session = app.add_subcommand("session", "measurement sessions");
   session->require_subcommand(1);
+  session->fallthrough();
   auto* start = session->add_subcommand("start", "run a configured session, or an ad-hoc one");
   std::string name, target, interval = "100ms", timeout = "2s";
   int port = 862, dscp = 0, size = 44;
@@ -388,6 +442,13 @@ int main(int argc, char** argv) {
   show->add_option("name", name)->required();
   auto* stop = session->add_subcommand("stop", "stop a running session");
   stop->add_option("name", name)->required();
+  auto* results =
+      app.add_subcommand("results", "finished runs from the results store, newest first");
+  std::string since;
+  size_t limit = 50;
+  results->add_option("name", name, "only this session");
+  results->add_option("--since", since, "only runs that ended within this long (e.g. 12h)");
+  results->add_option("--limit", limit, "at most this many runs")->check(CLI::Range(1, 10000));
   auto* reload = app.add_subcommand(
       "reload", "re-read stampd's configuration file; a bad file is refused and nothing changes");
 
@@ -432,6 +493,21 @@ int main(int argc, char** argv) {
   if (*list) return simple(*conn, control::kSessionList, json::object(), asJson, printList);
   if (*show) return simple(*conn, control::kSessionShow, {{"name", name}}, asJson, printShow);
   if (*reload) return cmdReload(*conn, asJson);
+  if (*results) {
+    json a = {{"limit", limit}};
+    if (!name.empty()) a["name"] = name;
+    if (!since.empty()) {
+      auto d = stamp::parseDuration(since);
+      if (!d) {
+        std::fprintf(stderr, "stampctl: --since takes a duration like 30m, 12h\n");
+        return kExitUsage;
+      }
+      timespec ts{};
+      clock_gettime(CLOCK_REALTIME, &ts);
+      a["since_ns"] = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec - d->count();
+    }
+    return simple(*conn, control::kResults, a, asJson, printResults);
+  }
   if (*stop) return simple(*conn, control::kSessionStop, {{"name", name}}, asJson, printSummary);
   return kExitUsage;
 }

@@ -239,6 +239,9 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
        }},
   };
   std::map<std::string, Handler> metricsKeys = {{"listen", str(cfg.metrics.listen)}};
+  std::map<std::string, Handler> resultsKeys = {
+      {"max_age", duration(cfg.results.maxAge)},
+      {"max_runs", integer(cfg.results.maxRuns, 0, INT64_MAX)}};
 
   auto sessions = [&](const toml::node& n, const std::string& key, Errors& e) {
     const toml::array* a = n.as_array();
@@ -281,6 +284,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"histogram_bins", integer(s.histogramBins, 1, 10000)},
           {"histogram_floor", duration(s.histogramFloor)},
           {"histogram_ceiling", duration(s.histogramCeiling)},
+          {"window", duration(s.window)},
       };
       walk(*t, key + ".", keys, e);
       if (s.name.empty()) e.add(t->source(), "a [[session]] needs a 'name'");
@@ -300,6 +304,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       {"daemon", section("daemon", daemonKeys)},
       {"reflector", section("reflector", reflectorKeys)},
       {"metrics", section("metrics", metricsKeys)},
+      {"results", section("results", resultsKeys)},
       {"session", sessions},
   };
   walk(root, "", top, err);

@@ -42,6 +42,13 @@ struct ReflectorConfig {
   bool operator==(const ReflectorConfig&) const = default;
 };
 
+// The results store (SQLite in [daemon] state_dir): retention.
+struct ResultsConfig {
+  std::chrono::nanoseconds maxAge = std::chrono::hours(24 * 30);  // 0: no limit
+  uint64_t maxRuns = 100'000;                                     // 0: no limit
+  bool operator==(const ResultsConfig&) const = default;
+};
+
 struct MetricsConfig {
   std::string listen;  // empty: off
 };
@@ -53,8 +60,8 @@ struct SessionConfig {
   uint64_t count = 100;  // 0: until stopped
   std::chrono::nanoseconds interval = std::chrono::milliseconds(100);
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);
-  std::string schedule;  // cron; empty: on demand only
-  bool localTime = false;  // schedule in the local time zone, not UTC
+  std::string schedule;               // cron; empty: on demand only
+  bool localTime = false;             // schedule in the local time zone, not UTC
   std::chrono::nanoseconds splay{0};  // random delay per run, up to this
   uint32_t size = 44;
   uint8_t dscp = 0;
@@ -62,11 +69,14 @@ struct SessionConfig {
   TsFormat tsFormat = TsFormat::Ntp;
   std::string authKey;
   bool enabled = true;
-  uint16_t sourcePort = 0;    // 0: automatic
-  bool requireSync = false;   // refuse to run on an unsynchronised clock
+  uint16_t sourcePort = 0;      // 0: automatic
+  bool requireSync = false;     // refuse to run on an unsynchronised clock
   uint32_t histogramBins = 50;  // exported histogram, like the prototype's
   std::chrono::nanoseconds histogramFloor{0};
   std::chrono::nanoseconds histogramCeiling = std::chrono::milliseconds(100);
+  // A continuous session (count = 0) closes a window this often and
+  // records each as a run (like a router's SR-PM computation interval).
+  std::chrono::nanoseconds window = std::chrono::seconds(30);
   bool operator==(const SessionConfig&) const = default;
 };
 
@@ -75,6 +85,7 @@ struct Config {
   DaemonConfig daemon;
   ReflectorConfig reflector;
   MetricsConfig metrics;
+  ResultsConfig results;
   std::vector<SessionConfig> sessions;
 };
 
@@ -82,6 +93,5 @@ struct Config {
 Result<Config> parseConfig(std::string_view text, const std::string& path);
 // Reads and parses a file.
 Result<Config> loadConfig(const std::string& path);
-
 
 }  // namespace stamp

@@ -102,6 +102,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   if (auto r = d->sender_->setClock(d->clock_); !r) return r.error();
   d->attachMode_ = mode;
 
+  d->openStore();
+
   auto tick = makePeriodicTimer(1'000'000'000);
   if (!tick) return tick.error();
   d->tick_ = std::move(*tick);
@@ -205,6 +207,7 @@ void Daemon::onTick() {
   if (reflector_)
     if (auto r = reflector_->refresh(); !r)
       spdlog::warn("reflector refresh: {}", r.error().message);
+  if (!store_ && monoSeconds() >= storeRetryMono_) openStore();
   if (std::string s = statusLine(); s != lastStatus_) {
     service::status(s);
     lastStatus_ = std::move(s);
@@ -231,6 +234,7 @@ std::string Daemon::statusLine() const {
 
 void Daemon::onRequest(const ControlServer::Request& r) {
   if (r.command == control::kStatus) return cmdStatus(r);
+  if (r.command == control::kResults) return cmdResults(r);
   if (r.command == control::kSessionList) return cmdList(r);
   if (r.command == control::kSessionShow) return cmdShow(r);
   if (r.command == control::kSessionStart || r.command == control::kSessionStop ||
@@ -295,7 +299,8 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
                         {"uptime_s", monoSeconds() - startedMono_},
                         {"clock", clockJson(clock_)},
                         {"reflector", refl},
-                        {"sessions_running", running}});
+                        {"sessions_running", running},
+                        {"results_store", storeJson()}});
 }
 
 void Daemon::cmdStart(const ControlServer::Request& r) {
@@ -364,6 +369,7 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlServer::Req
   }
   obs.onFinished = [this, name] { onSessionFinished(name); };
   obs.onSample = [this, name](const ReplySample& r) { onSample(name, r); };
+  obs.onWindow = [this, name](const nlohmann::json& j) { onWindow(name, j); };
   uint32_t id = nextId_++;
   auto s = Session::start(std::move(spec), id, loop_, sender_ ? &*sender_ : nullptr, clock_, obs);
   if (!s) return s.error();
@@ -450,6 +456,8 @@ void Daemon::onSessionFinished(const std::string& name) {
   spdlog::info("session {} finished: target {} sent {} received {} lost {} rtt avg {} ns p99 {} ns",
                name, sum.value("target", ""), num("sent"), num("received"), num("lost"),
                fig(rtt, "avg"), fig(rtt, "p99"));
+  // A continuous session's run is stored window by window instead.
+  if (s->spec().window.count() == 0) recordRun(name, sum, false, s->startedAt(), realtimeNow());
   auto it = waiting_.find(name);
   if (it == waiting_.end()) return;
   for (const auto& req : it->second) control_->respond(req, sum);
@@ -589,12 +597,16 @@ Result<nlohmann::json> Daemon::reload() {
 
   if (next.daemon.logLevel != cfg_.daemon.logLevel)
     spdlog::set_level(spdlog::level::from_str(next.daemon.logLevel));
+  if (store_ && !(next.results == cfg_.results))
+    store_->setRetention({std::chrono::duration_cast<std::chrono::seconds>(next.results.maxAge),
+                          next.results.maxRuns});
   auto applied = applyReflector(next, report);
   applySessions(next, report);
   bool changed = !restart.empty() || next.daemon.logLevel != cfg_.daemon.logLevel ||
                  next.daemon.interfaces != cfg_.daemon.interfaces ||
-                 !(next.reflector == cfg_.reflector) || !report["sessions"]["added"].empty() ||
-                 !report["sessions"]["removed"].empty() || !report["sessions"]["changed"].empty();
+                 !(next.results == cfg_.results) || !(next.reflector == cfg_.reflector) ||
+                 !report["sessions"]["added"].empty() || !report["sessions"]["removed"].empty() ||
+                 !report["sessions"]["changed"].empty();
   report["changed"] = changed;
   cfg_ = std::move(next);
   armScheduleTimer();
@@ -869,6 +881,104 @@ std::string Daemon::renderMetrics() {
       m.sample("stamp_reflector_port_info", {{"port", std::to_string(p)}}, 1);
   }
   return m.text();
+}
+
+void Daemon::openStore() {
+  std::string path = cfg_.daemon.stateDir + "/results.db";
+  Retention keep{std::chrono::duration_cast<std::chrono::seconds>(cfg_.results.maxAge),
+                 cfg_.results.maxRuns};
+  auto s = ResultsStore::open(path, keep);
+  if (!s) {
+    if (s.error().message != storeError_)
+      spdlog::error("{}; measuring goes on, run summaries stay in the log (retrying every minute)",
+                    s.error().message);
+    storeError_ = s.error().message;
+    storeRetryMono_ = monoSeconds() + 60;
+    return;
+  }
+  store_.emplace(std::move(*s));
+  if (!storeError_.empty()) spdlog::info("results store {} is available again", path);
+  storeError_.clear();
+  spdlog::debug("results store {}", path);
+}
+
+nlohmann::json Daemon::storeJson() const {
+  std::string path = cfg_.daemon.stateDir + "/results.db";
+  if (!store_) return {{"path", path}, {"healthy", false}, {"error", storeError_}};
+  return {
+      {"path", store_->path()},
+      {"healthy", store_->healthy()},
+      {"error", store_->healthy() ? nlohmann::json(nullptr) : nlohmann::json(store_->lastError())}};
+}
+
+void Daemon::recordRun(const std::string& name, const nlohmann::json& summary, bool window,
+                       UnixNs start, UnixNs end) {
+  if (!store_) return;
+  RunRecord::Context ctx;
+  ctx.scheduled = scheduler_.info(name).has_value();
+  ctx.window = window;
+  ctx.startNs = start;
+  ctx.endNs = end;
+  ctx.local = ClockAtRun::from(clock_.errorEstimate);
+  if (Session* s = find(name)) {
+    ctx.local = ClockAtRun::from(s->localClock());
+    if (auto remote = s->remoteClock()) ctx.remote = ClockAtRun::from(*remote);
+  }
+  auto id = store_->record(RunRecord::fromSummary(summary, ctx));
+  if (!id) {
+    LogFields fields{{"STAMP_SESSION", name}};
+    spdlog::error("session {}: run not stored: {} (the summary above is in the log)", name,
+                  id.error().message);
+  }
+}
+
+void Daemon::onWindow(const std::string& name, const nlohmann::json& w) {
+  auto num = [&](const char* k) { return w.value(k, nlohmann::json(0)).dump(); };
+  auto rtt = w.value("rtt_ns", nlohmann::json::object());
+  auto fig = [&](const char* k) {
+    return rtt.is_object() ? rtt.value(k, nlohmann::json(nullptr)).dump() : std::string("null");
+  };
+  LogFields fields{{"STAMP_SESSION", name},
+                   {"STAMP_TARGET", w.value("target", "")},
+                   {"STAMP_WINDOW", "1"},
+                   {"STAMP_SENT", num("sent")},
+                   {"STAMP_RECEIVED", num("received")},
+                   {"STAMP_LOST", num("lost")},
+                   {"STAMP_RTT_AVG_NS", fig("avg")},
+                   {"STAMP_RTT_P99_NS", fig("p99")}};
+  spdlog::info("session {} window {} .. {}: sent {} received {} lost {} rtt avg {} ns p99 {} ns",
+               name, w.value("started", ""), w.value("ended", ""), num("sent"), num("received"),
+               num("lost"), fig("avg"), fig("p99"));
+  recordRun(name, w, true, w.value("started_ns", UnixNs(0)), w.value("ended_ns", UnixNs(0)));
+}
+
+void Daemon::cmdResults(const ControlServer::Request& r) {
+  if (!store_)
+    return control_->fail(r, control::kErrUnavailable,
+                          "the results store is unavailable: " + storeError_);
+  std::optional<std::string> name;
+  std::optional<int64_t> since;
+  size_t limit = 100;
+  if (r.args.contains("name")) {
+    if (!r.args["name"].is_string())
+      return control_->fail(r, control::kErrBadArgument, "\"name\" must be a string");
+    name = r.args["name"].get<std::string>();
+  }
+  if (r.args.contains("since_ns")) {
+    if (!r.args["since_ns"].is_number_integer())
+      return control_->fail(r, control::kErrBadArgument, "\"since_ns\" must be an integer");
+    since = r.args["since_ns"].get<int64_t>();
+  }
+  if (r.args.contains("limit")) {
+    if (!r.args["limit"].is_number_unsigned() || r.args["limit"].get<uint64_t>() > 10000)
+      return control_->fail(r, control::kErrBadArgument, "\"limit\" must be 0..10000");
+    limit = r.args["limit"].get<size_t>();
+  }
+  auto runs = store_->query(name, since, limit);
+  if (!runs) return control_->fail(r, control::kErrUnavailable, runs.error().message);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& run : *runs) list.push_back(toJson(run, r.args.value("detail", false)));
+  control_->respond(r, {{"runs", list}, {"store", storeJson()}});
 }
 
 namespace {

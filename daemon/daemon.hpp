@@ -16,6 +16,7 @@
 #include "event_loop.hpp"
 #include "pin_root.hpp"
 #include "reflector.hpp"
+#include "results_store.hpp"
 #include "schedule.hpp"
 #include "sender_bpf.hpp"
 #include "session.hpp"
@@ -42,6 +43,14 @@ class Daemon {
   void cmdShow(const ControlServer::Request& r);
   void cmdStop(const ControlServer::Request& r);
   void cmdReload(const ControlServer::Request& r);
+  void cmdResults(const ControlServer::Request& r);
+  // The results store: opened at start, retried every minute while it
+  // fails; measuring never waits for it.
+  void openStore();
+  void recordRun(const std::string& name, const nlohmann::json& summary, bool window, UnixNs start,
+                 UnixNs end);
+  void onWindow(const std::string& name, const nlohmann::json& summary);
+  nlohmann::json storeJson() const;
   // Re-reads cfg_.path, validates it all, then applies the difference (see
   // control_protocol.hpp "reload" for the result). A refused file changes
   // nothing.
@@ -95,6 +104,9 @@ class Daemon {
   std::string renderMetrics();
   std::map<std::string, SessionSeries> series_;
   std::unique_ptr<MetricsServer> metrics_;
+  std::optional<ResultsStore> store_;
+  std::string storeError_;  // why the store is unavailable or failed last
+  int64_t storeRetryMono_ = 0;
 };
 
 }  // namespace stamp

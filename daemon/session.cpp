@@ -30,15 +30,20 @@ nanoseconds monotonicNow() {
 
 Result<SessionSpec> checked(SessionSpec s) {
   if (s.size < kUnauthBase)
-    return makeError(EINVAL, "size " + std::to_string(s.size) + " is below the 44-octet STAMP base");
+    return makeError(EINVAL,
+                     "size " + std::to_string(s.size) + " is below the 44-octet STAMP base");
   if (s.size > kMaxSize)
-    return makeError(EINVAL, "size " + std::to_string(s.size) + " exceeds " + std::to_string(kMaxSize));
+    return makeError(EINVAL,
+                     "size " + std::to_string(s.size) + " exceeds " + std::to_string(kMaxSize));
   if (s.interval < std::chrono::microseconds(1))
     return makeError(EINVAL, "interval must be at least 1us");
   if (s.timeout <= nanoseconds(0)) return makeError(EINVAL, "timeout must be positive");
   if (s.dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
   if (s.port == 0) return makeError(EINVAL, "port must be 1..65535");
   if (auto r = checkHistogramSpec(s.histogram); !r) return r.error();
+  if (s.window < nanoseconds(0)) return makeError(EINVAL, "window must not be negative");
+  if (s.window > nanoseconds(0) && s.window < std::chrono::seconds(1))
+    return makeError(EINVAL, "window must be at least 1s");
   return s;
 }
 
@@ -61,6 +66,7 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   s.sourcePort = c.sourcePort;
   s.requireSync = c.requireSync;
   s.histogram = {c.histogramBins, c.histogramFloor.count(), c.histogramCeiling.count()};
+  if (c.count == 0) s.window = c.window;
   return checked(s);
 }
 
@@ -85,8 +91,10 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
     s.histogram.bins = a.value("histogram_bins", s.histogram.bins);
     s.histogram.floorNs = a.value("histogram_floor_ns", s.histogram.floorNs);
     s.histogram.ceilingNs = a.value("histogram_ceiling_ns", s.histogram.ceilingNs);
+    if (s.count == 0) s.window = nanoseconds(a.value("window_ns", int64_t{30'000'000'000}));
     std::string fmt = a.value("timestamp_format", std::string("ntp"));
-    if (fmt != "ntp" && fmt != "ptp") return makeError(EINVAL, "timestamp_format must be ntp or ptp");
+    if (fmt != "ntp" && fmt != "ptp")
+      return makeError(EINVAL, "timestamp_format must be ntp or ptp");
     s.tsFormat = fmt == "ptp" ? TsFormat::Ptp : TsFormat::Ntp;
   } catch (const nlohmann::json::exception& e) {
     return makeError(EINVAL, std::string("bad session argument: ") + e.what());
@@ -95,7 +103,11 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
 }
 
 Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer)
-    : spec_(std::move(spec)), id_(id), loop_(loop), bpf_(bpf), observer_(std::move(observer)),
+    : spec_(std::move(spec)),
+      id_(id),
+      loop_(loop),
+      bpf_(bpf),
+      observer_(std::move(observer)),
       stats_(spec_.histogram) {}
 
 Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, EventLoop& loop,
@@ -175,6 +187,11 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
   }
   s->startedAt_ = realtimeNow();
   s->start_ = monotonicNow();
+  if (s->spec_.count == 0 && s->spec_.window > nanoseconds(0)) {
+    s->window_ = std::make_unique<Window>(s->spec_.histogram);
+    s->window_->startedAt = s->startedAt_;
+    s->windowEnd_ = s->start_ + s->spec_.window;
+  }
   s->armAt(s->start_);
   return s;
 }
@@ -200,6 +217,8 @@ void Session::onTimer() {
   nanoseconds now = monotonicNow();
   const bool allSent = stopping_ || (spec_.count != 0 && nextIndex_ >= spec_.count);
   if (!allSent) {
+    // A packet due at the boundary opens the next window.
+    if (window_ && now >= windowEnd_) rollWindow(now);
     // Send everything that is due: the schedule is absolute, so a late
     // wake-up catches up instead of drifting.
     while ((spec_.count == 0 || nextIndex_ < spec_.count) &&
@@ -208,14 +227,20 @@ void Session::onTimer() {
     if (spec_.count == 0 || nextIndex_ < spec_.count) {
       armAt(start_ + spec_.interval * int64_t(nextIndex_));
       stats_.expire(realtimeNow(), spec_.timeout);
+      if (closing_ && now >= closingDeadline_) {
+        emitWindow(*closing_, false);
+        closing_.reset();
+      }
       return;
     }
     armAt(lastSend_ + spec_.timeout);
     return;
   }
   // All sent and the last packet's timeout has passed.
-  if (now >= lastSend_ + spec_.timeout) finish();
-  else armAt(lastSend_ + spec_.timeout);
+  if (now >= lastSend_ + spec_.timeout)
+    finish();
+  else
+    armAt(lastSend_ + spec_.timeout);
 }
 
 void Session::sendOne() {
@@ -233,6 +258,7 @@ void Session::sendOne() {
   lastSend_ = monotonicNow();
   ++nextIndex_;
   stats_.onSent(seq, t1);
+  if (window_) window_->stats.onSent(seq, t1);
   if (send(sock_.get(), pkt.data(), pkt.size(), 0) < 0)
     spdlog::debug("session {}: send seq {}: {}", spec_.name, seq, std::strerror(errno));
 }
@@ -251,6 +277,7 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   r.late = t4 - t1 > spec_.timeout.count();
   stats_.expire(realtimeNow(), spec_.timeout);
   stats_.onReply(r);
+  if (Window* w = windowOf(senderSeq)) w->stats.onReply(r);
   if (observer_.onSample) observer_.onSample(r);
   if (observer_.onReply) {
     auto orNull = [](const auto& o) { return o ? nlohmann::json(*o) : nlohmann::json(nullptr); };
@@ -267,8 +294,7 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
     j["backward_ns"] = t3 ? nlohmann::json(t4 - *t3) : nlohmann::json(nullptr);
     observer_.onReply(j);
   }
-  if (!stopping_ && spec_.count != 0 && nextIndex_ >= spec_.count &&
-      stats_.summary().inFlight == 0)
+  if (!stopping_ && spec_.count != 0 && nextIndex_ >= spec_.count && stats_.summary().inFlight == 0)
     finish();
 }
 
@@ -277,6 +303,7 @@ void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   UnixNs now = realtimeNow();
   auto senderEe = ErrorEstimate::decode(rec.sender_err_est);
   auto reflEe = ErrorEstimate::decode(rec.refl_err_est);
+  remoteClock_ = reflEe;
   int32_t tai = clock.taiOffsetSec;
   UnixNs t1 = unixNsFromWire(WireTs::fromRaw(rec.t1), senderEe.ptp, tai, now);
   UnixNs t2 = unixNsFromWire(WireTs::fromRaw(rec.t2), reflEe.ptp, tai, now);
@@ -318,6 +345,7 @@ void Session::onSocket() {
     if (!r || finished_) continue;
     auto senderEe = ErrorEstimate::decode(r->senderErrEst);
     auto reflEe = ErrorEstimate::decode(r->errEst);
+    remoteClock_ = reflEe;
     UnixNs now = realtimeNow();
     UnixNs t1 = unixNsFromWire(r->senderTs, senderEe.ptp, 0, now);
     UnixNs t2 = unixNsFromWire(r->rxTs, reflEe.ptp, 0, now);
@@ -348,7 +376,53 @@ void Session::finish() {
   timerfd_settime(timer_.get(), 0, &disarm, nullptr);
   if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_);
   inBpf_ = false;
+  // The windows still open are recorded too, as they stand.
+  if (closing_) emitWindow(*closing_, true);
+  if (window_ && window_->stats.summary().sent > 0) {
+    window_->endedAt = realtimeNow();
+    emitWindow(*window_, true);
+  }
+  closing_.reset();
+  window_.reset();
   if (observer_.onFinished) observer_.onFinished();
+}
+
+void Session::rollWindow(nanoseconds now) {
+  // A window still waiting for replies when the next closes (a timeout
+  // longer than the window) is emitted as it stands.
+  if (closing_) emitWindow(*closing_, false);
+  closing_ = std::move(window_);
+  closing_->endedAt = realtimeNow();
+  closingDeadline_ = now + spec_.timeout;
+  window_ = std::make_unique<Window>(spec_.histogram);
+  window_->startedAt = closing_->endedAt;
+  window_->firstSeq = uint32_t(nextIndex_);
+  // The next boundary on the session's own grid, skipping any slept through.
+  while (windowEnd_ <= now) windowEnd_ += spec_.window;
+}
+
+Session::Window* Session::windowOf(uint32_t seq) {
+  // Sequence numbers wrap: compare by signed distance.
+  if (window_ && int32_t(seq - window_->firstSeq) >= 0) return window_.get();
+  if (closing_ && int32_t(seq - closing_->firstSeq) >= 0) return closing_.get();
+  return nullptr;
+}
+
+void Session::emitWindow(Window& w, bool final) {
+  if (!final) w.stats.expire(realtimeNow(), spec_.timeout);
+  if (!observer_.onWindow) return;
+  nlohmann::json j = w.stats.toJson();
+  j["session"] = spec_.name;
+  j["target"] = formatIp(spec_.target);
+  j["port"] = spec_.port;
+  j["ssid"] = spec_.ssid;
+  j["interval_ns"] = spec_.interval.count();
+  j["window"] = true;
+  j["started"] = formatRfc3339(w.startedAt);
+  j["ended"] = formatRfc3339(w.endedAt);
+  j["started_ns"] = w.startedAt;
+  j["ended_ns"] = w.endedAt;
+  observer_.onWindow(j);
 }
 
 nlohmann::json Session::summary() const {
@@ -364,6 +438,15 @@ nlohmann::json Session::summary() const {
   // is (sent - 1) * interval to within the timer's resolution.
   j["send_span_ns"] = (lastSend_ - firstSend_).count();
   j["started"] = formatRfc3339(startedAt_);
+  auto clockJson = [](const std::optional<ErrorEstimate>& ee) {
+    if (!ee) return nlohmann::json(nullptr);
+    auto err = ee->errorNs();
+    return nlohmann::json{{"synchronized", ee->synchronized},
+                          {"error_ns", err ? nlohmann::json(*err) : nlohmann::json(nullptr)}};
+  };
+  // Both ends' clocks as the packets said: one-way figures are only as good
+  // as these (RFC 8762 4.1.2 Error Estimate).
+  j["clock"] = {{"local", clockJson(localClock())}, {"remote", clockJson(remoteClock_)}};
   return j;
 }
 

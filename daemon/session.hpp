@@ -19,6 +19,7 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "error_estimate.hpp"
 #include "event_loop.hpp"
 #include "netif.hpp"
 #include "result.hpp"
@@ -44,6 +45,8 @@ struct SessionSpec {
   TsFormat tsFormat = TsFormat::Ntp;
   bool requireSync = false;  // refuse to start on an unsynchronised clock
   HistogramSpec histogram;   // the exported fixed-bin histogram
+  // count == 0 only: close a window this often (0: never), see onWindow.
+  std::chrono::nanoseconds window{0};
 };
 
 // From a [[session]] of stamp.toml.
@@ -57,6 +60,9 @@ class Session {
     std::function<void(const nlohmann::json& reply)> onReply;
     // Every reply's timestamps (for the metrics' histograms).
     std::function<void(const ReplySample& sample)> onSample;
+    // A continuous session's window closed: its summary ("window": true,
+    // "started", "ended"), once every packet sent in it had its timeout.
+    std::function<void(const nlohmann::json& summary)> onWindow;
     std::function<void()> onFinished;
   };
 
@@ -78,6 +84,10 @@ class Session {
   uint32_t id() const { return id_; }
   uint16_t localPort() const { return localPort_; }
   std::string state() const { return finished_ ? "finished" : "running"; }
+  UnixNs startedAt() const { return startedAt_; }
+  // This host's Error Estimate as sent, and the reflector's as last seen.
+  ErrorEstimate localClock() const { return ErrorEstimate::decode(errEst_); }
+  std::optional<ErrorEstimate> remoteClock() const { return remoteClock_; }
   // INTERFACE.md's summary object plus extra fields.
   nlohmann::json summary() const;
 
@@ -89,15 +99,26 @@ class Session {
   void armAt(std::chrono::nanoseconds monotonicDeadline);
   // What one reply carried besides the timestamps, for the reply events.
   struct ReplyInfo {
-    int ttl = -1;                       // TTL / Hop Limit of the reply; -1 unknown
-    std::optional<uint8_t> senderTtl;   // absent in a short TWAMP-Light reply
-    std::optional<uint16_t> ssid;       // absent in a reply shorter than 44
+    int ttl = -1;                      // TTL / Hop Limit of the reply; -1 unknown
+    std::optional<uint8_t> senderTtl;  // absent in a short TWAMP-Light reply
+    std::optional<uint16_t> ssid;      // absent in a reply shorter than 44
     uint32_t length = 0;
-    bool kernel = true;                 // T1/T4 from tc, not the socket
+    bool kernel = true;  // T1/T4 from tc, not the socket
   };
   void record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optional<UnixNs> t2,
               std::optional<UnixNs> t3, UnixNs t4, const ReplyInfo& info);
   void finish();
+  // Windows of a continuous session: packets belong to the window they
+  // were sent in; a closed window waits one timeout for its last replies.
+  struct Window {
+    explicit Window(const HistogramSpec& h) : stats(h) {}
+    SessionStats stats;
+    uint32_t firstSeq = 0;
+    UnixNs startedAt = 0, endedAt = 0;
+  };
+  void rollWindow(std::chrono::nanoseconds now);
+  void emitWindow(Window& w, bool final);
+  Window* windowOf(uint32_t seq);
 
   SessionSpec spec_;
   uint32_t id_;
@@ -110,12 +131,15 @@ class Session {
   bool inBpf_ = false;
   uint16_t errEst_ = kErrorEstimateUnknown;
   std::chrono::nanoseconds start_{};  // CLOCK_MONOTONIC
-  uint64_t nextIndex_ = 0;             // packets sent so far
+  uint64_t nextIndex_ = 0;            // packets sent so far
   std::chrono::nanoseconds firstSend_{}, lastSend_{};
   bool stopping_ = false, finished_ = false;
   UnixNs startedAt_ = 0;
   int32_t taiOffsetSec_ = 0;
+  std::optional<ErrorEstimate> remoteClock_;
   SessionStats stats_;
+  std::unique_ptr<Window> window_, closing_;
+  std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};
 };
 
 }  // namespace stamp

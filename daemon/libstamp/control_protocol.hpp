@@ -58,6 +58,14 @@ inline constexpr std::string_view kSessionStop = "session.stop";
 //                   A bad file: error bad_config, message "FILE:LINE:COL: ..."
 //                   (every problem, one per line); the running config stays.
 inline constexpr std::string_view kReload = "reload";
+// "results"         args: {"name"?, "since_ns"? (runs that ended at or after,
+//                   unix ns), "limit"? (default 100, at most 10000),
+//                   "detail"? (with each run's full summary)}.
+//                   result: {"runs":[{"id","session","target","port",
+//                   "scheduled","window","start","end","sent","received",
+//                   "lost",...}], newest first, "store":{"path","healthy",
+//                   "error"}}. Error "unavailable" when the store is.
+inline constexpr std::string_view kResults = "results";
 
 // ---- Events ----
 // "reply"  data: {"seq","rtt_ns","forward_ns","backward_ns","ttl","size",
@@ -75,6 +83,7 @@ inline constexpr std::string_view kErrBusy = "busy";                  // session
 inline constexpr std::string_view kErrClockUnsync = "clock_unsynchronized";
 inline constexpr std::string_view kErrPermission = "permission_denied";
 inline constexpr std::string_view kErrInternal = "internal";
-inline constexpr std::string_view kErrBadConfig = "bad_config";       // reload: the file is refused
+inline constexpr std::string_view kErrBadConfig = "bad_config";
+inline constexpr std::string_view kErrUnavailable = "unavailable";    // results store down       // reload: the file is refused
 
 }  // namespace stamp::control
