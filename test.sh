@@ -19,7 +19,7 @@ status=0
 passed=0 failed=0 skipped=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for tier in unit bpf e2e; do
+for tier in unit bpf e2e system; do
   echo "== ctest tier: $tier"
   (cd "$build" && ctest -L "^${tier}\$" --output-on-failure --timeout 300) | tee "$log" || status=1
   # "100% tests passed, 0 tests failed out of 12"
