@@ -34,14 +34,18 @@ size_t editDistance(std::string_view a, std::string_view b) {
 std::string oneLine(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
     else if (c < 0x20 || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof(buf), "\\x%02x", c);
       out += buf;
-    } else out += char(c);
+    } else
+      out += char(c);
   }
   return out;
 }
@@ -80,8 +84,8 @@ using Handler = std::function<void(const toml::node&, const std::string& key, Er
 
 // Walks a table, dispatching known keys and reporting unknown ones with the
 // nearest known key.
-void walk(const toml::table& t, const std::string& where, const std::map<std::string, Handler>& keys,
-          Errors& err) {
+void walk(const toml::table& t, const std::string& where,
+          const std::map<std::string, Handler>& keys, Errors& err) {
   for (const auto& [k, node] : t) {
     std::string key(k.str());
     auto it = keys.find(key);
@@ -102,15 +106,19 @@ void walk(const toml::table& t, const std::string& where, const std::map<std::st
 
 Handler str(std::string& out) {
   return [&out](const toml::node& n, const std::string& key, Errors& err) {
-    if (auto v = n.value<std::string>()) out = *v;
-    else err.add(n.source(), "'" + key + "' must be a string");
+    if (auto v = n.value<std::string>())
+      out = *v;
+    else
+      err.add(n.source(), "'" + key + "' must be a string");
   };
 }
 
 Handler boolean(bool& out) {
   return [&out](const toml::node& n, const std::string& key, Errors& err) {
-    if (n.is_boolean()) out = *n.value<bool>();
-    else err.add(n.source(), "'" + key + "' must be true or false");
+    if (n.is_boolean())
+      out = *n.value<bool>();
+    else
+      err.add(n.source(), "'" + key + "' must be true or false");
   };
 }
 
@@ -141,9 +149,12 @@ Handler duration(std::chrono::nanoseconds& out) {
 Handler tsFormat(TsFormat& out) {
   return [&out](const toml::node& n, const std::string& key, Errors& err) {
     auto s = n.value<std::string>();
-    if (s && *s == "ntp") out = TsFormat::Ntp;
-    else if (s && *s == "ptp") out = TsFormat::Ptp;
-    else err.add(n.source(), "'" + key + "' must be \"ntp\" or \"ptp\"");
+    if (s && *s == "ntp")
+      out = TsFormat::Ntp;
+    else if (s && *s == "ptp")
+      out = TsFormat::Ptp;
+    else
+      err.add(n.source(), "'" + key + "' must be \"ntp\" or \"ptp\"");
   };
 }
 
@@ -153,8 +164,10 @@ Handler stringList(std::vector<std::string>& out) {
     if (!a) return err.add(n.source(), "'" + key + "' must be an array of strings");
     out.clear();
     for (const auto& e : *a) {
-      if (auto v = e.value<std::string>()) out.push_back(*v);
-      else err.add(e.source(), "'" + key + "' must contain only strings");
+      if (auto v = e.value<std::string>())
+        out.push_back(*v);
+      else
+        err.add(e.source(), "'" + key + "' must contain only strings");
     }
   };
 }
@@ -177,17 +190,22 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
   Errors err(path);
   auto section = [&](const char* name, const std::map<std::string, Handler>& keys) {
     return [&, name, keys](const toml::node& n, const std::string& key, Errors& e) {
-      if (const toml::table* t = n.as_table()) walk(*t, std::string(name) + ".", keys, e);
-      else e.add(n.source(), "'" + key + "' must be a table [" + name + "]");
+      if (const toml::table* t = n.as_table())
+        walk(*t, std::string(name) + ".", keys, e);
+      else
+        e.add(n.source(), "'" + key + "' must be a table [" + name + "]");
     };
   };
 
   DaemonConfig& d = cfg.daemon;
   ReflectorConfig& r = cfg.reflector;
   std::map<std::string, Handler> daemonKeys = {
-      {"socket", str(d.socket)},     {"bpffs", str(d.bpffs)},
-      {"state_dir", str(d.stateDir)}, {"key_file", str(d.keyFile)},
-      {"log_level", [&d](const toml::node& n, const std::string& key, Errors& e) {
+      {"socket", str(d.socket)},
+      {"bpffs", str(d.bpffs)},
+      {"state_dir", str(d.stateDir)},
+      {"key_file", str(d.keyFile)},
+      {"log_level",
+       [&d](const toml::node& n, const std::string& key, Errors& e) {
          auto s = n.value<std::string>();
          static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
          if (s && std::find(std::begin(kLevels), std::end(kLevels), *s) != std::end(kLevels))
@@ -195,26 +213,41 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
          else
            e.add(n.source(), "'" + key + "' must be one of trace, debug, info, warn, error");
        }},
-      {"interfaces", stringList(d.interfaces)},
-      {"attach", [&d](const toml::node& n, const std::string& key, Errors& e) {
+      {"interfaces",
+       [&d, &path, list = stringList(d.interfaces)](const toml::node& n, const std::string& key,
+                                                    Errors& e) {
+         d.interfacesAt = path + ":" + std::to_string(n.source().begin.line) + ":" +
+                          std::to_string(n.source().begin.column);
+         list(n, key, e);
+       }},
+      {"attach",
+       [&d](const toml::node& n, const std::string& key, Errors& e) {
          auto s = n.value<std::string>();
-         if (s && (*s == "auto" || *s == "tcx" || *s == "tc")) d.attach = *s;
-         else e.add(n.source(), "'" + key + "' must be \"auto\", \"tcx\" or \"tc\"");
+         if (s && (*s == "auto" || *s == "tcx" || *s == "tc"))
+           d.attach = *s;
+         else
+           e.add(n.source(), "'" + key + "' must be \"auto\", \"tcx\" or \"tc\"");
        }},
   };
   std::map<std::string, Handler> reflectorKeys = {
       {"enabled", boolean(r.enabled)},
       {"timestamp_format", tsFormat(r.tsFormat)},
       {"auth_key", str(r.authKey)},
-      {"mode", [&r](const toml::node& n, const std::string& key, Errors& e) {
+      {"mode",
+       [&r](const toml::node& n, const std::string& key, Errors& e) {
          auto s = n.value<std::string>();
-         if (s && *s == "stateless") r.mode = ReflectorMode::Stateless;
-         else if (s && *s == "stateful") r.mode = ReflectorMode::Stateful;
-         else e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
+         if (s && *s == "stateless")
+           r.mode = ReflectorMode::Stateless;
+         else if (s && *s == "stateful")
+           r.mode = ReflectorMode::Stateful;
+         else
+           e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
        }},
-      {"ports", [&r](const toml::node& n, const std::string& key, Errors& e) {
+      {"ports",
+       [&r](const toml::node& n, const std::string& key, Errors& e) {
          const toml::array* a = n.as_array();
-         if (!a || a->empty()) return e.add(n.source(), "'" + key + "' must be a non-empty array of ports");
+         if (!a || a->empty())
+           return e.add(n.source(), "'" + key + "' must be a non-empty array of ports");
          r.ports.clear();
          for (const auto& p : *a) {
            // value<int64_t>() would convert a float (UB when out of range).
@@ -227,14 +260,17 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
              r.ports.push_back(uint16_t(*v));
          }
        }},
-      {"addresses", [&r](const toml::node& n, const std::string& key, Errors& e) {
+      {"addresses",
+       [&r](const toml::node& n, const std::string& key, Errors& e) {
          const toml::array* a = n.as_array();
          if (!a) return e.add(n.source(), "'" + key + "' must be an array of addresses");
          for (const auto& x : *a) {
            auto s = x.value<std::string>();
            auto ip = s ? parseIp(*s) : Result<Ip16>(makeError(EINVAL, "not a string"));
-           if (ip) r.addresses.push_back(*ip);
-           else e.add(x.source(), "'" + key + "': " + ip.error().message);
+           if (ip)
+             r.addresses.push_back(*ip);
+           else
+             e.add(x.source(), "'" + key + "': " + ip.error().message);
          }
        }},
   };
@@ -260,17 +296,21 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"count", integer(s.count, 0, INT64_MAX)},
           {"interval", duration(s.interval)},
           {"timeout", duration(s.timeout)},
-          {"schedule", [&s](const toml::node& n, const std::string& key, Errors& e) {
+          {"schedule",
+           [&s](const toml::node& n, const std::string& key, Errors& e) {
              auto v = n.value<std::string>();
              if (!v) return e.add(n.source(), "'" + key + "' must be a string");
              auto sched = Schedule::parse(*v);
              if (!sched) return e.add(n.source(), "'" + key + "': " + sched.error().message);
              s.schedule = *v;
            }},
-          {"timezone", [&s](const toml::node& n, const std::string& key, Errors& e) {
+          {"timezone",
+           [&s](const toml::node& n, const std::string& key, Errors& e) {
              auto v = n.value<std::string>();
-             if (v && (*v == "utc" || *v == "local")) s.localTime = *v == "local";
-             else e.add(n.source(), "'" + key + "' must be \"utc\" or \"local\"");
+             if (v && (*v == "utc" || *v == "local"))
+               s.localTime = *v == "local";
+             else
+               e.add(n.source(), "'" + key + "' must be \"utc\" or \"local\"");
            }},
           {"splay", duration(s.splay)},
           {"size", integer(s.size, 0, 9000)},
@@ -289,8 +329,10 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       walk(*t, key + ".", keys, e);
       if (s.name.empty()) e.add(t->source(), "a [[session]] needs a 'name'");
       if (s.histogramCeiling <= s.histogramFloor)
-        e.add(t->source(), "session '" + s.name + "': histogram_ceiling must be above histogram_floor");
-      if (s.target.empty()) e.add(t->source(), "session '" + s.name + "' needs a 'target'");
+        e.add(t->source(),
+              "session '" + s.name + "': histogram_ceiling must be above histogram_floor");
+      if (s.target.empty())
+        e.add(t->source(), "session '" + s.name + "' needs a 'target'");
       else if (auto ip = parseIp(s.target); !ip)
         e.add((*t)["target"].node()->source(), "session '" + s.name + "': " + ip.error().message);
       for (const auto& other : cfg.sessions)

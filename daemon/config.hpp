@@ -29,6 +29,10 @@ struct DaemonConfig {
   std::string logLevel = "info";
   std::string attach = "auto";  // "auto" (tcx, else clsact), "tcx" or "tc"
   std::vector<std::string> interfaces;
+  // "FILE:LINE:COLUMN" of the interfaces key, for errors found later (an
+  // interface that does not exist); the file's name alone when unset.
+  std::string interfacesAt;
+  bool operator==(const DaemonConfig&) const = default;
 };
 
 struct ReflectorConfig {

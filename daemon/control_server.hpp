@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,7 @@ class ControlServer {
     uid_t uid = 0;        // SO_PEERCRED of the client
     gid_t gid = 0;
     pid_t pid = 0;
+    std::vector<gid_t> groups;  // SO_PEERGROUPS, at connect time
   };
   using Handler = std::function<void(const Request&)>;
   using DisconnectHandler = std::function<void(uint64_t client)>;
@@ -54,10 +56,14 @@ class ControlServer {
     UniqueFd fd;
     std::string in, out;
     ucred cred{};
+    std::vector<gid_t> groups;  // SO_PEERGROUPS: supplementary groups
     bool wantWrite = false;
   };
   ControlServer(EventLoop& loop, UniqueFd fd, std::string path, Handler h, DisconnectHandler d)
-      : loop_(loop), fd_(std::move(fd)), path_(std::move(path)), onRequest_(std::move(h)),
+      : loop_(loop),
+        fd_(std::move(fd)),
+        path_(std::move(path)),
+        onRequest_(std::move(h)),
         onDisconnect_(std::move(d)) {}
   void onAccept();
   void onClient(uint64_t id, uint32_t events);

@@ -9,9 +9,6 @@
 #include <random>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <grp.h>
 #include <spdlog/spdlog.h>
 
@@ -542,7 +539,10 @@ void Daemon::cmdReload(const ControlServer::Request& r) {
 
 Result<nlohmann::json> Daemon::reload() {
   auto fail = [this](const Error& e) -> Result<nlohmann::json> {
-    spdlog::error("reload failed, keeping the running configuration: {}", e.message);
+    // One log record: a file's several problems joined with " | ".
+    std::string oneLine = e.message;
+    for (size_t at; (at = oneLine.find('\n')) != std::string::npos;) oneLine.replace(at, 1, " | ");
+    spdlog::error("reload failed, keeping the running configuration: {}", oneLine);
     service::ready(statusLine());
     return e;
   };
@@ -576,7 +576,8 @@ Result<nlohmann::json> Daemon::reload() {
   for (const auto& ifname : next.daemon.interfaces)
     if (auto idx = interfaceIndex(ifname); !idx) {
       Error e = idx.error();
-      e.message = cfg_.path + ": [daemon] interfaces: " + e.message;
+      e.message = (next.daemon.interfacesAt.empty() ? cfg_.path : next.daemon.interfacesAt) +
+                  ": [daemon] interfaces: " + e.message;
       e.code = EINVAL;
       return fail(e);
     }
@@ -991,25 +992,11 @@ bool groupId(const char* name, gid_t& out) {
   return true;
 }
 
-// Whether the process has `gid` among its supplementary groups.
-bool processInGroup(pid_t pid, gid_t gid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Groups:", 0) != 0) continue;
-    std::istringstream ss(line.substr(7));
-    gid_t g;
-    while (ss >> g)
-      if (g == gid) return true;
-  }
-  return false;
-}
-
 bool mayMutate(const ControlServer::Request& r) {
   if (r.uid == 0) return true;
   gid_t stamp = 0;
   if (!groupId("stamp", stamp)) return false;
-  return r.gid == stamp || processInGroup(r.pid, stamp);
+  return r.gid == stamp || std::find(r.groups.begin(), r.groups.end(), stamp) != r.groups.end();
 }
 
 }  // namespace

@@ -28,12 +28,14 @@
 namespace stamp {
 namespace {
 
-bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+  return access(path.c_str(), F_OK) == 0;
+}
 
 // A tcx link for (ifindex, type) running progFd: the pinned one at `pin`
 // with its program swapped, or a new one (pinned at `pin` when given).
-Result<UniqueFd> tcxLink(int progFd, unsigned ifindex, bpf_attach_type type,
-                         const std::string& pin, bool& adopted) {
+Result<UniqueFd> tcxLink(int progFd, unsigned ifindex, bpf_attach_type type, const std::string& pin,
+                         bool& adopted) {
   if (!pin.empty() && exists(pin)) {
     UniqueFd old(bpf_obj_get(pin.c_str()));
     if (old.valid() && bpf_link_update(old.get(), progFd, nullptr) == 0) {
@@ -114,7 +116,7 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   // Markers are empty directories: bpffs holds no regular files.
   auto touch = [](const std::string& path) { ::mkdir(path.c_str(), 0700); };
   if (!pinPrefix.empty()) touch(pinPrefix + "_tc");  // filters to remove at teardown
-  if (err == 0 && !marker.empty()) touch(marker);     // and the qdisc stampd made
+  if (err == 0 && !marker.empty()) touch(marker);    // and the qdisc stampd made
   a.adopted_ = err != 0;
   a.attached_ = true;
   for (auto [point, fd] : {std::pair{BPF_TC_INGRESS, inFd}, {BPF_TC_EGRESS, outFd}}) {
@@ -142,7 +144,11 @@ Result<void> TcAttachment::detach() {
     ::unlink((pinPrefix_ + "_out").c_str());
   }
   if (!tc_) {
-    inLink_.reset();  // the last reference to a tcx link gone: it detaches
+    // Detach explicitly: dropping the last reference frees a tcx link only
+    // when the kernel gets to it, so the programs could outlive the call.
+    for (auto* link : {&inLink_, &outLink_})
+      if (link->valid()) (void)bpf_link_detach(link->get());
+    inLink_.reset();
     outLink_.reset();
     return {};
   }
@@ -161,8 +167,18 @@ Result<void> TcAttachment::teardown(const std::string& ifname, const std::string
                                     unsigned priority) {
   Result<void> res;
   if (!pinPrefix.empty()) {
-    ::unlink((pinPrefix + "_in").c_str());
-    ::unlink((pinPrefix + "_out").c_str());
+    for (const char* dir : {"_in", "_out"}) {
+      // Pinned tcx links are detached before their pins go, so the programs
+      // are off the interface when teardown returns (not when the kernel
+      // frees the link later).
+      std::string pin = pinPrefix + dir;
+      int fd = bpf_obj_get(pin.c_str());
+      if (fd >= 0) {
+        (void)bpf_link_detach(fd);
+        ::close(fd);
+      }
+      ::unlink(pin.c_str());
+    }
   }
   unsigned ifindex = if_nametoindex(ifname.c_str());
   const bool tcMode = pinPrefix.empty() || exists(pinPrefix + "_tc");

@@ -132,3 +132,26 @@ e2e_stampd() {
   done
   fail "stampd in $ns did not log that it is running within 10 s"
 }
+
+# e2e_wait_log LOG REGEX [COUNT [SECONDS]]: waits until LOG has at least
+# COUNT (default 1) lines matching the extended REGEX; fails after SECONDS
+# (default 10).
+e2e_wait_log() {
+  local log=$1 re=$2 want=${3:-1} secs=${4:-10} i
+  for ((i = 0; i < secs * 20; i++)); do
+    [[ $(grep -cE -- "$re" "$log" 2>/dev/null) -ge $want ]] && return 0
+    sleep 0.05
+  done
+  fail "$log: no $want line(s) matching '$re' within $secs s"
+}
+
+# e2e_sigterm PID: SIGTERM to a stampd started by e2e_stampd; waits for it
+# (at most 10 s) and sets E2E_RC to its exit status.
+e2e_sigterm() {
+  local pid=$1
+  kill -TERM "$pid"
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "stampd $pid still runs 10 s after SIGTERM"
+  E2E_RC=0
+  wait "$pid" || E2E_RC=$?
+}

@@ -69,6 +69,7 @@ awk '/RELOADING=1/{r=NR} /READY=1/{y=NR} END{exit !(r && y > r)}' "$rec" ||
   fail "READY=1 did not follow RELOADING=1"
 
 step "refused reload (SIGHUP with a bad file): READY=1 again, stampd keeps running"
+cp "$E2E_WORK/cfg.toml" "$E2E_WORK/good.toml"
 echo 'bogus = 1' >>"$E2E_WORK/cfg.toml"
 kill -HUP "$pid"
 sleep 0.5
@@ -77,6 +78,8 @@ after2=$(grep -c 'READY=1' "$rec")
 grep -q 'reload failed, keeping the running configuration: .*cfg.toml:[0-9]*:[0-9]*: ' \
   "$E2E_WORK/stampd.log" || fail "refused reload not logged with file:line:column"
 kill -0 "$pid" || fail "stampd died on a refused reload"
+# The cleanup's `stampd --teardown --config` needs a file it can read.
+cp "$E2E_WORK/good.toml" "$E2E_WORK/cfg.toml"
 
 step "SIGTERM: STOPPING=1"
 kill -TERM "$pid"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# schedule_e2e: two sessions on "@every 2s" run on time for a minute.
+#
+#   schedule_e2e.sh STAMPD STAMPCTL
+#
+# Namespace P runs a reflector stampd; namespace D runs stampd with two
+# scheduled sessions towards it, "sched4" (IPv4) and "sched6" (IPv6), both
+# "@every 2s", 5 packets at 10 ms each. `stampctl --json session list` is
+# polled four times a second for 61 s; every run shows as a new last_run.
+# Then, for each session: 29 to 31 runs, no run skipped for overlap, every
+# run seen (as many last_run values as runs), consecutive runs 2 s apart
+# (within 50 ms), each run no later than 50 ms after the slot that
+# next_run announced, no drift over the minute, and every finished run
+# logged with nothing lost. Wall time about 65 s. Exit 77: skipped, with
+# the reason printed.
+set -euo pipefail
+[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
+STAMPD=$1
+STAMPCTL=$2
+. "$(dirname "$0")/lib.sh"
+e2e_require_root jq
+e2e_begin
+
+NS_P=stpsch$$p
+NS_D=stpsch$$d
+P4=10.200.84.1 D4=10.200.84.2 P6=fd00:5354:84::1 D6=fd00:5354:84::2
+WATCH_S=61
+PERIOD_US=2000000
+TOLERANCE_US=50000
+
+step "namespaces $NS_P (reflector) and $NS_D (scheduled sessions)"
+e2e_netns "$NS_P" "$NS_D"
+e2e_veth "$NS_P" "$NS_P" "$P4" "$P6" "$NS_D" "$NS_D" "$D4" "$D6"
+e2e_wait_link "$NS_P" "$NS_P" "$P6"
+e2e_wait_link "$NS_D" "$NS_D" "$D6"
+
+cat >"$E2E_WORK/p.toml" <<EOT
+[daemon]
+interfaces = ["$NS_P"]
+socket = "$E2E_WORK/p.sock"
+bpffs = "/sys/fs/bpf/$NS_P"
+state_dir = "$E2E_WORK/p-state"
+[reflector]
+ports = [862]
+EOT
+cat >"$E2E_WORK/d.toml" <<EOT
+[daemon]
+interfaces = ["$NS_D"]
+socket = "$E2E_WORK/d.sock"
+bpffs = "/sys/fs/bpf/$NS_D"
+state_dir = "$E2E_WORK/d-state"
+[reflector]
+enabled = false
+[[session]]
+name = "sched4"
+target = "$P4"
+count = 5
+interval = "10ms"
+timeout = "500ms"
+schedule = "@every 2s"
+[[session]]
+name = "sched6"
+target = "$P6"
+count = 5
+interval = "10ms"
+timeout = "500ms"
+schedule = "@every 2s"
+EOT
+step "starting stampd in $NS_P and in $NS_D"
+e2e_stampd "$NS_P" "$E2E_WORK/p.toml" "$E2E_WORK/p.log"
+e2e_stampd "$NS_D" "$E2E_WORK/d.toml" "$E2E_WORK/d.log"
+ctl() { in_ns "$NS_D" "$STAMPCTL" --socket "$E2E_WORK/d.sock" "$@"; }
+
+step "watching session list for $WATCH_S s"
+end=$(($(date +%s%N) + WATCH_S * 1000000000))
+: >"$E2E_WORK/polls.json"
+while (($(date +%s%N) < end)); do
+  ctl --json session list | jq -c . >>"$E2E_WORK/polls.json" || fail "session list failed"
+  sleep 0.25
+done
+step "$(wc -l <"$E2E_WORK/polls.json") polls"
+ctl --json session list >"$E2E_WORK/final.json"
+
+# Microseconds since the epoch from "YYYY-MM-DDTHH:MM:SS.ffffffZ".
+JQ_US='def us: (.[0:19] + "Z" | fromdateiso8601) * 1000000 + (.[20:26] | tonumber);'
+failed=0
+for name in sched4 sched6; do
+  final=$(jq -c --arg n "$name" '.sessions[] | select(.name == $n)' "$E2E_WORK/final.json")
+  # Each distinct last_run, with the next_run announced by the poll before it.
+  jq -s -c --arg n "$name" "$JQ_US"'
+    [.[] | .sessions[] | select(.name == $n) | {last: .last_run, next: .next_run}] as $p
+    | [range(0; $p | length) as $i
+       | select($p[$i].last != null and ($i == 0 or $p[$i].last != $p[$i - 1].last))
+       | {last: ($p[$i].last | us), slot: (if $i > 0 then $p[$i - 1].next | us else null end)}]
+  ' "$E2E_WORK/polls.json" >"$E2E_WORK/$name.runs"
+  report=$(jq -c --argjson final "$final" --argjson period "$PERIOD_US" --argjson tol "$TOLERANCE_US" '
+    . as $r | ($r | length) as $n
+    | [range(1; $n) | $r[.].last - $r[. - 1].last] as $gaps
+    | [$r[] | select(.slot != null) | .last - .slot] as $late
+    | {runs: $final.runs, seen: $n, skipped_overlaps: $final.skipped_overlaps,
+       gap_min_us: ($gaps | min), gap_max_us: ($gaps | max),
+       late_max_us: ($late | max), late_min_us: ($late | min),
+       drift_us: (if $n > 1 then ($r[$n - 1].last - $r[0].last) - ($n - 1) * $period else null end)}
+    | .ok = (.runs >= 29 and .runs <= 31 and .seen == .runs and .skipped_overlaps == 0
+             and .gap_min_us >= $period - $tol and .gap_max_us <= $period + $tol
+             and .late_min_us >= 0 and .late_max_us <= $tol and ((.drift_us // 1e18) | fabs) <= $tol)
+  ' "$E2E_WORK/$name.runs")
+  echo "$name: $report"
+  echo "  first and last runs: $(jq -c '[first.last, last.last]' "$E2E_WORK/$name.runs") us"
+  if ! jq -e .ok <<<"$report" >/dev/null; then
+    echo "FAIL: $name did not run every 2 s on time: $final" >&2
+    failed=1
+  fi
+  finished=$(grep -c "session $name finished" "$E2E_WORK/d.log" || true)
+  clean=$(grep "session $name finished" "$E2E_WORK/d.log" | grep -c 'sent 5 received 5 lost 0' || true)
+  echo "  $finished runs finished in the log, $clean of them with 5 sent, 5 received, 0 lost"
+  runs=$(jq .runs <<<"$final")
+  if ((finished < runs - 1 || finished > runs || clean != finished)); then
+    echo "FAIL: $name: $runs runs started, $finished finished in the log, $clean clean" >&2
+    failed=1
+  fi
+done
+[[ $failed -eq 0 ]] || exit 1
+echo "PASS: schedule_e2e"
