@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -156,6 +157,29 @@ void printSummary(const json& s) {
         "note: %llu near-end and %llu far-end values are negative: the two clocks "
         "disagree; they are kept as measured\n",
         (unsigned long long)negF, (unsigned long long)negB);
+  // Why one-way figures are doubtful, from the flags of classifyOneWay.
+  json flagged = s.value("one_way", json::object()).value("flagged", json::object());
+  std::map<std::string, uint64_t> reasons;
+  uint64_t nFlagged = 0;
+  for (const char* dir : {"forward", "backward"}) {
+    const json counts = flagged.value(dir, json::object());  // items() must not outlive it
+    for (const auto& [reason, n] : counts.items()) {
+      reasons[reason] += n.get<uint64_t>();
+      nFlagged += n.get<uint64_t>();
+    }
+  }
+  if (nFlagged) {
+    std::string why;
+    for (const auto& [reason, n] : reasons) {
+      std::string text = reason;
+      std::replace(text.begin(), text.end(), '_', ' ');
+      why += (why.empty() ? "" : ", ") + text + " " + std::to_string(n);
+    }
+    std::printf(
+        "note: one-way figures above are as measured but not trusted: %llu values flagged "
+        "(%s); the trusted one-way figures (JSON one_way) leave them out\n",
+        (unsigned long long)nFlagged, why.c_str());
+  }
 }
 
 int cmdStatus(Connection& c, bool asJson) {

@@ -739,21 +739,19 @@ void Daemon::onSample(const std::string& name, const ReplySample& r) {
   constexpr double kSec = 1e-9;
   int64_t rtt = r.t4 - r.t1 - (r.hasT2 && r.hasT3 ? r.t3 - r.t2 : 0);
   ser.rtt.observe(double(rtt) * kSec);
-  // One-way values only count when they can be true: a negative one says
-  // the clocks disagree, and is counted instead of observed.
+  // One-way values go into the histograms only when both clocks vouch for
+  // them (classifyOneWay); the others are counted by reason.
   if (r.hasT2) {
-    int64_t f = r.t2 - r.t1;
-    if (f < 0)
-      ++ser.negativeForward;
+    if (r.forwardFlag == OneWayFlag::kOk)
+      ser.forward.observe(double(r.t2 - r.t1) * kSec);
     else
-      ser.forward.observe(double(f) * kSec);
+      ++ser.flaggedForward[size_t(r.forwardFlag)];
   }
   if (r.hasT3) {
-    int64_t b = r.t4 - r.t3;
-    if (b < 0)
-      ++ser.negativeBackward;
+    if (r.backwardFlag == OneWayFlag::kOk)
+      ser.backward.observe(double(r.t4 - r.t3) * kSec);
     else
-      ser.backward.observe(double(b) * kSec);
+      ++ser.flaggedBackward[size_t(r.backwardFlag)];
   }
 }
 
@@ -813,17 +811,25 @@ std::string Daemon::renderMetrics() {
     m.sample("stamp_session_running", {{"session", name}, {"target", ser->target}},
              s && !s->finished() ? 1 : 0);
   }
-  m.family(
-      "stamp_session_negative_one_way_total", "counter",
-      "One-way delays left out of the histograms because they were negative (clocks disagree).");
-  for (auto& [name, ser] : all) {
-    m.sample("stamp_session_negative_one_way_total",
-             {{"session", name}, {"target", ser->target}, {"direction", "forward"}},
-             double(ser->negativeForward));
-    m.sample("stamp_session_negative_one_way_total",
-             {{"session", name}, {"target", ser->target}, {"direction", "backward"}},
-             double(ser->negativeBackward));
-  }
+  m.family("stamp_session_one_way_flagged_total", "counter",
+           "One-way delays left out of the histograms: a clock not synchronised, an unknown "
+           "error, a negative value or one below the combined Error Estimates.");
+  for (auto& [name, ser] : all)
+    for (int i = 1; i < kOneWayFlags; ++i) {
+      const char* reason = oneWayFlagName(OneWayFlag(i));
+      m.sample("stamp_session_one_way_flagged_total",
+               {{"session", name},
+                {"target", ser->target},
+                {"direction", "forward"},
+                {"reason", reason}},
+               double(ser->flaggedForward[size_t(i)]));
+      m.sample("stamp_session_one_way_flagged_total",
+               {{"session", name},
+                {"target", ser->target},
+                {"direction", "backward"},
+                {"reason", reason}},
+               double(ser->flaggedBackward[size_t(i)]));
+    }
   struct Hist {
     const char* name;
     const char* help;

@@ -98,7 +98,7 @@ class Daemon {
     uint64_t sent = 0, received = 0, lost = 0, duplicates = 0, reordered = 0;
     PromHistogram rtt{delayBucketsSeconds()}, forward{delayBucketsSeconds()},
         backward{delayBucketsSeconds()};
-    uint64_t negativeForward = 0, negativeBackward = 0;
+    std::array<uint64_t, kOneWayFlags> flaggedForward{}, flaggedBackward{};
   };
   void onSample(const std::string& name, const ReplySample& s);
   std::string renderMetrics();

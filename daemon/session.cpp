@@ -275,6 +275,8 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   r.hasT3 = t3.has_value();
   r.t4 = t4;
   r.late = t4 - t1 > spec_.timeout.count();
+  if (t2) r.forwardFlag = classifyOneWay(*t2 - t1, info.local, info.remote);
+  if (t3) r.backwardFlag = classifyOneWay(t4 - *t3, info.local, info.remote);
   stats_.expire(realtimeNow(), spec_.timeout);
   stats_.onReply(r);
   if (Window* w = windowOf(senderSeq)) w->stats.onReply(r);
@@ -292,6 +294,12 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
     j["rtt_ns"] = t2 && t3 ? nlohmann::json((t4 - t1) - (*t3 - *t2)) : nlohmann::json(t4 - t1);
     j["forward_ns"] = t2 ? nlohmann::json(*t2 - t1) : nlohmann::json(nullptr);
     j["backward_ns"] = t3 ? nlohmann::json(t4 - *t3) : nlohmann::json(nullptr);
+    auto flag = [](bool has, OneWayFlag f) {
+      return has && f != OneWayFlag::kOk ? nlohmann::json(oneWayFlagName(f))
+                                         : nlohmann::json(nullptr);
+    };
+    j["forward_flag"] = flag(t2.has_value(), r.forwardFlag);
+    j["backward_flag"] = flag(t3.has_value(), r.backwardFlag);
     observer_.onReply(j);
   }
   if (!stopping_ && spec_.count != 0 && nextIndex_ >= spec_.count && stats_.summary().inFlight == 0)
@@ -314,6 +322,8 @@ void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   if (rec.flags & STAMP_RX_HAS_SENDER_TTL) info.senderTtl = rec.sender_ttl;
   if (rec.flags & STAMP_RX_HAS_SSID) info.ssid = rec.ssid;
   info.length = rec.length;
+  info.local = senderEe;
+  info.remote = reflEe;
   record(rec.sender_seq, rec.refl_seq, t1, t2, t3, t4, info);
 }
 
@@ -356,6 +366,8 @@ void Session::onSocket() {
     if (r->hasSsid) info.ssid = r->ssid;
     info.length = uint32_t(n);
     info.kernel = false;
+    info.local = senderEe;
+    info.remote = reflEe;
     record(r->senderSeq, r->seq, t1, t2, t3, t4, info);
   }
 }

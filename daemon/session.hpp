@@ -104,6 +104,9 @@ class Session {
     std::optional<uint16_t> ssid;      // absent in a reply shorter than 44
     uint32_t length = 0;
     bool kernel = true;  // T1/T4 from tc, not the socket
+    // The Error Estimates the reply carried: ours (echoed) and the
+    // reflector's, for classifyOneWay().
+    ErrorEstimate local, remote;
   };
   void record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optional<UnixNs> t2,
               std::optional<UnixNs> t3, UnixNs t4, const ReplyInfo& info);

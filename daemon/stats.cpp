@@ -275,7 +275,12 @@ IpdvSummary SessionStats::IpdvStats::summary() const {
 }
 
 SessionStats::SessionStats(const HistogramSpec& histogram)
-    : rtt_(histogram), forward_(histogram), backward_(histogram), recent_(kIpdvWindow) {}
+    : rtt_(histogram),
+      forward_(histogram),
+      backward_(histogram),
+      trustedForward_(histogram),
+      trustedBackward_(histogram),
+      recent_(kIpdvWindow) {}
 
 int64_t SessionStats::unfold(uint32_t seq) const {
   // The nearest 64-bit value with these low 32 bits.
@@ -391,11 +396,19 @@ void SessionStats::addDelays(int64_t s, const ReplySample& r) {
     e.forward = diff(r.t2, r.t1);
     forward_.add(e.forward);
     if (e.forward < 0) counts_.negativeForward++;
+    if (r.forwardFlag == OneWayFlag::kOk)
+      trustedForward_.add(e.forward);
+    else
+      counts_.flaggedForward[size_t(r.forwardFlag)]++;
   }
   if (e.hasBackward) {
     e.backward = diff(r.t4, r.t3);
     backward_.add(e.backward);
     if (e.backward < 0) counts_.negativeBackward++;
+    if (r.backwardFlag == OneWayFlag::kOk)
+      trustedBackward_.add(e.backward);
+    else
+      counts_.flaggedBackward[size_t(r.backwardFlag)]++;
   }
 
   const DelayEntry& before = recent_[uint64_t(s - 1) % kIpdvWindow];
@@ -419,6 +432,8 @@ Summary SessionStats::summary() const {
   s.rtt = rtt_.summary();
   s.forward = forward_.summary();
   s.backward = backward_.summary();
+  s.trustedForward = trustedForward_.summary();
+  s.trustedBackward = trustedBackward_.summary();
   s.ipdvRtt = ipdvRtt_.summary();
   s.ipdvForward = ipdvForward_.summary();
   s.ipdvBackward = ipdvBackward_.summary();
@@ -431,7 +446,7 @@ nlohmann::json SessionStats::toJson() const {
 
 size_t SessionStats::memoryBytes() const {
   size_t bytes = sizeof(*this);
-  for (const DelayStats* d : {&rtt_, &forward_, &backward_})
+  for (const DelayStats* d : {&rtt_, &forward_, &backward_, &trustedForward_, &trustedBackward_})
     bytes += d->percentiles.memoryBytes() - sizeof(LogHistogram) +
              d->exported.counts().capacity() * sizeof(uint64_t);
   for (const IpdvStats* d : {&ipdvRtt_, &ipdvForward_, &ipdvBackward_})
@@ -442,8 +457,66 @@ size_t SessionStats::memoryBytes() const {
   return bytes;
 }
 
+const char* oneWayFlagName(OneWayFlag f) {
+  switch (f) {
+    case OneWayFlag::kOk:
+      return "ok";
+    case OneWayFlag::kLocalUnsynchronized:
+      return "local_unsynchronized";
+    case OneWayFlag::kRemoteUnsynchronized:
+      return "remote_unsynchronized";
+    case OneWayFlag::kErrorUnknown:
+      return "error_unknown";
+    case OneWayFlag::kNegative:
+      return "negative";
+    case OneWayFlag::kBelowError:
+      return "below_error";
+  }
+  return "unknown";
+}
+
+OneWayFlag classifyOneWay(int64_t valueNs, const ErrorEstimate& local,
+                          const ErrorEstimate& remote) {
+  if (!local.synchronized) return OneWayFlag::kLocalUnsynchronized;
+  if (!remote.synchronized) return OneWayFlag::kRemoteUnsynchronized;
+  auto le = local.errorNs(), re = remote.errorNs();
+  if (!le || !re) return OneWayFlag::kErrorUnknown;
+  if (valueNs < 0) return OneWayFlag::kNegative;
+  if (double(valueNs) < *le + *re) return OneWayFlag::kBelowError;
+  return OneWayFlag::kOk;
+}
+
+namespace {
+
+// The trusted one-way figures, without the exported histogram (the
+// as-measured delay objects carry it).
+nlohmann::json trustedJson(const DelaySummary& d) {
+  nlohmann::json j = delayJson(d);
+  j.erase("histogram");
+  return j;
+}
+
+nlohmann::json flagsJson(const std::array<uint64_t, kOneWayFlags>& counts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (int i = 1; i < kOneWayFlags; ++i)
+    if (counts[size_t(i)]) j[oneWayFlagName(OneWayFlag(i))] = counts[size_t(i)];
+  return j;
+}
+
+}  // namespace
+
 nlohmann::json toJson(const Summary& s) {
+  uint64_t flagged = 0;
+  for (int i = 1; i < kOneWayFlags; ++i)
+    flagged += s.flaggedForward[size_t(i)] + s.flaggedBackward[size_t(i)];
+  nlohmann::json oneWay = {
+      {"trusted", flagged == 0 && (s.forward.count + s.backward.count) > 0},
+      {"forward_ns", trustedJson(s.trustedForward)},
+      {"backward_ns", trustedJson(s.trustedBackward)},
+      {"flagged",
+       {{"forward", flagsJson(s.flaggedForward)}, {"backward", flagsJson(s.flaggedBackward)}}}};
   return {{"sent", s.sent},
+          {"one_way", oneWay},
           {"received", s.received},
           {"lost", s.lost},
           {"late", s.late},

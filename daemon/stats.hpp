@@ -16,6 +16,7 @@
 // defined behaviour here, not a crash.)
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "error_estimate.hpp"
 #include "result.hpp"
 #include "timefmt.hpp"
 
@@ -142,6 +144,25 @@ class FixedHistogram {
 
 // One reflected packet as the Session-Sender saw it, timestamps already
 // converted to UnixNs (each with its own Z bit).
+// Whether a one-way delay (T2 - T1 or T4 - T3) can be believed. It takes two
+// clocks, and their Error Estimates (RFC 8762 4.1.2) say how far to trust
+// each: a value is flagged when either clock is not synchronised (S = 0),
+// when an error is unknown (Multiplier 0), when it is negative, or when it
+// is smaller than the two errors together (it could be zero). The first
+// reason that applies is the one given. RTT needs one clock and is never
+// flagged.
+enum class OneWayFlag : uint8_t {
+  kOk = 0,
+  kLocalUnsynchronized,
+  kRemoteUnsynchronized,
+  kErrorUnknown,
+  kNegative,
+  kBelowError,
+};
+inline constexpr int kOneWayFlags = 6;
+const char* oneWayFlagName(OneWayFlag f);  // "ok", "local_unsynchronized", ...
+OneWayFlag classifyOneWay(int64_t valueNs, const ErrorEstimate& local, const ErrorEstimate& remote);
+
 struct ReplySample {
   uint32_t senderSeq = 0;     // the sender Sequence Number the reply echoes
   uint32_t reflectorSeq = 0;  // carried for directional loss; not evaluated yet
@@ -152,6 +173,8 @@ struct ReplySample {
   bool hasT2 = true;          // false: the reply carried no usable T2
   bool hasT3 = true;          // false: the reply carried no usable T3
   bool late = false;          // the caller saw it arrive after the session timeout
+  // classifyOneWay() of T2 - T1 and T4 - T3 (the caller knows the clocks).
+  OneWayFlag forwardFlag = OneWayFlag::kOk, backwardFlag = OneWayFlag::kOk;
 };
 
 // Delay statistics of one direction. Every optional is empty exactly when
@@ -198,6 +221,10 @@ struct Summary {
   uint64_t rttWithoutDwell = 0;  // RTT samples lacking T2 or T3: plain T4 - T1
   DelaySummary rtt, forward, backward;
   IpdvSummary ipdvRtt, ipdvForward, ipdvBackward;
+  // forward and backward above are as measured; these hold only the values
+  // classifyOneWay() passed, and how many it flagged, by reason.
+  DelaySummary trustedForward, trustedBackward;
+  std::array<uint64_t, kOneWayFlags> flaggedForward{}, flaggedBackward{};
 };
 
 // The `session start --json` fields this module owns (INTERFACE.md): "sent",
@@ -208,7 +235,9 @@ struct Summary {
 // "rtt_without_dwell", per delay object "count", "p90", "stddev" and
 // "histogram": {"bins", "floor_ns", "ceiling_ns", "counts"}, and "ipdv_ns":
 // {"rtt"|"forward"|"backward": {"count", "min", "max", "avg_abs", "p50_abs",
-// "p99_abs"}}. avg, stddev and avg_abs are rounded to whole nanoseconds. The
+// "p99_abs"}}, and "one_way": {"trusted": bool, "forward_ns", "backward_ns"
+// (the trusted values only), "flagged": {"forward"|"backward": {REASON: N}}}.
+// avg, stddev and avg_abs are rounded to whole nanoseconds. The
 // caller adds "session", "target", "port".
 nlohmann::json toJson(const Summary& s);
 
@@ -318,6 +347,7 @@ class SessionStats {
   Bitmap sent_, replied_, expired_;  // expired_: counted lost
   std::deque<InFlight> inFlight_;    // increasing seq; entries may be answered already
   DelayStats rtt_, forward_, backward_;
+  DelayStats trustedForward_, trustedBackward_;
   IpdvStats ipdvRtt_, ipdvForward_, ipdvBackward_;
   std::vector<DelayEntry> recent_;  // kIpdvWindow slots, by seq modulo
 };
