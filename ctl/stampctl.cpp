@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <ctime>
+
 #include <algorithm>
 #include <map>
 #include <cerrno>
@@ -412,6 +414,34 @@ void printResults(const json& r) {
                 store.value("error", json("")).dump().c_str());
 }
 
+// A live view like watch(1): the session's figures, redrawn every `every`
+// seconds while it runs; the last frame stays when it ends or on Ctrl-C.
+int cmdWatch(Connection& c, const std::string& name, double every, bool terminal) {
+  struct sigaction sa {};
+  sa.sa_handler = onSigint;
+  sigaction(SIGINT, &sa, nullptr);
+  for (;;) {
+    auto r = call(c, std::string(control::kSessionShow), {{"name", name}});
+    if (!r) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
+    if (!r->value("ok", false)) return printError(*r);
+    json s = (*r)["result"];
+    bool running = s.value("state", std::string()) == "running";
+    if (terminal) std::printf("\033[H\033[2J");  // home, clear
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    char stamp[32];
+    std::strftime(stamp, sizeof(stamp), "%H:%M:%S", std::localtime(&now.tv_sec));
+    std::printf("session %s, %s at %s%s\n", name.c_str(), running ? "running" : "finished", stamp,
+                running ? " (Ctrl-C to leave; the session goes on)" : "");
+    printShow(s);
+    std::fflush(stdout);
+    if (!running || gInterrupted) return kExitOk;
+    timespec pause{time_t(every), long((every - double(time_t(every))) * 1e9)};
+    nanosleep(&pause, nullptr);  // Ctrl-C cuts it short
+    if (gInterrupted) return kExitOk;
+  }
+}
+
 int cmdReload(Connection& c, bool asJson) {
   auto r = call(c, std::string(control::kReload), json::object());
   if (!r) return std::fprintf(stderr, "stampctl: stampd closed the connection\n"), kExitError;
@@ -462,8 +492,14 @@ int main(int argc, char** argv) {
   start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
   auto* list = session->add_subcommand("list", "sessions, configured and ad hoc");
-  auto* show = session->add_subcommand("show", "figures of a session");
+  auto* show = session->add_subcommand(
+      "show", "figures of a session; a running one refreshes every second on a terminal");
   show->add_option("name", name)->required();
+  bool watch = false, once = false;
+  double every = 1.0;
+  show->add_flag("--watch", watch, "refresh even when the output is not a terminal");
+  show->add_flag("--once", once, "print once and exit, also for a running session");
+  show->add_option("--every", every, "seconds between refreshes")->check(CLI::Range(0.1, 3600.0));
   auto* stop = session->add_subcommand("stop", "stop a running session");
   stop->add_option("name", name)->required();
   auto* results =
@@ -515,7 +551,11 @@ int main(int argc, char** argv) {
   if (*status) return cmdStatus(*conn, asJson);
   if (*start) return cmdStart(*conn, args, asJson);
   if (*list) return simple(*conn, control::kSessionList, json::object(), asJson, printList);
-  if (*show) return simple(*conn, control::kSessionShow, {{"name", name}}, asJson, printShow);
+  if (*show) {
+    if (once || asJson || !(watch || isatty(STDOUT_FILENO)))
+      return simple(*conn, control::kSessionShow, {{"name", name}}, asJson, printShow);
+    return cmdWatch(*conn, name, every, isatty(STDOUT_FILENO));
+  }
   if (*reload) return cmdReload(*conn, asJson);
   if (*results) {
     json a = {{"limit", limit}};
