@@ -416,7 +416,8 @@ void Daemon::onScheduleTimer() {
 void Daemon::onSessionFinished(const std::string& name) {
   Session* s = find(name);
   if (!s) return;
-  if (auto info = scheduler_.info(name); info && info->running) {
+  const bool byScheduler = runByScheduler(name);
+  if (byScheduler) {
     (void)scheduler_.finished(name, realtimeNow());
     armScheduleTimer();
   }
@@ -439,7 +440,7 @@ void Daemon::onSessionFinished(const std::string& name) {
       {"STAMP_SESSION", name},
       {"STAMP_TARGET", sum.value("target", "")},
       {"STAMP_PORT", num("port")},
-      {"STAMP_SCHEDULED", scheduler_.info(name) ? "1" : "0"},
+      {"STAMP_SCHEDULED", byScheduler ? "1" : "0"},
       {"STAMP_SENT", num("sent")},
       {"STAMP_RECEIVED", num("received")},
       {"STAMP_LOST", num("lost")},
@@ -454,7 +455,7 @@ void Daemon::onSessionFinished(const std::string& name) {
                name, sum.value("target", ""), num("sent"), num("received"), num("lost"),
                fig(rtt, "avg"), fig(rtt, "p99"));
   // A continuous session's run is stored window by window instead.
-  if (s->spec().window.count() == 0) recordRun(name, sum, false, s->startedAt(), realtimeNow());
+  if (s->spec().window.count() == 0) recordRun(name, sum, false, s->startedAt(), realtimeNow(), byScheduler);
   auto it = waiting_.find(name);
   if (it == waiting_.end()) return;
   for (const auto& req : it->second) control_->respond(req, sum);
@@ -472,6 +473,8 @@ void Daemon::cmdList(const ControlServer::Request& r) {
       auto sum = s->summary();
       e["sent"] = sum.value("sent", 0);
       e["received"] = sum.value("received", 0);
+      // A run started by a command counts as the last run too.
+      e["last_run"] = formatRfc3339(s->startedAt());
     }
     if (auto info = scheduler_.info(c.name)) {
       auto when = [](std::optional<UnixNs> t) {
@@ -479,7 +482,8 @@ void Daemon::cmdList(const ControlServer::Request& r) {
                                            : nlohmann::json(nullptr);
       };
       e["next_run"] = when(info->nextRun);
-      e["last_run"] = when(info->lastStart);
+      if (!s || (info->lastStart && *info->lastStart > s->startedAt()))
+        e["last_run"] = when(info->lastStart);
       e["runs"] = info->runs;
       e["skipped_overlaps"] = info->skippedOverlaps;
       e["timezone"] = info->zone == ScheduleZone::kLocal ? "local" : "utc";
@@ -498,7 +502,8 @@ void Daemon::cmdList(const ControlServer::Request& r) {
                     {"configured", false},
                     {"state", s->state()},
                     {"sent", sum.value("sent", 0)},
-                    {"received", sum.value("received", 0)}});
+                    {"received", sum.value("received", 0)},
+                    {"last_run", formatRfc3339(s->startedAt())}});
   }
   control_->respond(r, {{"sessions", list}});
 }
@@ -918,11 +923,16 @@ nlohmann::json Daemon::storeJson() const {
       {"error", store_->healthy() ? nlohmann::json(nullptr) : nlohmann::json(store_->lastError())}};
 }
 
+bool Daemon::runByScheduler(const std::string& name) const {
+  auto info = scheduler_.info(name);
+  return info && info->running;
+}
+
 void Daemon::recordRun(const std::string& name, const nlohmann::json& summary, bool window,
-                       UnixNs start, UnixNs end) {
+                       UnixNs start, UnixNs end, bool scheduled) {
   if (!store_) return;
   RunRecord::Context ctx;
-  ctx.scheduled = scheduler_.info(name).has_value();
+  ctx.scheduled = scheduled;
   ctx.window = window;
   ctx.startNs = start;
   ctx.endNs = end;
@@ -956,7 +966,8 @@ void Daemon::onWindow(const std::string& name, const nlohmann::json& w) {
   spdlog::info("session {} window {} .. {}: sent {} received {} lost {} rtt avg {} ns p99 {} ns",
                name, w.value("started", ""), w.value("ended", ""), num("sent"), num("received"),
                num("lost"), fig("avg"), fig("p99"));
-  recordRun(name, w, true, w.value("started_ns", UnixNs(0)), w.value("ended_ns", UnixNs(0)));
+  recordRun(name, w, true, w.value("started_ns", UnixNs(0)), w.value("ended_ns", UnixNs(0)),
+            runByScheduler(name));
 }
 
 void Daemon::cmdResults(const ControlServer::Request& r) {

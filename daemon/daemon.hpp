@@ -48,7 +48,10 @@ class Daemon {
   // fails; measuring never waits for it.
   void openStore();
   void recordRun(const std::string& name, const nlohmann::json& summary, bool window, UnixNs start,
-                 UnixNs end);
+                 UnixNs end, bool scheduled);
+  // Whether the session's run in progress was started by the scheduler
+  // (not by a command).
+  bool runByScheduler(const std::string& name) const;
   void onWindow(const std::string& name, const nlohmann::json& summary);
   nlohmann::json storeJson() const;
   // Re-reads cfg_.path, validates it all, then applies the difference (see

@@ -23,7 +23,8 @@ TEST(ParseDuration, AcceptsWholeNumbersWithAUnit) {
   for (const Row& r : {Row{"250us", 250us}, Row{"10ms", 10ms}, Row{"1s", 1s}, Row{"5m", 5min},
                        Row{"1h", 1h}, Row{"7ns", 7ns}, Row{"0s", 0s}, Row{"0010ms", 10ms},
                        Row{"9223372036854775807ns", std::chrono::nanoseconds::max()},
-                       Row{"9223372036s", 9'223'372'036s}, Row{"2562047h", 2'562'047h}}) {
+                       Row{"9223372036s", 9'223'372'036s}, Row{"2562047h", 2'562'047h},
+                       Row{"7d", 168h}, Row{"30d", 720h}, Row{"106751d", 106'751 * 24h}}) {
     auto d = parseDuration(r.text);
     ASSERT_TRUE(d.has_value()) << r.text;
     EXPECT_EQ(*d, r.want) << r.text;
@@ -43,7 +44,8 @@ TEST(ParseDuration, RejectsEverythingElse) {
                            "1 s",
                            "1S",
                            "1sec",
-                           "1d",
+                           "1D",
+                           "106752d",  // days past INT64_MAX ns
                            "1m1s",
                            "0x10s",
                            "1e3ms",
