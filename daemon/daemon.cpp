@@ -205,6 +205,15 @@ void Daemon::onTick() {
     if (auto r = reflector_->refresh(); !r)
       spdlog::warn("reflector refresh: {}", r.error().message);
   if (!store_ && monoSeconds() >= storeRetryMono_) openStore();
+  // Retention by age also when no run ends for a while (record() prunes
+  // as it writes).
+  if (store_ && monoSeconds() >= nextPruneMono_) {
+    nextPruneMono_ = monoSeconds() + 3600;
+    if (auto n = store_->prune(realtimeNow()); !n)
+      spdlog::error("results store: retention failed: {}", n.error().message);
+    else if (*n)
+      spdlog::info("results store: {} runs past retention deleted", *n);
+  }
   if (std::string s = statusLine(); s != lastStatus_) {
     service::status(s);
     lastStatus_ = std::move(s);

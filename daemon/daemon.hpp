@@ -110,6 +110,7 @@ class Daemon {
   std::optional<ResultsStore> store_;
   std::string storeError_;  // why the store is unavailable or failed last
   int64_t storeRetryMono_ = 0;
+  int64_t nextPruneMono_ = 0;
 };
 
 }  // namespace stamp
