@@ -228,7 +228,7 @@ void Session::onTimer() {
       armAt(start_ + spec_.interval * int64_t(nextIndex_));
       stats_.expire(realtimeNow(), spec_.timeout);
       if (closing_ && now >= closingDeadline_) {
-        emitWindow(*closing_, false);
+        emitWindow(*closing_);
         closing_.reset();
       }
       return;
@@ -381,18 +381,19 @@ void Session::stop() {
 void Session::finish() {
   if (finished_) return;
   // Packets whose timeout has not passed yet at a stop are not lost: they
-  // were never given their chance; count only those that had it.
-  if (!stopping_) stats_.expire(realtimeNow(), spec_.timeout);
+  // were never given their chance. expire() counts only packets whose timeout has passed, so at a
+  // stop the packets still in their time stay in flight.
+  stats_.expire(realtimeNow(), spec_.timeout);
   finished_ = true;
   itimerspec disarm{};
   timerfd_settime(timer_.get(), 0, &disarm, nullptr);
   if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_);
   inBpf_ = false;
   // The windows still open are recorded too, as they stand.
-  if (closing_) emitWindow(*closing_, true);
+  if (closing_) emitWindow(*closing_);
   if (window_ && window_->stats.summary().sent > 0) {
     window_->endedAt = realtimeNow();
-    emitWindow(*window_, true);
+    emitWindow(*window_);
   }
   closing_.reset();
   window_.reset();
@@ -402,7 +403,7 @@ void Session::finish() {
 void Session::rollWindow(nanoseconds now) {
   // A window still waiting for replies when the next closes (a timeout
   // longer than the window) is emitted as it stands.
-  if (closing_) emitWindow(*closing_, false);
+  if (closing_) emitWindow(*closing_);
   closing_ = std::move(window_);
   closing_->endedAt = realtimeNow();
   closingDeadline_ = now + spec_.timeout;
@@ -420,8 +421,8 @@ Session::Window* Session::windowOf(uint32_t seq) {
   return nullptr;
 }
 
-void Session::emitWindow(Window& w, bool final) {
-  if (!final) w.stats.expire(realtimeNow(), spec_.timeout);
+void Session::emitWindow(Window& w) {
+  w.stats.expire(realtimeNow(), spec_.timeout);
   if (!observer_.onWindow) return;
   nlohmann::json j = w.stats.toJson();
   j["session"] = spec_.name;

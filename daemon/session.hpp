@@ -120,7 +120,7 @@ class Session {
     UnixNs startedAt = 0, endedAt = 0;
   };
   void rollWindow(std::chrono::nanoseconds now);
-  void emitWindow(Window& w, bool final);
+  void emitWindow(Window& w);
   Window* windowOf(uint32_t seq);
 
   SessionSpec spec_;
