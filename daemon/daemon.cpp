@@ -272,6 +272,19 @@ Session* Daemon::find(const std::string& name) {
   return it == sessions_.end() ? nullptr : it->second.get();
 }
 
+std::map<std::string, stamp_refl_counters> Daemon::reflectorCounters() const {
+  std::map<std::string, stamp_refl_counters> out;
+  if (!reflector_) return out;
+  auto counters = reflector_->bpf().counters();
+  for (const auto& [ifname, kind] : reflector_->bpf().attachments()) {
+    stamp_refl_counters c{};
+    if (auto idx = interfaceIndex(ifname); idx && counters)
+      if (auto it = counters->find(*idx); it != counters->end()) c = it->second;
+    out[ifname] = c;
+  }
+  return out;
+}
+
 void Daemon::cmdStatus(const ControlServer::Request& r) {
   nlohmann::json refl = {{"enabled", cfg_.reflector.enabled},
                          {"ports", cfg_.reflector.ports},
@@ -279,15 +292,8 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
                          {"interfaces", nlohmann::json::object()}};
   if (reflector_) {
     auto kinds = reflector_->bpf().attachments();
-    auto counters = reflector_->bpf().counters();
-    for (const auto& [ifname, kind] : kinds) {
-      nlohmann::json i = {{"attach", kind}};
-      auto idx = interfaceIndex(ifname);
-      stamp_refl_counters c{};
-      if (idx && counters) {
-        auto it = counters->find(*idx);
-        if (it != counters->end()) c = it->second;
-      }
+    for (const auto& [ifname, c] : reflectorCounters()) {
+      nlohmann::json i = {{"attach", kinds[ifname]}};
       i["rx"] = c.rx;
       i["reflected"] = c.reflected;
       i["t3_stamped"] = c.t3_stamped;
@@ -464,7 +470,8 @@ void Daemon::onSessionFinished(const std::string& name) {
                name, sum.value("target", ""), num("sent"), num("received"), num("lost"),
                fig(rtt, "avg"), fig(rtt, "p99"));
   // A continuous session's run is stored window by window instead.
-  if (s->spec().window.count() == 0) recordRun(name, sum, false, s->startedAt(), realtimeNow(), byScheduler);
+  if (s->spec().window.count() == 0)
+    recordRun(name, sum, false, s->startedAt(), realtimeNow(), byScheduler);
   auto it = waiting_.find(name);
   if (it == waiting_.end()) return;
   for (const auto& req : it->second) control_->respond(req, sum);
@@ -863,8 +870,7 @@ std::string Daemon::renderMetrics() {
   }
 
   if (reflector_) {
-    auto counters = reflector_->bpf().counters();
-    auto kinds = reflector_->bpf().attachments();
+    auto byIf = reflectorCounters();
     struct RC {
       const char* name;
       const char* help;
@@ -879,23 +885,15 @@ std::string Daemon::renderMetrics() {
          &stamp_refl_counters::fragments}};
     for (const auto& rc : rcs) {
       m.family(rc.name, "counter", rc.help);
-      for (const auto& [ifname, kind] : kinds) {
-        stamp_refl_counters c{};
-        if (auto idx = interfaceIndex(ifname); idx && counters)
-          if (auto it = counters->find(*idx); it != counters->end()) c = it->second;
+      for (const auto& [ifname, c] : byIf)
         m.sample(rc.name, {{"interface", ifname}}, double(c.*rc.f));
-      }
     }
     m.family("stamp_reflector_dropped_packets_total", "counter",
              "Test packets dropped, by reason.");
-    for (const auto& [ifname, kind] : kinds) {
-      stamp_refl_counters c{};
-      if (auto idx = interfaceIndex(ifname); idx && counters)
-        if (auto it = counters->find(*idx); it != counters->end()) c = it->second;
+    for (const auto& [ifname, c] : byIf)
       for (int k = 0; k < STAMP_DROP_MAX; ++k)
         m.sample("stamp_reflector_dropped_packets_total",
                  {{"interface", ifname}, {"reason", dropName(k)}}, double(c.drop[k]));
-    }
     m.family("stamp_reflector_port_info", "gauge",
              "The UDP ports the reflector answers on; always 1.");
     for (auto p : cfg_.reflector.ports)

@@ -62,6 +62,8 @@ class Daemon {
   void applySessions(const Config& next, nlohmann::json& report);
   Result<void> schedule(const SessionConfig& c, UnixNs now);
   std::string statusLine() const;
+  // The reflector's counters by attached interface name (zeros if none yet).
+  std::map<std::string, stamp_refl_counters> reflectorCounters() const;
   void onWatchdog();
   void onSessionFinished(const std::string& name);
   // Starts a session; `client` (0: none) is told its replies when `follow`.
