@@ -217,6 +217,13 @@ int cmdStatus(Connection& c, bool asJson) {
                 drops.empty() ? " none" : drops.c_str());
   }
   std::printf("sessions running: %d\n", s.value("sessions_running", 0));
+  json store = s.value("results_store", json::object());
+  if (!store.empty())
+    std::printf(
+        "results store: %s, %s\n", store.value("path", std::string()).c_str(),
+        store.value("healthy", false)
+            ? "ok"
+            : ("NOT AVAILABLE: " + store.value("error", json("")).get<std::string>()).c_str());
   return kExitOk;
 }
 
