@@ -32,6 +32,8 @@
 #define STAMP_MAP_COUNTERS "stamp_counters"
 #define STAMP_MAP_EVENTS "stamp_events"
 #define STAMP_MAP_SESSIONS "stamp_sessions"
+#define STAMP_MAP_REFL_SESS "stamp_refl_sess"
+#define STAMP_MAP_STATE_COUNTERS "stamp_state_cnt"
 #define STAMP_PROG_SEND_IN "stamp_send_in"
 #define STAMP_PROG_SEND_OUT "stamp_send_out"
 
@@ -132,7 +134,8 @@ struct stamp_refl_auth {
 /* STAMP_MAP_CONFIG: array of one entry, written by stampd every second. */
 struct stamp_config {
   __s64 tai_offset_ns; /* TAI - UTC, from adjtimex(); subtracted from TAI */
-  __u16 err_est;       /* this host's Error Estimate, host order, Z = 0 */
+  __u16 err_est;       /* this host's Error Estimate, host order, Z = 0; the
+                        * reflector sets Z itself on a PTP port */
   __u16 flags;         /* STAMP_CFG_* */
   __u32 pad;
 };
@@ -140,18 +143,23 @@ struct stamp_config {
 
 /* STAMP_MAP_PORTS: hash, key __u16 UDP port (host order). */
 enum stamp_refl_mode {
-  STAMP_MODE_STATELESS = 0,
-  STAMP_MODE_STATEFUL = 1, /* all-of-STAMP issue */
+  STAMP_MODE_STATELESS = 0, /* reflector sequence = sender's */
+  STAMP_MODE_STATEFUL = 1,  /* own sequence per session, in STAMP_MAP_REFL_SESS */
 };
 enum stamp_ts_format {
-  STAMP_TS_NTP = 0,
-  STAMP_TS_PTP = 1, /* all-of-STAMP issue */
+  STAMP_TS_NTP = 0, /* Z = 0: NTP 64-bit, UTC */
+  STAMP_TS_PTP = 1, /* Z = 1: PTPv2 truncated, TAI (bpf_ktime_get_tai_ns) */
 };
+/* idle_timeout_s took over four octets of what was padding: size and the
+ * other offsets are those of ABI 1, and ABI 1 wrote zero there, so a pinned
+ * map of an earlier build is adopted unchanged. */
 struct stamp_port_cfg {
   __u8 mode;      /* enum stamp_refl_mode */
-  __u8 ts_format; /* enum stamp_ts_format */
+  __u8 ts_format; /* enum stamp_ts_format of T2 and T3, announced by Z */
   __u8 auth;      /* 1: authenticated mode (all-of-STAMP issue) */
-  __u8 pad[5];
+  __u8 pad;
+  __u32 idle_timeout_s; /* stateful: a session idle longer restarts at 0;
+                         * 0: never (the LRU alone evicts) */
 };
 
 /* STAMP_MAP_ADDRS: hash of this host's addresses the reflector answers on.
@@ -176,6 +184,36 @@ struct stamp_refl_counters {
   __u64 fragments; /* fragmented requests, passed to the stack unanswered */
   __u64 t3_stamped;/* replies that got T3 on egress */
   __u64 drop[STAMP_DROP_MAX];
+};
+
+/* ---- Stateful reflector (RFC 8762 section 4.3.1) ---- */
+
+/* STAMP_MAP_REFL_SESS: LRU hash, one entry per test session: the 4-tuple as
+ * received plus the SSID (0 when the request is too short to carry one).
+ * max_entries is [reflector] max_sessions, set by stampd before load. */
+#define STAMP_REFL_SESS_DEFAULT 65536 /* [reflector] max_sessions default */
+#define STAMP_REFL_IDLE_DEFAULT_S 900 /* TWAMP REFWAIT (RFC 5357 section 4.2) */
+struct stamp_refl_sess_key {
+  struct stamp_addr_key saddr; /* the sender; IPv4 stored IPv4-mapped */
+  struct stamp_addr_key daddr; /* this host */
+  __u16 sport;                 /* host order */
+  __u16 dport;                 /* host order */
+  __u16 ssid;                  /* host order */
+  __u16 pad;
+};
+struct stamp_refl_sess {
+  __u32 next_seq; /* the reflector Sequence Number of the next reply */
+  __u32 pad;
+  __u64 last_ns;  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last request */
+};
+
+/* STAMP_MAP_STATE_COUNTERS: per-CPU hash keyed by ifindex, beside
+ * stamp_counters (whose layout is fixed by ABI 1). */
+struct stamp_state_counters {
+  __u64 sessions_new;     /* sessions started: first request, or after expiry */
+  __u64 sessions_expired; /* of those, restarts after idle_timeout_s */
+  __u64 drop_no_state;    /* requests dropped: no session entry could be stored */
+  __u64 pad;
 };
 
 /* ---- Sender ---- */

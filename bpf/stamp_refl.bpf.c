@@ -9,7 +9,13 @@
  * interface it arrived on, marked with STAMP_REFLECT_MARK.
  *
  * stamp_refl_out (tc egress): for marked packets only, writes T3 as late as
- * tc allows, fixes the UDP checksum for it and clears the mark.
+ * tc allows, in the format the reply's Error Estimate announces (Z bit),
+ * fixes the UDP checksum for it and clears the mark.
+ *
+ * Per port: NTP or PTP timestamps (RFC 8762 section 4.2.1, Z from RFC 8186),
+ * and stateless or stateful (RFC 8762 section 4.3.1: the reflector's own
+ * sequence per session, kept in the LRU map stamp_refl_sess). The stateful
+ * lookup happens only for ports configured so.
  *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
  */
@@ -38,6 +44,21 @@ struct {
   __type(value, struct stamp_refl_counters);
 } stamp_counters SEC(".maps");
 
+/* Sized from [reflector] max_sessions by stampd before load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, STAMP_REFL_SESS_DEFAULT);
+  __type(key, struct stamp_refl_sess_key);
+  __type(value, struct stamp_refl_sess);
+} stamp_refl_sess SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 256);
+  __type(key, __u32);
+  __type(value, struct stamp_state_counters);
+} stamp_state_cnt SEC(".maps");
+
 static __always_inline struct stamp_refl_counters *counters_for(__u32 ifindex)
 {
   struct stamp_refl_counters *c = bpf_map_lookup_elem(&stamp_counters, &ifindex);
@@ -46,6 +67,61 @@ static __always_inline struct stamp_refl_counters *counters_for(__u32 ifindex)
   struct stamp_refl_counters zero = {};
   bpf_map_update_elem(&stamp_counters, &ifindex, &zero, BPF_NOEXIST);
   return bpf_map_lookup_elem(&stamp_counters, &ifindex);
+}
+
+static __always_inline struct stamp_state_counters *state_counters_for(__u32 ifindex)
+{
+  struct stamp_state_counters *c = bpf_map_lookup_elem(&stamp_state_cnt, &ifindex);
+  if (c)
+    return c;
+  struct stamp_state_counters zero = {};
+  bpf_map_update_elem(&stamp_state_cnt, &ifindex, &zero, BPF_NOEXIST);
+  return bpf_map_lookup_elem(&stamp_state_cnt, &ifindex);
+}
+
+/* Stateful mode: the reflector Sequence Number for this request, from the
+ * session's entry (created at 0, restarted at 0 after idle_s seconds without
+ * a request). Returns 0, or -1 when no entry could be stored.
+ *
+ * The read-modify-write is not atomic (clang 14 at -mcpu=v1 has no fetch-add
+ * that returns the old value): a session's packets hash to one RX queue, and
+ * RPS keeps a flow on one CPU, so they do not run concurrently in practice. */
+static __always_inline int session_seq(const struct stamp_refl_sess_key *key, __u32 idle_s,
+                                       __u32 ifindex, __u32 *seq)
+{
+  __u64 now = bpf_ktime_get_ns();
+  struct stamp_state_counters *sc; /* looked up only when one moves */
+  struct stamp_refl_sess *s = bpf_map_lookup_elem(&stamp_refl_sess, key);
+  if (!s) {
+    struct stamp_refl_sess fresh = {.next_seq = 1, .last_ns = now};
+    if (bpf_map_update_elem(&stamp_refl_sess, key, &fresh, BPF_NOEXIST) == 0) {
+      sc = state_counters_for(ifindex);
+      if (sc)
+        sc->sessions_new++;
+      *seq = 0;
+      return 0;
+    }
+    /* Another CPU created it in between: carry on from its entry. */
+    s = bpf_map_lookup_elem(&stamp_refl_sess, key);
+    if (!s) {
+      sc = state_counters_for(ifindex);
+      if (sc)
+        sc->drop_no_state++;
+      return -1;
+    }
+  } else if (idle_s && now - s->last_ns > (__u64)idle_s * 1000000000ULL) {
+    s->next_seq = 0; /* REFWAIT passed: a new instance of the session */
+    sc = state_counters_for(ifindex);
+    if (sc) {
+      sc->sessions_new++;
+      sc->sessions_expired++;
+    }
+  }
+  __u32 n = s->next_seq;
+  s->next_seq = n + 1;
+  s->last_ns = now;
+  *seq = n;
+  return 0;
 }
 
 static __always_inline int drop(struct stamp_refl_counters *c, int reason)
@@ -82,14 +158,30 @@ union base {
   __be32 words[BASE_WORDS];
 };
 
-/* The reply's base, from the request's base and the clock (stateless). */
+/* How this port answers: its timestamp format and, in stateful mode, the
+ * sequence number the reply carries. */
+struct refl_opts {
+  __u32 seq; /* stateful only, host order */
+  __u8 stateful;
+  __u8 ptp;
+};
+
+/* The reply's base, from the request's base, the clock and the port. */
 static __always_inline void build_reply(union base *reply, const union base *req,
-                                        const struct stamp_config *cfg, __u64 t2, __u8 ttl)
+                                        const struct stamp_config *cfg, __u64 t2, __u8 ttl,
+                                        const struct refl_opts *o)
 {
   __be32 t2_sec, t2_frac;
-  stamp_ntp_from_tai(t2, cfg->tai_offset_ns, &t2_sec, &t2_frac);
   __u16 err_est = (cfg->flags & STAMP_CFG_CLOCK_VALID) ? cfg->err_est : 0x3fff;
-  reply->reply.seq = req->req.seq; /* stateless: reflector sequence = sender's */
+  err_est &= ~STAMP_EE_Z;
+  if (o->ptp) {
+    stamp_ptp_from_tai(t2, &t2_sec, &t2_frac);
+    err_est |= STAMP_EE_Z; /* T2 and T3 are PTP (RFC 8186 section 2.3) */
+  } else {
+    stamp_ntp_from_tai(t2, cfg->tai_offset_ns, &t2_sec, &t2_frac);
+  }
+  /* Stateless: the reflector sequence is the sender's. */
+  reply->reply.seq = o->stateful ? bpf_htonl(o->seq) : req->req.seq;
   reply->reply.ts_sec = t2_sec;    /* provisional T3; stamp_refl_out rewrites it */
   reply->reply.ts_frac = t2_frac;
   reply->reply.err_est = bpf_htons(err_est);
@@ -119,7 +211,8 @@ static __always_inline __sum16 csum_update16(__sum16 check, __be16 from, __be16 
  * (the packet is then untouched). */
 static __always_inline int reflect_fast(struct __sk_buff *skb, const struct stamp_pkt *p,
                                         const struct stamp_config *cfg, __u64 t2,
-                                        const __u32 L3_OFF, const int IPV6)
+                                        const struct refl_opts *o, const __u32 L3_OFF,
+                                        const int IPV6)
 {
   const __u32 L4_OFF = L3_OFF + (IPV6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr));
   const __u32 PL_OFF = L4_OFF + sizeof(struct udphdr);
@@ -157,7 +250,7 @@ static __always_inline int reflect_fast(struct __sk_buff *skb, const struct stam
 
   union base old, reply = {};
   __builtin_memcpy(&old, data + PL_OFF, sizeof(old));
-  build_reply(&reply, &old, cfg, t2, p->ttl);
+  build_reply(&reply, &old, cfg, t2, p->ttl, o);
   __builtin_memcpy(data + PL_OFF, &reply, sizeof(reply));
 
   /* The UDP checksum through the kernel, which knows the skb's checksum
@@ -205,7 +298,7 @@ int stamp_refl_in(struct __sk_buff *skb)
   }
   if (r == STAMP_PARSE_BAD_LEN)
     return drop(cnt, STAMP_DROP_MALFORMED);
-  if (port->mode != STAMP_MODE_STATELESS || port->auth || port->ts_format != STAMP_TS_NTP)
+  if (port->mode > STAMP_MODE_STATEFUL || port->auth || port->ts_format > STAMP_TS_PTP)
     return drop(cnt, STAMP_DROP_UNSUPPORTED);
   if (p.sport == 0)
     return drop(cnt, STAMP_DROP_SRC_PORT_ZERO);
@@ -219,20 +312,35 @@ int stamp_refl_in(struct __sk_buff *skb)
   if (!cfg)
     return STAMP_TC_NEXT;
 
+  struct refl_opts opts = {.ptp = port->ts_format == STAMP_TS_PTP};
+  if (port->mode == STAMP_MODE_STATEFUL) {
+    /* After every check that drops, so that junk creates no sessions. */
+    struct stamp_refl_sess_key sk = {.saddr = p.saddr, .daddr = p.daddr, .sport = p.sport,
+                                     .dport = p.dport};
+    __be16 ssid;
+    if (p.payload_len >= offsetof(struct stamp_sender_unauth, ssid) + 2 &&
+        bpf_skb_load_bytes(skb, p.payload_off + offsetof(struct stamp_sender_unauth, ssid),
+                           &ssid, sizeof(ssid)) == 0)
+      sk.ssid = bpf_ntohs(ssid);
+    if (session_seq(&sk, port->idle_timeout_s, skb->ifindex, &opts.seq))
+      return TC_ACT_SHOT; /* counted in stamp_state_cnt */
+    opts.stateful = 1;
+  }
+
   /* A computed 0 goes out as 0xffff: 0 means "no checksum" (IPv4) or is
    * invalid (IPv6). An IPv4 request without checksum keeps 0. */
   if (p.payload_len >= STAMP_UNAUTH_BASE) {
     int done = -1;
     if (p.ipv6) {
       if (p.l3_off == 14)
-        done = reflect_fast(skb, &p, cfg, t2, 14, 1);
+        done = reflect_fast(skb, &p, cfg, t2, &opts, 14, 1);
       else if (p.l3_off == 18)
-        done = reflect_fast(skb, &p, cfg, t2, 18, 1);
+        done = reflect_fast(skb, &p, cfg, t2, &opts, 18, 1);
     } else if (p.l4_off == p.l3_off + sizeof(struct iphdr)) {
       if (p.l3_off == 14)
-        done = reflect_fast(skb, &p, cfg, t2, 14, 0);
+        done = reflect_fast(skb, &p, cfg, t2, &opts, 14, 0);
       else if (p.l3_off == 18)
-        done = reflect_fast(skb, &p, cfg, t2, 18, 0);
+        done = reflect_fast(skb, &p, cfg, t2, &opts, 18, 0);
     }
     if (done == 0) {
       if (cnt)
@@ -308,7 +416,7 @@ int stamp_refl_in(struct __sk_buff *skb)
         b[i] = 0;
   }
 
-  build_reply(&reply, &old, cfg, t2, p.ttl);
+  build_reply(&reply, &old, cfg, t2, p.ttl, &opts);
 
   __s64 diff = bpf_csum_diff(old.words, sizeof(old), reply.words, sizeof(reply), 0);
   if (bpf_skb_store_bytes(skb, p.payload_off, &reply, sizeof(reply), 0) ||
@@ -337,17 +445,22 @@ int stamp_refl_out(struct __sk_buff *skb)
   if (!cfg)
     return STAMP_TC_NEXT;
 
-  __be32 t3[2];
-  stamp_ntp_from_tai(bpf_ktime_get_tai_ns(), cfg->tai_offset_ns, &t3[0], &t3[1]);
-
   /* Direct access: the offset is bounded (Ethernet + VLAN + IPv4 with
    * options + UDP is at most 86), so the verifier can follow it. */
-  __u32 ts_off = (payload_off & 0x7f) + offsetof(struct stamp_refl_unauth, ts_sec);
   void *data = (void *)(long)skb->data;
   void *data_end = (void *)(long)skb->data_end;
-  __be32 *ts = data + ts_off;
-  if ((void *)(ts + 2) > data_end)
+  struct stamp_refl_unauth *r = data + (payload_off & 0x7f);
+  if ((void *)r + offsetof(struct stamp_refl_unauth, ssid) > data_end)
     return STAMP_TC_NEXT;
+  __be32 *ts = (void *)r + offsetof(struct stamp_refl_unauth, ts_sec);
+
+  /* T3 in the format ingress announced in the reply's Error Estimate. */
+  __u64 now = bpf_ktime_get_tai_ns();
+  __be32 t3[2];
+  if (r->err_est & bpf_htons(STAMP_EE_Z))
+    stamp_ptp_from_tai(now, &t3[0], &t3[1]);
+  else
+    stamp_ntp_from_tai(now, cfg->tai_offset_ns, &t3[0], &t3[1]);
   /* The checksum difference of the 8 octets, in 32-bit ones' complement
    * as bpf_csum_diff() would give it: new words added, old ones subtracted. */
   __u64 sum = (__u64)t3[0] + t3[1] + (__u32)~ts[0] + (__u32)~ts[1];

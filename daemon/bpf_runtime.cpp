@@ -79,11 +79,41 @@ ReflectorBpf::~ReflectorBpf() {
   if (skel_) stamp_refl__destroy(skel_);
 }
 
-Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir) {
+namespace {
+
+// max_entries of the map pinned at `path`, or 0 when there is none.
+uint32_t pinnedMaxEntries(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return 0;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  uint32_t n = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.max_entries : 0;
+  ::close(fd);
+  return n;
+}
+
+}  // namespace
+
+Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxSessions) {
   takeLibbpfLog();
   stamp_refl* skel = stamp_refl__open();
   if (!skel) return sysError(errno, "cannot open the embedded reflector BPF object");
+  if (int e = bpf_map__set_max_entries(skel->maps.stamp_refl_sess, maxSessions)) {
+    stamp_refl__destroy(skel);
+    return sysError(e, "cannot size " STAMP_MAP_REFL_SESS " to " + std::to_string(maxSessions));
+  }
   if (!pinDir.empty()) {
+    // A pinned map is adopted only with its exact size; the session table
+    // may be resized, at the price of its sessions.
+    std::string sess = pinDir + "/" STAMP_MAP_REFL_SESS;
+    if (uint32_t was = pinnedMaxEntries(sess); was != 0 && was != maxSessions) {
+      spdlog::info("reflector max_sessions {} -> {}: stateful sessions restart at 0", was,
+                   maxSessions);
+      if (::unlink(sess.c_str()) != 0 && errno != ENOENT) {
+        stamp_refl__destroy(skel);
+        return errnoError("cannot remove " + sess);
+      }
+    }
     bpf_map* map;
     bpf_object__for_each_map(map, skel->obj) {
       std::string path = pinDir + "/" + bpf_map__name(map);
@@ -226,6 +256,52 @@ Result<void> ReflectorBpf::setAddresses(const std::vector<Ip16>& addrs) {
   }
   uint8_t one = 1;
   return syncHash(bpf_map__fd(skel_->maps.stamp_addrs), keys, one, STAMP_MAP_ADDRS);
+}
+
+int ReflectorBpf::sessionMapFd() const {
+  return bpf_map__fd(skel_->maps.stamp_refl_sess);
+}
+
+uint32_t ReflectorBpf::maxSessions() const {
+  return bpf_map__max_entries(skel_->maps.stamp_refl_sess);
+}
+
+Result<size_t> ReflectorBpf::sessionCount() const {
+  int fd = sessionMapFd();
+  stamp_refl_sess_key cur{}, next{};
+  const void* prev = nullptr;
+  size_t n = 0;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    ++n;
+    cur = next;
+    prev = &cur;
+  }
+  if (errno != ENOENT) return sysError(errno, "cannot walk " STAMP_MAP_REFL_SESS);
+  return n;
+}
+
+Result<std::map<unsigned, stamp_state_counters>> ReflectorBpf::stateCounters() const {
+  std::map<unsigned, stamp_state_counters> out;
+  int fd = bpf_map__fd(skel_->maps.stamp_state_cnt);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
+  std::vector<stamp_state_counters> per(static_cast<size_t>(ncpu));
+  uint32_t cur = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
+      stamp_state_counters sum{};
+      for (const auto& c : per) {
+        sum.sessions_new += c.sessions_new;
+        sum.sessions_expired += c.sessions_expired;
+        sum.drop_no_state += c.drop_no_state;
+      }
+      out[next] = sum;
+    }
+    cur = next;
+    prev = &cur;
+  }
+  return out;
 }
 
 Result<std::map<unsigned, stamp_refl_counters>> ReflectorBpf::counters() const {

@@ -29,7 +29,10 @@ class ReflectorBpf {
   // With a `pinDir`, the maps are pinned there (and adopted from there when
   // a compatible pin exists, counters and all), and attach() pins its links
   // there too, adopting pinned ones by swapping in the new programs.
-  static Result<ReflectorBpf> load(const std::string& pinDir = {});
+  // `maxSessions` sizes the stateful session table (STAMP_MAP_REFL_SESS);
+  // a pinned table of another size is replaced, its sessions restart at 0.
+  static Result<ReflectorBpf> load(const std::string& pinDir = {},
+                                   uint32_t maxSessions = STAMP_REFL_SESS_DEFAULT);
   // Removes every pin under `pinDir` and detaches what they held; for
   // stampd --teardown, when no stampd holds them. Lists what it removed.
   static Result<std::vector<std::string>> teardown(const std::string& pinDir);
@@ -61,6 +64,13 @@ class ReflectorBpf {
   Result<void> setAddresses(const std::vector<Ip16>& addrs);
   // Counters per ifindex, summed over CPUs.
   Result<std::map<unsigned, stamp_refl_counters>> counters() const;
+  // Stateful-mode counters per ifindex, summed over CPUs.
+  Result<std::map<unsigned, stamp_state_counters>> stateCounters() const;
+  // The stateful session table: its fd (for status and tests), its size as
+  // loaded, and how many sessions it holds now.
+  int sessionMapFd() const;
+  uint32_t maxSessions() const;
+  Result<size_t> sessionCount() const;
 
   int inProgFd() const;
   int outProgFd() const;

@@ -233,6 +233,15 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       {"enabled", boolean(r.enabled)},
       {"timestamp_format", tsFormat(r.tsFormat)},
       {"auth_key", str(r.authKey)},
+      {"max_sessions", integer(r.maxSessions, 1, 1 << 24)},
+      {"idle_timeout",
+       [&r, d = duration(r.idleTimeout)](const toml::node& n, const std::string& key, Errors& e) {
+         d(n, key, e);
+         // Whole seconds in the BPF map; "0s" turns expiry off.
+         if (r.idleTimeout.count() % 1'000'000'000 != 0 ||
+             r.idleTimeout > std::chrono::seconds(UINT32_MAX))
+           e.add(n.source(), "'" + key + "' must be whole seconds, at most 4294967295s");
+       }},
       {"mode",
        [&r](const toml::node& n, const std::string& key, Errors& e) {
          auto s = n.value<std::string>();

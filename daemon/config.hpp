@@ -40,6 +40,10 @@ struct ReflectorConfig {
   std::vector<uint16_t> ports{862};
   ReflectorMode mode = ReflectorMode::Stateless;
   TsFormat tsFormat = TsFormat::Ntp;
+  // Stateful mode: the session table's size (fixed when the BPF maps are
+  // created) and how long a session may be idle before it restarts at 0.
+  uint32_t maxSessions = 65536;
+  std::chrono::nanoseconds idleTimeout = std::chrono::seconds(900);
   std::string authKey;
   // Extra local addresses to answer on, besides those of the interfaces.
   std::vector<Ip16> addresses;

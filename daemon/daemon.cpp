@@ -272,12 +272,16 @@ Session* Daemon::find(const std::string& name) {
   return it == sessions_.end() ? nullptr : it->second.get();
 }
 
-std::map<std::string, stamp_refl_counters> Daemon::reflectorCounters() const {
-  std::map<std::string, stamp_refl_counters> out;
-  if (!reflector_) return out;
-  auto counters = reflector_->bpf().counters();
-  for (const auto& [ifname, kind] : reflector_->bpf().attachments()) {
-    stamp_refl_counters c{};
+namespace {
+
+// Per-ifindex counters as the BPF maps keep them, by attached interface
+// name (zeros for an interface not seen yet).
+template <typename C>
+std::map<std::string, C> byInterface(const ReflectorBpf& bpf,
+                                     Result<std::map<unsigned, C>> counters) {
+  std::map<std::string, C> out;
+  for (const auto& [ifname, kind] : bpf.attachments()) {
+    C c{};
     if (auto idx = interfaceIndex(ifname); idx && counters)
       if (auto it = counters->find(*idx); it != counters->end()) c = it->second;
     out[ifname] = c;
@@ -285,13 +289,30 @@ std::map<std::string, stamp_refl_counters> Daemon::reflectorCounters() const {
   return out;
 }
 
+}  // namespace
+
+std::map<std::string, stamp_state_counters> Daemon::stateCounters() const {
+  if (!reflector_) return {};
+  return byInterface(reflector_->bpf(), reflector_->bpf().stateCounters());
+}
+
+std::map<std::string, stamp_refl_counters> Daemon::reflectorCounters() const {
+  if (!reflector_) return {};
+  return byInterface(reflector_->bpf(), reflector_->bpf().counters());
+}
+
 void Daemon::cmdStatus(const ControlServer::Request& r) {
-  nlohmann::json refl = {{"enabled", cfg_.reflector.enabled},
-                         {"ports", cfg_.reflector.ports},
-                         {"mode", "stateless"},
-                         {"interfaces", nlohmann::json::object()}};
+  nlohmann::json refl = {
+      {"enabled", cfg_.reflector.enabled},
+      {"ports", cfg_.reflector.ports},
+      {"mode", cfg_.reflector.mode == ReflectorMode::Stateful ? "stateful" : "stateless"},
+      {"timestamp_format", cfg_.reflector.tsFormat == TsFormat::Ptp ? "ptp" : "ntp"},
+      {"interfaces", nlohmann::json::object()}};
   if (reflector_) {
+    refl["max_sessions"] = reflector_->bpf().maxSessions();
+    if (auto n = reflector_->bpf().sessionCount()) refl["sessions"] = *n;
     auto kinds = reflector_->bpf().attachments();
+    auto state = stateCounters();
     for (const auto& [ifname, c] : reflectorCounters()) {
       nlohmann::json i = {{"attach", kinds[ifname]}};
       i["rx"] = c.rx;
@@ -300,7 +321,10 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       i["fragments"] = c.fragments;
       nlohmann::json drops = nlohmann::json::object();
       for (int k = 0; k < STAMP_DROP_MAX; ++k) drops[dropName(k)] = c.drop[k];
+      drops["no_state"] = state[ifname].drop_no_state;
       i["drops"] = drops;
+      i["sessions_started"] = state[ifname].sessions_new;
+      i["sessions_expired"] = state[ifname].sessions_expired;
       refl["interfaces"][ifname] = i;
     }
   }
@@ -890,10 +914,29 @@ std::string Daemon::renderMetrics() {
     }
     m.family("stamp_reflector_dropped_packets_total", "counter",
              "Test packets dropped, by reason.");
-    for (const auto& [ifname, c] : byIf)
+    auto state = stateCounters();
+    for (const auto& [ifname, c] : byIf) {
       for (int k = 0; k < STAMP_DROP_MAX; ++k)
         m.sample("stamp_reflector_dropped_packets_total",
                  {{"interface", ifname}, {"reason", dropName(k)}}, double(c.drop[k]));
+      m.sample("stamp_reflector_dropped_packets_total",
+               {{"interface", ifname}, {"reason", "no_state"}},
+               double(state[ifname].drop_no_state));
+    }
+    m.family("stamp_reflector_sessions_started_total", "counter",
+             "Stateful sessions started: a first request, or one after the idle timeout.");
+    for (auto& [ifname, c] : state)
+      m.sample("stamp_reflector_sessions_started_total", {{"interface", ifname}},
+               double(c.sessions_new));
+    m.family("stamp_reflector_sessions_expired_total", "counter",
+             "Stateful sessions restarted at 0 after the idle timeout.");
+    for (auto& [ifname, c] : state)
+      m.sample("stamp_reflector_sessions_expired_total", {{"interface", ifname}},
+               double(c.sessions_expired));
+    m.family("stamp_reflector_sessions", "gauge",
+             "Entries in the stateful session table (idle ones included until evicted).");
+    if (auto n = reflector_->bpf().sessionCount())
+      m.sample("stamp_reflector_sessions", {}, double(*n));
     m.family("stamp_reflector_port_info", "gauge",
              "The UDP ports the reflector answers on; always 1.");
     for (auto p : cfg_.reflector.ports)

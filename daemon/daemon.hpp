@@ -64,6 +64,7 @@ class Daemon {
   std::string statusLine() const;
   // The reflector's counters by attached interface name (zeros if none yet).
   std::map<std::string, stamp_refl_counters> reflectorCounters() const;
+  std::map<std::string, stamp_state_counters> stateCounters() const;
   void onWatchdog();
   void onSessionFinished(const std::string& name);
   // Starts a session; `client` (0: none) is told its replies when `follow`.

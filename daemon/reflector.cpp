@@ -8,14 +8,6 @@
 namespace stamp {
 
 Result<void> Reflector::check(const Config& cfg) {
-  if (cfg.reflector.mode != ReflectorMode::Stateless)
-    return makeError(ENOTSUP, cfg.path +
-                                  ": reflector mode \"stateful\" is not supported by this "
-                                  "version of stampd; use \"stateless\"");
-  if (cfg.reflector.tsFormat != TsFormat::Ntp)
-    return makeError(ENOTSUP, cfg.path +
-                                  ": reflector timestamp_format \"ptp\" is not supported "
-                                  "by this version of stampd; use \"ntp\"");
   if (!cfg.reflector.authKey.empty())
     return makeError(ENOTSUP, cfg.path +
                                   ": authenticated reflector mode (auth_key) is not "
@@ -42,7 +34,7 @@ Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std
       (void)TcAttachment::teardown(ifname, pinDir + "/link_" + ifname, 1);
     }
   }
-  auto bpf = ReflectorBpf::load(pinDir);
+  auto bpf = ReflectorBpf::load(pinDir, cfg.reflector.maxSessions);
   if (!bpf) return bpf.error();
   Reflector r(std::move(*bpf), cfg.daemon.interfaces, cfg.reflector.addresses);
 
@@ -55,8 +47,10 @@ Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std
 
 Result<void> Reflector::writePorts(const ReflectorConfig& rc) {
   stamp_port_cfg pc{};
-  pc.mode = STAMP_MODE_STATELESS;
-  pc.ts_format = STAMP_TS_NTP;
+  pc.mode = rc.mode == ReflectorMode::Stateful ? STAMP_MODE_STATEFUL : STAMP_MODE_STATELESS;
+  pc.ts_format = rc.tsFormat == TsFormat::Ptp ? STAMP_TS_PTP : STAMP_TS_NTP;
+  pc.idle_timeout_s =
+      uint32_t(std::chrono::duration_cast<std::chrono::seconds>(rc.idleTimeout).count());
   std::vector<uint16_t> ports = rc.enabled ? rc.ports : std::vector<uint16_t>{};
   return bpf_.setPorts(ports, pc);
 }
@@ -67,6 +61,11 @@ Result<Reflector::Change> Reflector::update(const Config& cfg, AttachMode mode) 
   auto has = [](const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
   };
+  if (cfg.reflector.maxSessions != bpf_.maxSessions())
+    spdlog::warn(
+        "reflector max_sessions {} takes effect when stampd restarts; the session "
+        "table keeps {} entries until then",
+        cfg.reflector.maxSessions, bpf_.maxSessions());
   if (auto res = writePorts(cfg.reflector); !res) return res.error();
   extraAddrs_ = cfg.reflector.addresses;
   // The address set of the interfaces to come first, so that a new

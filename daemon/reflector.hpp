@@ -18,14 +18,16 @@ class Reflector {
   static Result<Reflector> start(const Config& cfg, AttachMode mode,
                                  const std::string& pinDir = {});
   // What start() and update() would refuse in `cfg`: modes this version
-  // lacks, interfaces that do not exist. Touches nothing.
+  // lacks (authenticated), interfaces that do not exist. Touches nothing.
   static Result<void> check(const Config& cfg);
 
   struct Change {
     std::vector<std::string> attached, detached;
   };
   // Applies a new configuration in place, for a reload: ports and their
-  // mode are rewritten in the maps (new entries first, stale ones after,
+  // mode, timestamp format and idle timeout are rewritten in the maps
+  // (a changed max_sessions waits for a restart: the table's size is fixed
+  // at load) (new entries first, stale ones after,
   // so a port kept is never missing), the extra addresses replaced, and
   // interfaces attached or detached; interfaces kept keep their links.
   // check(cfg) first: a failure half-way leaves a partial change.

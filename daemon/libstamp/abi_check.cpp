@@ -71,6 +71,22 @@ static_assert(sizeof(stamp_port_cfg) == 8);
 AT(stamp_port_cfg, mode, 0);
 AT(stamp_port_cfg, ts_format, 1);
 AT(stamp_port_cfg, auth, 2);
+AT(stamp_port_cfg, idle_timeout_s, 4);
+
+static_assert(sizeof(stamp_refl_sess_key) == 40);
+AT(stamp_refl_sess_key, saddr, 0);
+AT(stamp_refl_sess_key, daddr, 16);
+AT(stamp_refl_sess_key, sport, 32);
+AT(stamp_refl_sess_key, dport, 34);
+AT(stamp_refl_sess_key, ssid, 36);
+static_assert(sizeof(stamp_refl_sess) == 16);
+AT(stamp_refl_sess, next_seq, 0);
+AT(stamp_refl_sess, last_ns, 8);
+
+static_assert(sizeof(stamp_state_counters) == 32);
+AT(stamp_state_counters, sessions_new, 0);
+AT(stamp_state_counters, sessions_expired, 8);
+AT(stamp_state_counters, drop_no_state, 16);
 
 static_assert(sizeof(stamp_addr_key) == 16);
 

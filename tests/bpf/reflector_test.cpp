@@ -124,6 +124,24 @@ void expectNtpWithin(uint64_t raw, const TimeWindow& w, const char* what) {
   EXPECT_LE(t, w.hi + kTimeTolerance) << what << " is " << (t - w.hi) / 1e9 << " s late";
 }
 
+// A PTP timestamp (RFC 8877: TAI seconds, low 32 bits, then nanoseconds)
+// must lie in the CLOCK_TAI window `tai` exactly: the reflector takes it from
+// bpf_ktime_get_tai_ns() unchanged, between the two clock_gettime() calls.
+void expectPtpWithin(uint64_t raw, const TimeWindow& tai, const char* what) {
+  const uint32_t sec32 = uint32_t(raw >> 32), nsec = uint32_t(raw);
+  EXPECT_LT(nsec, uint32_t(kNsPerSec)) << what << ": PTP nanoseconds out of range";
+  const int64_t era = (tai.lo / kNsPerSec) & ~int64_t{0xffffffff};
+  const int64_t t = (era + sec32) * kNsPerSec + nsec;
+  EXPECT_GE(t, tai.lo) << what << " is " << tai.lo - t << " ns before the CLOCK_TAI window";
+  EXPECT_LE(t, tai.hi) << what << " is " << t - tai.hi << " ns after the CLOCK_TAI window";
+}
+
+// What a reply must carry beyond the stateless NTP defaults.
+struct Expect {
+  const TimeWindow* tai = nullptr;  // a PTP port: T2 (and T3) PTP, in this window
+  std::optional<uint32_t> seq;      // stateful: the reflector's own sequence number
+};
+
 // The request's base as the reflector must read it: octets a short request
 // lacks count as zero (RFC 8762 section 4.6).
 Bytes requestBase(const FrameView& rq) {
@@ -153,7 +171,7 @@ void expectChecksums(const Bytes& frame, const FrameView& v, bool mayBeAbsent) {
 
 // Everything stamp_refl_in must have done to turn `req` into `reply`.
 void checkIngressReply(const Bytes& req, const TcRun& run, const TimeWindow& when,
-                       uint16_t wantErrEst) {
+                       uint16_t wantErrEst, const Expect& x = {}) {
   const Bytes& reply = run.out;
   auto rq = parseFrame(req);
   ASSERT_TRUE(rq) << "fixture request does not parse";
@@ -201,10 +219,13 @@ void checkIngressReply(const Bytes& req, const TcRun& run, const TimeWindow& whe
   }
   expectChecksums(reply, *rp, udpChecksumWasZero(*rq));
 
-  // The reflector's fields (stateless mode).
+  // The reflector's fields.
   const Bytes base = requestBase(*rq);
   const auto p = rp->payload;
-  EXPECT_EQ(rd32(p, kOffSeq), rd32(base, 0)) << "stateless: Sequence Number = sender's";
+  if (x.seq)
+    EXPECT_EQ(rd32(p, kOffSeq), *x.seq) << "stateful: the reflector's own Sequence Number";
+  else
+    EXPECT_EQ(rd32(p, kOffSeq), rd32(base, 0)) << "stateless: Sequence Number = sender's";
   EXPECT_EQ(rd16(p, kOffErrEst), wantErrEst) << "reflector Error Estimate";
   EXPECT_EQ(rd16(p, kOffSsid), rd16(base, 14)) << "SSID copied";
   EXPECT_EQ(rd32(p, kOffSenderSeq), rd32(base, 0)) << "Session-Sender Sequence Number";
@@ -212,7 +233,10 @@ void checkIngressReply(const Bytes& req, const TcRun& run, const TimeWindow& whe
   EXPECT_EQ(rd16(p, kOffSenderErrEst), rd16(base, 12)) << "Session-Sender Error Estimate";
   EXPECT_EQ(p[kOffSenderTtl], rq->ttl) << "Session-Sender TTL = TTL the request arrived with";
   for (size_t i : {38u, 39u, 41u, 42u, 43u}) EXPECT_EQ(p[i], 0) << "MBZ octet " << i;
-  expectNtpWithin(rd64(p, kOffT2), when, "T2");
+  if (x.tai)
+    expectPtpWithin(rd64(p, kOffT2), *x.tai, "PTP T2");
+  else
+    expectNtpWithin(rd64(p, kOffT2), when, "T2");
 
   // Symmetric size: whatever follows the base is copied unchanged.
   if (!grown) {
@@ -225,13 +249,16 @@ void checkIngressReply(const Bytes& req, const TcRun& run, const TimeWindow& whe
 // stamp_refl_out on a marked reply: T3 rewritten (>= T2), mark cleared,
 // checksums still valid, nothing else touched.
 // `shiftNs`: how far behind UTC the configured TAI offset puts the clock.
-void checkEgress(const ReflectorBpf& bpf, const Bytes& req, const Bytes& reply,
-                 int64_t shiftNs = 0) {
+// `ptp`: the reply announces PTP (Z set); T3 must then be PTP, exactly in
+// the CLOCK_TAI window of the run.
+void checkEgress(const ReflectorBpf& bpf, const Bytes& req, const Bytes& reply, int64_t shiftNs = 0,
+                 bool ptp = false) {
   TcRun run;
-  TimeWindow when{realtimeNow() - shiftNs, 0};
+  TimeWindow when{realtimeNow() - shiftNs, 0}, tai{taiNow(), 0};
   auto rv = parseFrame(reply);
   ASSERT_TRUE(rv);
   ASSERT_TRUE(runTc(bpf.outProgFd(), reply, STAMP_REFLECT_MARK | uint32_t(rv->l4Off + 8), run));
+  tai.hi = taiNow();
   when.hi = realtimeNow() - shiftNs;
   EXPECT_EQ(run.verdict, kTcNext);
   EXPECT_EQ(run.markOut, 0u) << "egress must clear the reflect mark";
@@ -251,7 +278,12 @@ void checkEgress(const ReflectorBpf& bpf, const Bytes& req, const Bytes& reply,
   uint64_t t3 = rd64(out->payload, kOffT3);
   EXPECT_NE(t3, rd64(in->payload, kOffT3)) << "T3 was not rewritten";
   EXPECT_GE(t3, t2) << "T3 before T2";
-  expectNtpWithin(t3, when, "T3");
+  EXPECT_EQ(rd16(out->payload, kOffErrEst) & STAMP_EE_Z, ptp ? STAMP_EE_Z : 0)
+      << "Z bit of the reply's Error Estimate";
+  if (ptp)
+    expectPtpWithin(t3, tai, "PTP T3");
+  else
+    expectNtpWithin(t3, when, "T3");
   expectChecksums(run.out, *out, udpChecksumWasZero(*rq));
 }
 
@@ -378,6 +410,19 @@ std::vector<Fixture> fixtures() {
             with(request4(14), [](PacketSpec& s) { s.zeroUdpChecksum = true; }));
   reflected("ipv4_df", "IPv4 with DF set is not a fragment",
             with(request4(44), [](PacketSpec& s) { s.fragField = 0x4000; }));
+  reflected("ipv4_ptp_request_ntp_port",
+            "IPv4, a PTP request (Z set, PTP T1) to an NTP port: NTP T2/T3, Z clear, "
+            "T1 and its Error Estimate copied",
+            with(request4(44), [](PacketSpec& s) {
+              s.payload = senderPayload(
+                  44, {.seq = 5, .t1 = 0x659200a500000001ULL, .errEst = 0xc587, .ssid = 3});
+            }));
+  reflected("ipv6_ptp_request_short",
+            "IPv6, 14-octet PTP request (Z set) to an NTP port: 44-octet NTP reply",
+            with(request6(14), [](PacketSpec& s) {
+              s.payload =
+                  senderPayload(14, {.seq = 6, .t1 = 0x659200a500000002ULL, .errEst = 0x4001});
+            }));
   reflected("ipv6_port_8620", "IPv6 to the second configured port, 8620",
             with(request6(44), [](PacketSpec& s) { s.dport = 8620; }));
   reflected("ipv4_ttl1_tos", "IPv4, TTL 1 and TOS 0xb8: Session-Sender TTL 1, TOS kept",
@@ -491,7 +536,13 @@ class ReflectorProgs : public ::testing::Test {
 
   // Ports 862 and 8620 stateless/NTP, this host = kRefl4 and kRefl6, and a
   // synchronised clock whose TAI offset is `taiOffsetSec`.
+  // The stateful session table starts empty.
   static ::testing::AssertionResult configure(ReflectorBpf& bpf, int32_t taiOffsetSec) {
+    const int fd = bpf.sessionMapFd();
+    stamp_refl_sess_key k{};
+    while (bpf_map_get_next_key(fd, nullptr, &k) == 0)
+      if (bpf_map_delete_elem(fd, &k) != 0)
+        return ::testing::AssertionFailure() << "cannot empty " << STAMP_MAP_REFL_SESS;
     auto r = bpf.setPorts({862, 8620}, stamp_port_cfg{});
     if (r) r = bpf.setAddresses({kRefl4, kRefl6});
     if (r) {
@@ -632,11 +683,17 @@ TEST_F(ReflectorProgs, StatelessSequenceFollowsSender) {
     EXPECT_EQ(rd32(rp->payload, kOffSeq), seq);
     EXPECT_EQ(rd32(rp->payload, kOffSenderSeq), seq);
   }
+  auto n = bpf_->sessionCount();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 0u) << "a stateless port keeps no session state";
 }
 
 TEST_F(ReflectorProgs, UnsupportedPortModesAreDropped) {
   const stamp_port_cfg modes[] = {
-      {.mode = STAMP_MODE_STATEFUL}, {.ts_format = STAMP_TS_PTP}, {.auth = 1}};
+      {.mode = STAMP_MODE_STATEFUL + 1},
+      {.ts_format = STAMP_TS_PTP + 1},
+      {.auth = 1},
+      {.mode = STAMP_MODE_STATEFUL, .ts_format = STAMP_TS_PTP, .auth = 1}};
   for (const stamp_port_cfg& cfg : modes) {
     ASSERT_TRUE(ok(bpf_->setPorts({862}, cfg)));
     const stamp_refl_counters before = loCounters(*bpf_);
@@ -648,6 +705,309 @@ TEST_F(ReflectorProgs, UnsupportedPortModesAreDropped) {
     want.drop[STAMP_DROP_UNSUPPORTED] = 1;
     expectCounterDelta(before, loCounters(*bpf_), want);
   }
+}
+
+// ---- PTPv2 timestamps (RFC 8762 section 4.2.1, Z bit from RFC 8186) ----
+
+// A PTP port answers with T2 and T3 taken from bpf_ktime_get_tai_ns() as
+// they are, and says so with Z in its Error Estimate; S, Scale and
+// Multiplier stay those of the clock map. Rows cover the direct-access path
+// (44 octets, IPv4 and IPv6, VLAN) and the general one (short, IP options),
+// and an NTP or a PTP request alike.
+TEST_F(ReflectorProgs, PtpPortAnswersInPtp) {
+  ASSERT_TRUE(ok(bpf_->setPorts({862}, {.ts_format = STAMP_TS_PTP})));
+  const uint16_t wantEe = configuredErrorEstimate().encode() | STAMP_EE_Z;
+  const PacketSpec specs[] = {
+      request4(44),
+      request6(44),
+      with(request6(44), [](PacketSpec& s) { s.vlanTci = 0x0064; }),
+      request4(14),
+      with(request4(44), [](PacketSpec& s) { s.ipOptions = nopOptions(10); }),
+      with(request4(44),
+           [](PacketSpec& s) {
+             s.payload =
+                 senderPayload(44, {.seq = 7, .t1 = 0x659200a512345678ULL, .errEst = 0xc587});
+           }),
+  };
+  for (const PacketSpec& spec : specs) {
+    SCOPED_TRACE(spec.payload.size());
+    const Bytes req = buildFrame(spec);
+    const stamp_refl_counters before = loCounters(*bpf_);
+    TimeWindow when, tai;
+    tai.lo = taiNow();
+    TcRun run = ingress(req, when);
+    tai.hi = taiNow();
+    ASSERT_EQ(run.verdict, kTcRedirect);
+    checkIngressReply(req, run, when, wantEe, {.tai = &tai});
+    if (HasFatalFailure()) return;
+    checkEgress(*bpf_, req, run.out, 0, true);
+    stamp_refl_counters want{};
+    want.rx = want.reflected = want.t3_stamped = 1;
+    expectCounterDelta(before, loCounters(*bpf_), want);
+
+    // What a sender makes of it: decoded by the Z bit with this host's TAI
+    // offset, T2 is UTC again.
+    auto rp = parseFrame(run.out);
+    ASSERT_TRUE(rp);
+    auto ee = ErrorEstimate::decode(rd16(rp->payload, kOffErrEst));
+    EXPECT_TRUE(ee.ptp);
+    UnixNs t2 = unixNsFromWire(WireTs::fromRaw(rd64(rp->payload, kOffT2)), ee.ptp,
+                               kernelTaiOffsetSec(), when.lo);
+    EXPECT_GE(t2, when.lo - kTimeTolerance);
+    EXPECT_LE(t2, when.hi + kTimeTolerance);
+  }
+}
+
+// The reflector's format is its own (the Z bit of its Error Estimate says
+// which): the same PTP request (Z set, PTP T1) gets PTP T2/T3 from a PTP port
+// and NTP ones from an NTP port, T1 and its Error Estimate copied either way.
+TEST_F(ReflectorProgs, FormatIsTheReflectorsNotTheSenders) {
+  const PacketSpec spec = with(request6(44), [](PacketSpec& s) {
+    s.payload = senderPayload(44, {.seq = 1, .t1 = 0x659200a500000000ULL, .errEst = 0x4001});
+  });
+  const Bytes req = buildFrame(spec);
+  for (uint8_t fmt : {uint8_t(STAMP_TS_PTP), uint8_t(STAMP_TS_NTP), uint8_t(STAMP_TS_PTP)}) {
+    SCOPED_TRACE(fmt == STAMP_TS_PTP ? "PTP port" : "NTP port");
+    ASSERT_TRUE(ok(bpf_->setPorts({862}, {.ts_format = fmt})));
+    TimeWindow when, tai;
+    tai.lo = taiNow();
+    TcRun run = ingress(req, when);
+    tai.hi = taiNow();
+    ASSERT_EQ(run.verdict, kTcRedirect);
+    const bool ptp = fmt == STAMP_TS_PTP;
+    checkIngressReply(req, run, when, configuredErrorEstimate().encode() | (ptp ? STAMP_EE_Z : 0),
+                      {.tai = ptp ? &tai : nullptr});
+    if (HasFatalFailure()) return;
+    checkEgress(*bpf_, req, run.out, 0, ptp);
+  }
+}
+
+// An unset clock on a PTP port: "error unknown" with Z set.
+TEST(ReflectorFreshLoad, UnsetClockOnPtpPortKeepsZ) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: loads BPF programs";
+  auto bpf = ReflectorBpf::load();
+  if (!bpf && bpf.error().code == EPERM) GTEST_SKIP() << "BPF program load not permitted (EPERM)";
+  ASSERT_TRUE(bpf) << bpf.error().message;
+  ASSERT_TRUE(ok(bpf->setPorts({862}, {.ts_format = STAMP_TS_PTP})));
+  ASSERT_TRUE(ok(bpf->setAddresses({kRefl4})));
+  TcRun run;
+  ASSERT_TRUE(runTc(bpf->inProgFd(), buildFrame(request4(44)), 0, run));
+  ASSERT_EQ(run.verdict, kTcRedirect);
+  auto rp = parseFrame(run.out);
+  ASSERT_TRUE(rp);
+  EXPECT_EQ(rd16(rp->payload, kOffErrEst), kErrorEstimateUnknown | STAMP_EE_Z);
+}
+
+// ---- Stateful mode (RFC 8762 section 4.3.1) ----
+
+stamp_state_counters loStateCounters(const ReflectorBpf& bpf) {
+  auto all = bpf.stateCounters();
+  if (!all) {
+    ADD_FAILURE() << all.error().message;
+    return {};
+  }
+  auto it = all->find(kLoIfindex);
+  return it == all->end() ? stamp_state_counters{} : it->second;
+}
+
+class StatefulProgs : public ReflectorProgs {
+ protected:
+  void SetUp() override {
+    ReflectorProgs::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(
+        ok(bpf_->setPorts({862, 8620}, {.mode = STAMP_MODE_STATEFUL, .idle_timeout_s = kIdleS})));
+  }
+
+  // One request through ingress and egress; checks the whole reply with the
+  // reflector sequence `wantSeq` and returns it.
+  void reflectExpecting(const PacketSpec& spec, uint32_t wantSeq, bool ptp = false) {
+    const Bytes req = buildFrame(spec);
+    TimeWindow when, tai;
+    tai.lo = taiNow();
+    TcRun run = ingress(req, when);
+    tai.hi = taiNow();
+    ASSERT_EQ(run.verdict, kTcRedirect);
+    checkIngressReply(req, run, when, configuredErrorEstimate().encode() | (ptp ? STAMP_EE_Z : 0),
+                      {.tai = ptp ? &tai : nullptr, .seq = wantSeq});
+    if (HasFatalFailure()) return;
+    checkEgress(*bpf_, req, run.out, 0, ptp);
+  }
+
+  static PacketSpec withSeq(PacketSpec s, uint32_t seq, uint16_t ssid = 0) {
+    s.payload = senderPayload(
+        s.payload.size(), {.seq = seq, .t1 = kFields.t1, .errEst = kFields.errEst, .ssid = ssid});
+    return s;
+  }
+
+  static constexpr uint32_t kIdleS = 60;
+};
+
+// Two sessions interleaved, each numbered from 0 by the reflector whatever
+// the sender's numbers are: one IPv4 on the direct-access path, one IPv6
+// 14-octet TWAMP-Light request on the general path.
+TEST_F(StatefulProgs, InterleavedSessionsCountIndependently) {
+  const stamp_state_counters before = loStateCounters(*bpf_);
+  const PacketSpec a = request4(44);
+  const PacketSpec b = with(request6(14), [](PacketSpec& s) { s.sport = 40001; });
+  struct Step {
+    const PacketSpec* spec;
+    uint32_t senderSeq, wantSeq;
+  };
+  const Step steps[] = {{&a, 100, 0}, {&b, 7, 0},   {&a, 101, 1}, {&a, 103, 2},
+                        {&b, 8, 1},   {&a, 102, 3}, {&b, 9, 2}};
+  for (const Step& st : steps) {
+    SCOPED_TRACE(::testing::Message()
+                 << (st.spec == &a ? "A" : "B") << " sender seq " << st.senderSeq);
+    reflectExpecting(withSeq(*st.spec, st.senderSeq), st.wantSeq);
+    if (HasFatalFailure()) return;
+  }
+  auto n = bpf_->sessionCount();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 2u);
+  const stamp_state_counters after = loStateCounters(*bpf_);
+  EXPECT_EQ(after.sessions_new - before.sessions_new, 2u);
+  EXPECT_EQ(after.sessions_expired - before.sessions_expired, 0u);
+  EXPECT_EQ(after.drop_no_state - before.drop_no_state, 0u);
+}
+
+// A session is the 4-tuple plus the SSID: another SSID, another address,
+// another port each starts at 0; a request too short for an SSID counts as
+// SSID 0.
+TEST_F(StatefulProgs, SsidAndEachTupleFieldMakeASession) {
+  const PacketSpec base = request4(44);
+  reflectExpecting(withSeq(base, 1, 0x1111), 0);
+  reflectExpecting(withSeq(base, 2, 0x1111), 1);
+  reflectExpecting(withSeq(base, 1, 0x2222), 0);  // same 4-tuple, other SSID
+  reflectExpecting(withSeq(base, 3, 0x1111), 2);
+  reflectExpecting(withSeq(base, 1, 0), 0);       // SSID 0 is a session too
+  reflectExpecting(withSeq(request4(14), 2), 1);  // no SSID octets: SSID 0
+  reflectExpecting(withSeq(with(base, [](PacketSpec& s) { s.src = ip("192.0.2.9"); }), 1, 0x1111),
+                   0);
+  reflectExpecting(withSeq(with(base, [](PacketSpec& s) { s.sport = 40002; }), 1, 0x1111), 0);
+  reflectExpecting(withSeq(with(base, [](PacketSpec& s) { s.dport = 8620; }), 1, 0x1111), 0);
+  reflectExpecting(withSeq(with(base,
+                                [](PacketSpec& s) {
+                                  s.dst = kRefl6;
+                                  s.src = kSender6;
+                                }),
+                           1, 0x1111),
+                   0);
+  reflectExpecting(withSeq(base, 4, 0x1111), 3);
+  auto n = bpf_->sessionCount();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 7u);
+}
+
+// A session idle longer than idle_timeout_s starts again at 0 (REFWAIT). The
+// test moves the entry's last-seen time back instead of waiting.
+TEST_F(StatefulProgs, IdleSessionRestartsAtZero) {
+  const PacketSpec a = request4(44);
+  for (uint32_t i = 0; i < 3; ++i) reflectExpecting(withSeq(a, 50 + i), i);
+  if (HasFatalFailure()) return;
+
+  const int fd = bpf_->sessionMapFd();
+  stamp_refl_sess_key key{};
+  ASSERT_EQ(bpf_map_get_next_key(fd, nullptr, &key), 0);
+  EXPECT_EQ(std::memcmp(key.saddr.addr, kSender4.data(), 16), 0);
+  EXPECT_EQ(std::memcmp(key.daddr.addr, kRefl4.data(), 16), 0);
+  EXPECT_EQ(key.sport, 40000);
+  EXPECT_EQ(key.dport, 862);
+  EXPECT_EQ(key.ssid, 0);
+  stamp_refl_sess v{};
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &v), 0);
+  EXPECT_EQ(v.next_seq, 3u);
+  timespec mono{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  const uint64_t now = uint64_t(mono.tv_sec) * kNsPerSec + uint64_t(mono.tv_nsec);
+  EXPECT_LE(v.last_ns, now) << "last_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns)";
+  EXPECT_GT(v.last_ns, now - 10 * uint64_t(kNsPerSec));
+
+  // Just inside the timeout: the session goes on.
+  v.last_ns = now - (kIdleS - 5) * uint64_t(kNsPerSec);
+  ASSERT_EQ(bpf_map_update_elem(fd, &key, &v, BPF_EXIST), 0);
+  reflectExpecting(withSeq(a, 53), 3);
+
+  const stamp_state_counters before = loStateCounters(*bpf_);
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &v), 0);
+  v.last_ns -= (kIdleS + 1) * uint64_t(kNsPerSec);
+  ASSERT_EQ(bpf_map_update_elem(fd, &key, &v, BPF_EXIST), 0);
+  reflectExpecting(withSeq(a, 54), 0);
+  reflectExpecting(withSeq(a, 55), 1);
+  const stamp_state_counters after = loStateCounters(*bpf_);
+  EXPECT_EQ(after.sessions_new - before.sessions_new, 1u);
+  EXPECT_EQ(after.sessions_expired - before.sessions_expired, 1u);
+}
+
+// idle_timeout_s 0: no expiry at all.
+TEST_F(StatefulProgs, ZeroIdleTimeoutNeverExpires) {
+  ASSERT_TRUE(ok(bpf_->setPorts({862}, {.mode = STAMP_MODE_STATEFUL, .idle_timeout_s = 0})));
+  const PacketSpec a = request4(44);
+  reflectExpecting(withSeq(a, 9), 0);
+  const int fd = bpf_->sessionMapFd();
+  stamp_refl_sess_key key{};
+  ASSERT_EQ(bpf_map_get_next_key(fd, nullptr, &key), 0);
+  stamp_refl_sess v{};
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &v), 0);
+  v.last_ns = 1;  // as old as it gets
+  ASSERT_EQ(bpf_map_update_elem(fd, &key, &v, BPF_EXIST), 0);
+  reflectExpecting(withSeq(a, 10), 1);
+}
+
+// Stateful and PTP together; and the sender's sequence wrapping does not
+// matter to the reflector's.
+TEST_F(StatefulProgs, StatefulPtp) {
+  ASSERT_TRUE(ok(bpf_->setPorts(
+      {862}, {.mode = STAMP_MODE_STATEFUL, .ts_format = STAMP_TS_PTP, .idle_timeout_s = 900})));
+  const PacketSpec a = request6(44);
+  reflectExpecting(withSeq(a, 0xfffffffe), 0, true);
+  reflectExpecting(withSeq(a, 0xffffffff), 1, true);
+  reflectExpecting(withSeq(a, 0), 2, true);
+}
+
+// Dropped requests (bad source, source port 0) create no session.
+TEST_F(StatefulProgs, DroppedRequestsCreateNoSession) {
+  for (const PacketSpec& s :
+       {with(request4(44), [](PacketSpec& s) { s.src = ip("224.0.0.1"); }),
+        with(request4(44), [](PacketSpec& s) { s.sport = 0; }),
+        with(request6(44), [](PacketSpec& s) { s.zeroUdpChecksum = true; })}) {
+    TimeWindow when;
+    TcRun run = ingress(buildFrame(s), when);
+    EXPECT_EQ(run.verdict, kTcShot);
+  }
+  auto n = bpf_->sessionCount();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 0u);
+}
+
+// The table's size comes from the caller (stampd: [reflector] max_sessions).
+// A full table makes room by forgetting sessions the kernel's LRU picks (an
+// approximation: a session seen twice gets a second chance), never refuses a
+// new one, and a forgotten session that comes back starts again at 0.
+TEST(ReflectorFreshLoad, SessionTableSizeAndLruEviction) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: loads BPF programs";
+  installLibbpfLogger();
+  auto bpf = ReflectorBpf::load({}, 64);
+  if (!bpf && bpf.error().code == EPERM) GTEST_SKIP() << "BPF program load not permitted (EPERM)";
+  ASSERT_TRUE(bpf) << bpf.error().message;
+  EXPECT_EQ(bpf->maxSessions(), 64u);
+  ASSERT_TRUE(ok(bpf->setPorts({862}, {.mode = STAMP_MODE_STATEFUL, .idle_timeout_s = 900})));
+  ASSERT_TRUE(ok(bpf->setAddresses({kRefl4})));
+  auto seqOf = [&](uint16_t sport) {
+    TcRun run;
+    EXPECT_TRUE(runTc(bpf->inProgFd(),
+                      buildFrame(with(request4(44), [&](PacketSpec& s) { s.sport = sport; })), 0,
+                      run));
+    auto rp = parseFrame(run.out);
+    return rp ? rd32(rp->payload, kOffSeq) : 0xdeadbeef;
+  };
+  for (uint16_t p = 2000; p < 2000 + 1000; ++p) ASSERT_EQ(seqOf(p), 0u) << "new session " << p;
+  auto n = bpf->sessionCount();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_LE(*n, 64u) << "LRU bounded by max_entries";
+  EXPECT_GT(*n, 0u);
+  EXPECT_EQ(seqOf(2000), 0u) << "the first session is long forgotten: it starts again at 0";
+  EXPECT_EQ(seqOf(2999), 1u) << "the last one is still there";
 }
 
 // Before stampd writes the clock state the reply must say "error unknown".

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# stateful_ptp_e2e: stampd to stampd with the reflector in stateful mode and
+# PTP timestamps (RFC 8762 4.3, 4.2.1 Z bit), the sender sending PTP T1.
+#
+#   stateful_ptp_e2e.sh STAMPD STAMPCTL
+#
+# Two runs from the sender are two sessions to the reflector (new source
+# ports): each counts from 0, so the reflector's status shows two sessions
+# started; the sender decodes the reflector's PTP T2/T3 by its Z bit, so
+# the one-way figures come out as the few microseconds the veth takes, not
+# the 37 s of TAI - UTC or the 70 years between the epochs. Exit 77:
+# skipped, with the reason printed.
+set -euo pipefail
+[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
+STAMPD=$1
+STAMPCTL=$2
+. "$(dirname "$0")/lib.sh"
+e2e_require_root jq
+e2e_begin
+
+NS_A=stpsfp$$a
+NS_B=stpsfp$$b
+A4=10.200.79.1 B4=10.200.79.2 A6=fd00:5354:5f::1 B6=fd00:5354:5f::2
+step "namespaces $NS_A (sender) and $NS_B (stateful PTP reflector)"
+e2e_netns "$NS_A" "$NS_B"
+e2e_veth "$NS_A" "$NS_A" "$A4" "$A6" "$NS_B" "$NS_B" "$B4" "$B6"
+e2e_wait_link "$NS_A" "$NS_A" "$A6"
+e2e_wait_link "$NS_B" "$NS_B" "$B6"
+cat >"$E2E_WORK/a.toml" <<EOT
+[daemon]
+interfaces = ["$NS_A"]
+socket = "$E2E_WORK/a.sock"
+bpffs = "/sys/fs/bpf/$NS_A"
+state_dir = "$E2E_WORK/a-state"
+[reflector]
+enabled = false
+[[session]]
+name = "ptp4"
+target = "$B4"
+count = 20
+interval = "5ms"
+timestamp_format = "ptp"
+[[session]]
+name = "ptp6"
+target = "$B6"
+count = 20
+interval = "5ms"
+timestamp_format = "ptp"
+EOT
+cat >"$E2E_WORK/b.toml" <<EOT
+[daemon]
+interfaces = ["$NS_B"]
+socket = "$E2E_WORK/b.sock"
+bpffs = "/sys/fs/bpf/$NS_B"
+state_dir = "$E2E_WORK/b-state"
+[reflector]
+mode = "stateful"
+timestamp_format = "ptp"
+EOT
+e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
+e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
+ctl() { in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/a.sock" "$@"; }
+rctl() { in_ns "$NS_B" "$STAMPCTL" --socket "$E2E_WORK/b.sock" "$@"; }
+
+for name in ptp4 ptp6; do
+  step "session $name: PTP T1 out, PTP T2/T3 back"
+  ctl --json session start "$name" >"$E2E_WORK/$name.json"
+  jq -c '{session, sent, received, lost, rtt: .rtt_ns.avg, fwd: .forward_ns.avg, bwd: .backward_ns.avg}' \
+    "$E2E_WORK/$name.json"
+  jq -e '.sent == 20 and .received == 20 and .lost == 0' "$E2E_WORK/$name.json" >/dev/null ||
+    fail "$name: not 20 of 20"
+  # Same host clock on both sides: each direction is a veth crossing.
+  jq -e '.forward_ns.min >= 0 and .forward_ns.max < 5000000 and .backward_ns.min >= 0 and .backward_ns.max < 5000000' \
+    "$E2E_WORK/$name.json" >/dev/null ||
+    fail "$name: one-way delays implausible (PTP decoded wrong?): $(jq -c '{f: .forward_ns, b: .backward_ns}' "$E2E_WORK/$name.json")"
+done
+
+step "the reflector counted two stateful sessions"
+rctl --json status >"$E2E_WORK/status.json"
+jq -c '.reflector | {mode, timestamp_format, sessions, max_sessions, started: [.interfaces[] | .sessions_started]}' \
+  "$E2E_WORK/status.json"
+jq -e '.reflector.mode == "stateful" and .reflector.timestamp_format == "ptp"' "$E2E_WORK/status.json" >/dev/null ||
+  fail "status does not show stateful/ptp"
+jq -e '[.reflector.interfaces[] | .sessions_started] | add == 2' "$E2E_WORK/status.json" >/dev/null ||
+  fail "expected 2 stateful sessions started"
+jq -e '.reflector.sessions == 2' "$E2E_WORK/status.json" >/dev/null || fail "expected 2 session entries"
+echo "stateful_ptp_e2e: ok"
