@@ -153,6 +153,11 @@ void printSummary(const json& s) {
                 ms(d.value("p50", json())).c_str(), ms(d.value("p90", json())).c_str(),
                 ms(d.value("p99", json())).c_str());
   }
+  if (s.value("forward_lost", json()).is_number())
+    std::printf("loss by direction (stateful reflector): %llu forward (near-end), %llu backward "
+                "(far-end)\n",
+                (unsigned long long)s["forward_lost"].get<uint64_t>(),
+                (unsigned long long)s["backward_lost"].get<uint64_t>());
   uint64_t negF = s.value("negative_forward", 0), negB = s.value("negative_backward", 0);
   if (negF || negB)
     std::printf(
@@ -498,6 +503,10 @@ int main(int argc, char** argv) {
   start->add_option("--size", size, "octets of STAMP payload")->check(CLI::Range(44, 8952));
   start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
+  std::string reflectorMode = "stateless";
+  start->add_option("--reflector-mode", reflectorMode,
+                    "stateful: the reflector numbers requests itself; loss is split by direction")
+      ->check(CLI::IsMember({"stateless", "stateful"}));
   auto* list = session->add_subcommand("list", "sessions, configured and ad hoc");
   auto* show = session->add_subcommand(
       "show", "figures of a session; a running one refreshes every second on a terminal");
@@ -548,7 +557,8 @@ int main(int argc, char** argv) {
               {"interval_ns", iv->count()},
               {"timeout_ns", to->count()},
               {"size", size},
-              {"dscp", dscp}};
+              {"dscp", dscp},
+              {"reflector_mode", reflectorMode}};
     }
     if (requireSync) args["require_sync"] = true;
   }

@@ -334,6 +334,12 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"histogram_floor", duration(s.histogramFloor)},
           {"histogram_ceiling", duration(s.histogramCeiling)},
           {"window", duration(s.window)},
+          {"reflector_mode",
+           [&s](const toml::node& n, const std::string& key, Errors& e) {
+             auto v = n.value<std::string>();
+             if (v && (*v == "stateless" || *v == "stateful")) s.statefulReflector = *v == "stateful";
+             else e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
+           }},
       };
       walk(*t, key + ".", keys, e);
       if (s.name.empty()) e.add(t->source(), "a [[session]] needs a 'name'");

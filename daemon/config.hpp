@@ -85,6 +85,9 @@ struct SessionConfig {
   // A continuous session (count = 0) closes a window this often and
   // records each as a run (like a router's SR-PM computation interval).
   std::chrono::nanoseconds window = std::chrono::seconds(30);
+  // The target reflector numbers requests itself (RFC 8762 4.3 stateful):
+  // loss is then split into forward and backward.
+  bool statefulReflector = false;
   bool operator==(const SessionConfig&) const = default;
 };
 

@@ -67,6 +67,7 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   s.requireSync = c.requireSync;
   s.histogram = {c.histogramBins, c.histogramFloor.count(), c.histogramCeiling.count()};
   if (c.count == 0) s.window = c.window;
+  s.statefulReflector = c.statefulReflector;
   return checked(s);
 }
 
@@ -92,6 +93,10 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
     s.histogram.floorNs = a.value("histogram_floor_ns", s.histogram.floorNs);
     s.histogram.ceilingNs = a.value("histogram_ceiling_ns", s.histogram.ceilingNs);
     if (s.count == 0) s.window = nanoseconds(a.value("window_ns", int64_t{30'000'000'000}));
+    std::string mode = a.value("reflector_mode", std::string("stateless"));
+    if (mode != "stateless" && mode != "stateful")
+      return makeError(EINVAL, "reflector_mode must be stateless or stateful");
+    s.statefulReflector = mode == "stateful";
     std::string fmt = a.value("timestamp_format", std::string("ntp"));
     if (fmt != "ntp" && fmt != "ptp")
       return makeError(EINVAL, "timestamp_format must be ntp or ptp");
@@ -108,7 +113,9 @@ Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf,
       loop_(loop),
       bpf_(bpf),
       observer_(std::move(observer)),
-      stats_(spec_.histogram) {}
+      stats_(spec_.histogram) {
+  stats_.setStatefulReflector(spec_.statefulReflector);
+}
 
 Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, EventLoop& loop,
                                                 SenderBpf* bpf, const ClockState& clock,
@@ -189,6 +196,7 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
   s->start_ = monotonicNow();
   if (s->spec_.count == 0 && s->spec_.window > nanoseconds(0)) {
     s->window_ = std::make_unique<Window>(s->spec_.histogram);
+    s->window_->stats.setStatefulReflector(s->spec_.statefulReflector);
     s->window_->startedAt = s->startedAt_;
     s->windowEnd_ = s->start_ + s->spec_.window;
   }
@@ -408,6 +416,7 @@ void Session::rollWindow(nanoseconds now) {
   closing_->endedAt = realtimeNow();
   closingDeadline_ = now + spec_.timeout;
   window_ = std::make_unique<Window>(spec_.histogram);
+  window_->stats.setStatefulReflector(spec_.statefulReflector);
   window_->startedAt = closing_->endedAt;
   window_->firstSeq = uint32_t(nextIndex_);
   // The next boundary on the session's own grid, skipping any slept through.

@@ -47,6 +47,7 @@ struct SessionSpec {
   HistogramSpec histogram;   // the exported fixed-bin histogram
   // count == 0 only: close a window this often (0: never), see onWindow.
   std::chrono::nanoseconds window{0};
+  bool statefulReflector = false;  // split loss by direction (RFC 8762 4.3)
 };
 
 // From a [[session]] of stamp.toml.

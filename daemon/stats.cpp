@@ -360,6 +360,13 @@ void SessionStats::onReply(const ReplySample& r) {
     return;
   }
   replied_.set(s);
+  // The reflector answered this one (in time or not): a stateful reflector's
+  // numbering then says how many requests it has seen.
+  const int64_t rs = anyReflector_ ? highestReflector_ + int64_t(int32_t(r.reflectorSeq -
+                                                                      uint32_t(highestReflector_)))
+                                   : int64_t(r.reflectorSeq);
+  if (!anyReflector_ || rs > highestReflector_) highestReflector_ = rs;
+  anyReflector_ = true;
   if (expired_.test(s)) {
     counts_.late++;
     return;
@@ -432,6 +439,17 @@ Summary SessionStats::summary() const {
   s.rtt = rtt_.summary();
   s.forward = forward_.summary();
   s.backward = backward_.summary();
+  if (statefulReflector_ && anyReflector_) {
+    // The reflector saw highest + 1 requests: the lost ones beyond that
+    // were lost on the way there, the rest on the way back. Replies lost
+    // after the last one received look forward-lost; nothing tells them
+    // apart at the end of a run.
+    const uint64_t lost = s.lost;
+    const int64_t reached = highestReflector_ + 1;
+    const int64_t fwd = int64_t(s.sent - s.inFlight) - reached;
+    s.forwardLost = uint64_t(std::clamp<int64_t>(fwd, 0, int64_t(lost)));
+    s.backwardLost = lost - *s.forwardLost;
+  }
   s.trustedForward = trustedForward_.summary();
   s.trustedBackward = trustedBackward_.summary();
   s.ipdvRtt = ipdvRtt_.summary();
@@ -515,8 +533,13 @@ nlohmann::json toJson(const Summary& s) {
       {"backward_ns", trustedJson(s.trustedBackward)},
       {"flagged",
        {{"forward", flagsJson(s.flaggedForward)}, {"backward", flagsJson(s.flaggedBackward)}}}};
+  auto orNull = [](const std::optional<uint64_t>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
   return {{"sent", s.sent},
           {"one_way", oneWay},
+          {"forward_lost", orNull(s.forwardLost)},
+          {"backward_lost", orNull(s.backwardLost)},
           {"received", s.received},
           {"lost", s.lost},
           {"late", s.late},

@@ -225,6 +225,9 @@ struct Summary {
   // classifyOneWay() passed, and how many it flagged, by reason.
   DelaySummary trustedForward, trustedBackward;
   std::array<uint64_t, kOneWayFlags> flaggedForward{}, flaggedBackward{};
+  // With a stateful reflector (RFC 8762 4.3): lost split by direction, from
+  // the reflector's Sequence Numbers; forwardLost + backwardLost == lost.
+  std::optional<uint64_t> forwardLost, backwardLost;
 };
 
 // The `session start --json` fields this module owns (INTERFACE.md): "sent",
@@ -235,7 +238,8 @@ struct Summary {
 // "rtt_without_dwell", per delay object "count", "p90", "stddev" and
 // "histogram": {"bins", "floor_ns", "ceiling_ns", "counts"}, and "ipdv_ns":
 // {"rtt"|"forward"|"backward": {"count", "min", "max", "avg_abs", "p50_abs",
-// "p99_abs"}}, and "one_way": {"trusted": bool, "forward_ns", "backward_ns"
+// "p99_abs"}}, "forward_lost" and "backward_lost" (null unless the
+// reflector is stateful), and "one_way": {"trusted": bool, "forward_ns", "backward_ns"
 // (the trusted values only), "flagged": {"forward"|"backward": {REASON: N}}}.
 // avg, stddev and avg_abs are rounded to whole nanoseconds. The
 // caller adds "session", "target", "port".
@@ -288,6 +292,10 @@ class SessionStats {
 
   Summary summary() const;
   nlohmann::json toJson() const;  // stamp::toJson(summary())
+
+  // The reflector numbers requests itself (stateful): summary() then splits
+  // the loss into forward and backward.
+  void setStatefulReflector(bool on) { statefulReflector_ = on; }
 
   // Bytes held by this object; constant apart from the list of packets in
   // flight (at most kSeqWindow entries of 16 bytes).
@@ -348,6 +356,9 @@ class SessionStats {
   std::deque<InFlight> inFlight_;    // increasing seq; entries may be answered already
   DelayStats rtt_, forward_, backward_;
   DelayStats trustedForward_, trustedBackward_;
+  bool statefulReflector_ = false;
+  bool anyReflector_ = false;
+  int64_t highestReflector_ = 0;  // unfolded reflector Sequence Number
   IpdvStats ipdvRtt_, ipdvForward_, ipdvBackward_;
   std::vector<DelayEntry> recent_;  // kIpdvWindow slots, by seq modulo
 };
