@@ -153,11 +153,18 @@ void printSummary(const json& s) {
                 ms(d.value("p50", json())).c_str(), ms(d.value("p90", json())).c_str(),
                 ms(d.value("p99", json())).c_str());
   }
+  if (s.value("zero_ssid_replies", 0) > 0)
+    std::printf(
+        "note: %llu replies had their SSID zeroed: the reflector does not support it "
+        "(RFC 8972 3)%s\n",
+        (unsigned long long)s.value("zero_ssid_replies", 0),
+        s.value("stopped_by", json()) == "zero_ssid" ? "; the run stopped there" : "");
   if (s.value("forward_lost", json()).is_number())
-    std::printf("loss by direction (stateful reflector): %llu forward (near-end), %llu backward "
-                "(far-end)\n",
-                (unsigned long long)s["forward_lost"].get<uint64_t>(),
-                (unsigned long long)s["backward_lost"].get<uint64_t>());
+    std::printf(
+        "loss by direction (stateful reflector): %llu forward (near-end), %llu backward "
+        "(far-end)\n",
+        (unsigned long long)s["forward_lost"].get<uint64_t>(),
+        (unsigned long long)s["backward_lost"].get<uint64_t>());
   uint64_t negF = s.value("negative_forward", 0), negB = s.value("negative_backward", 0);
   if (negF || negB)
     std::printf(
@@ -504,8 +511,9 @@ int main(int argc, char** argv) {
   start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
   std::string reflectorMode = "stateless";
-  start->add_option("--reflector-mode", reflectorMode,
-                    "stateful: the reflector numbers requests itself; loss is split by direction")
+  start
+      ->add_option("--reflector-mode", reflectorMode,
+                   "stateful: the reflector numbers requests itself; loss is split by direction")
       ->check(CLI::IsMember({"stateless", "stateful"}));
   auto* list = session->add_subcommand("list", "sessions, configured and ad hoc");
   auto* show = session->add_subcommand(

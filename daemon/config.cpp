@@ -330,6 +330,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"enabled", boolean(s.enabled)},
           {"source_port", integer(s.sourcePort, 0, 65535)},
           {"require_sync", boolean(s.requireSync)},
+          {"stop_on_zero_ssid", boolean(s.stopOnZeroSsid)},
           {"histogram_bins", integer(s.histogramBins, 1, 10000)},
           {"histogram_floor", duration(s.histogramFloor)},
           {"histogram_ceiling", duration(s.histogramCeiling)},

@@ -88,6 +88,9 @@ struct SessionConfig {
   // The target reflector numbers requests itself (RFC 8762 4.3 stateful):
   // loss is then split into forward and backward.
   bool statefulReflector = false;
+  // RFC 8972 3: a reflector that zeroes the SSID does not support it; stop
+  // the run then (otherwise the replies are used and counted).
+  bool stopOnZeroSsid = false;
   bool operator==(const SessionConfig&) const = default;
 };
 

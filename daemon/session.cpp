@@ -68,6 +68,7 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   s.histogram = {c.histogramBins, c.histogramFloor.count(), c.histogramCeiling.count()};
   if (c.count == 0) s.window = c.window;
   s.statefulReflector = c.statefulReflector;
+  s.stopOnZeroSsid = c.stopOnZeroSsid;
   return checked(s);
 }
 
@@ -97,6 +98,7 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
     if (mode != "stateless" && mode != "stateful")
       return makeError(EINVAL, "reflector_mode must be stateless or stateful");
     s.statefulReflector = mode == "stateful";
+    s.stopOnZeroSsid = a.value("stop_on_zero_ssid", false);
     std::string fmt = a.value("timestamp_format", std::string("ntp"));
     if (fmt != "ntp" && fmt != "ptp")
       return makeError(EINVAL, "timestamp_format must be ntp or ptp");
@@ -310,6 +312,17 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
     j["backward_flag"] = flag(t3.has_value(), r.backwardFlag);
     observer_.onReply(j);
   }
+  if (info.ssid && *info.ssid == 0 && spec_.ssid != 0) {
+    // RFC 8972 section 3: the reflector does not support the SSID.
+    if (zeroSsidReplies_++ == 0)
+      spdlog::warn("session {}: the reflector zeroes the SSID (RFC 8972 3: no SSID support){}",
+                   spec_.name, spec_.stopOnZeroSsid ? "; stopping the run" : "");
+    if (spec_.stopOnZeroSsid && !stopping_) {
+      stoppedBy_ = "zero_ssid";
+      stop();
+      return;
+    }
+  }
   if (!stopping_ && spec_.count != 0 && nextIndex_ >= spec_.count && stats_.summary().inFlight == 0)
     finish();
 }
@@ -460,6 +473,8 @@ nlohmann::json Session::summary() const {
   // is (sent - 1) * interval to within the timer's resolution.
   j["send_span_ns"] = (lastSend_ - firstSend_).count();
   j["started"] = formatRfc3339(startedAt_);
+  j["zero_ssid_replies"] = zeroSsidReplies_;
+  j["stopped_by"] = stoppedBy_.empty() ? nlohmann::json(nullptr) : nlohmann::json(stoppedBy_);
   auto clockJson = [](const std::optional<ErrorEstimate>& ee) {
     if (!ee) return nlohmann::json(nullptr);
     auto err = ee->errorNs();

@@ -48,6 +48,7 @@ struct SessionSpec {
   // count == 0 only: close a window this often (0: never), see onWindow.
   std::chrono::nanoseconds window{0};
   bool statefulReflector = false;  // split loss by direction (RFC 8762 4.3)
+  bool stopOnZeroSsid = false;     // a reply with SSID 0 ends the run
 };
 
 // From a [[session]] of stamp.toml.
@@ -141,6 +142,8 @@ class Session {
   UnixNs startedAt_ = 0;
   int32_t taiOffsetSec_ = 0;
   std::optional<ErrorEstimate> remoteClock_;
+  uint64_t zeroSsidReplies_ = 0;  // replies whose SSID the reflector zeroed
+  std::string stoppedBy_;         // why the run ended early, if it did
   SessionStats stats_;
   std::unique_ptr<Window> window_, closing_;
   std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -101,6 +102,9 @@ uint64_t countIn(uint64_t first, uint64_t n, Pred pred) {
 class TestReflector {
  public:
   using Policy = std::function<std::optional<milliseconds>(uint32_t senderSeq)>;
+
+  // Answer with SSID 0, as a reflector without RFC 8972 support does.
+  std::atomic<bool> zeroSsid{false};
 
   explicit TestReflector(Policy policy) : policy_(std::move(policy)) {
     sock_.reset(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -187,7 +191,7 @@ class TestReflector {
       }
       ReflectorPacket r;
       r.errEst = p->errEst;  // same timestamp format (Z bit) as the sender's
-      r.ssid = p->ssid;
+      r.ssid = zeroSsid ? uint16_t{0} : p->ssid;
       r.rxTs = ntpFromUnixNs(t2);
       r.senderSeq = p->seq;
       r.senderTs = p->ts;
@@ -695,6 +699,43 @@ TEST_F(SessionWindowTest, CountedSessionNeverReportsWindows) {
   EXPECT_EQ(run.value("state", json()), "finished");
   EXPECT_EQ(finishedCalls(), 1);
   EXPECT_TRUE(windows().empty()) << windows().front().summary.dump();
+}
+
+// RFC 8972 section 3: a reflector that zeroes the SSID does not support it.
+// By default the replies are used and counted; with stopOnZeroSsid the run
+// ends at the first one.
+TEST_F(SessionWindowTest, ZeroedSsidIsCountedOrStopsTheRun) {
+  startReflector(answerAll);
+  reflector_->zeroSsid = true;
+  SessionSpec spec = continuousSpec(0s, 200ms);
+  spec.count = 30;
+  startSession(spec);
+  {
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, kWaitLimit, [this] { return finishedCalls_ > 0; }));
+  }
+  json run = sessionSummary();
+  EXPECT_EQ(num(run, "received"), 30u);
+  EXPECT_EQ(num(run, "zero_ssid_replies"), 30u);
+  EXPECT_TRUE(run["stopped_by"].is_null());
+}
+
+TEST_F(SessionWindowTest, StopOnZeroSsidEndsTheRunAtTheFirstReply) {
+  startReflector(answerAll);
+  reflector_->zeroSsid = true;
+  SessionSpec spec = continuousSpec(0s, 200ms);
+  spec.count = 100;  // 1 s of sending if nothing stopped it
+  spec.stopOnZeroSsid = true;
+  startSession(spec);
+  {
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, kWaitLimit, [this] { return finishedCalls_ > 0; }));
+  }
+  json run = sessionSummary();
+  EXPECT_EQ(run.value("stopped_by", json()), "zero_ssid");
+  EXPECT_EQ(num(run, "zero_ssid_replies"), 1u);
+  EXPECT_LT(num(run, "sent"), 20u) << "the run went on after the zeroed SSID";
+  EXPECT_EQ(finishedCalls(), 1);
 }
 
 // The 1 s minimum is a check of specFromConfig/specFromJson, not of
