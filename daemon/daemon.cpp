@@ -363,9 +363,10 @@ void Daemon::cmdStart(const ControlServer::Request& r) {
   const bool follow = r.args.value("follow", false);
   auto started = startSession(std::move(*spec), follow ? &r : nullptr);
   if (!started) {
-    std::string_view code = started.error().code == EAGAIN  ? control::kErrClockUnsync
-                            : started.error().code == EBUSY ? control::kErrBusy
-                                                            : control::kErrInternal;
+    std::string_view code = started.error().code == EAGAIN     ? control::kErrClockUnsync
+                            : started.error().code == EBUSY    ? control::kErrBusy
+                            : started.error().code == EMSGSIZE ? control::kErrBadArgument
+                                                               : control::kErrInternal;
     return control_->fail(r, code, started.error().message);
   }
   Session* s = *started;

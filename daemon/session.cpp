@@ -164,6 +164,26 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
   if (bind(fd, reinterpret_cast<sockaddr*>(&local), len) != 0) return errnoError("bind");
   if (connect(fd, reinterpret_cast<sockaddr*>(&peer), len) != 0)
     return errnoError("connect to " + formatIp(s->spec_.target));
+  // Test packets are never fragmented (a fragment would not be reflected in
+  // the kernel, and a size must mean what it says): refuse a size that does
+  // not fit the route's MTU, and set DF.
+  {
+    int pmtu = v4 ? IP_PMTUDISC_DO : IPV6_PMTUDISC_DO;
+    setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER, &pmtu,
+               sizeof(pmtu));
+    int mtu = 0;
+    socklen_t mlen = sizeof(mtu);
+    if (getsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_MTU : IPV6_MTU, &mtu, &mlen) == 0) {
+      const uint32_t headers = (v4 ? 20 : 40) + 8;
+      if (mtu > 0 && s->spec_.size + headers > uint32_t(mtu))
+        return makeError(EMSGSIZE, "size " + std::to_string(s->spec_.size) +
+                                       " does not fit the path MTU " + std::to_string(mtu) +
+                                       " to " + formatIp(s->spec_.target) + " (at most " +
+                                       std::to_string(uint32_t(mtu) - headers) +
+                                       " octets of STAMP payload with " + (v4 ? "IPv4" : "IPv6") +
+                                       " and UDP headers)");
+    }
+  }
   socklen_t llen = sizeof(local);
   getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
   s->localPort_ = ntohs(v4 ? reinterpret_cast<sockaddr_in*>(&local)->sin_port

@@ -75,13 +75,23 @@ for name in ptp4 ptp6; do
     fail "$name: one-way delays implausible (PTP decoded wrong?): $(jq -c '{f: .forward_ns, b: .backward_ns}' "$E2E_WORK/$name.json")"
 done
 
-step "the reflector counted two stateful sessions"
+step "a size that does not fit the path MTU (1500) is refused"
+out=$(ctl session start --target "$B4" --count 1 --size 1473 2>&1) && fail "size 1473 over IPv4 was not refused: $out"
+grep -q 'does not fit the path MTU 1500' <<<"$out" || fail "no clear MTU error: $out"
+echo "$out"
+ctl --json session start --target "$B4" --count 2 --size 1472 | jq -e '.received == 2' >/dev/null ||
+  fail "size 1472 (1500 - 28) over IPv4 did not pass"
+out=$(ctl session start --target "$B6" --count 1 --size 1453 2>&1) && fail "size 1453 over IPv6 was not refused: $out"
+ctl --json session start --target "$B6" --count 2 --size 1452 | jq -e '.received == 2' >/dev/null ||
+  fail "size 1452 (1500 - 48) over IPv6 did not pass"
+
+step "the reflector counted four stateful sessions"
 rctl --json status >"$E2E_WORK/status.json"
 jq -c '.reflector | {mode, timestamp_format, sessions, max_sessions, started: [.interfaces[] | .sessions_started]}' \
   "$E2E_WORK/status.json"
 jq -e '.reflector.mode == "stateful" and .reflector.timestamp_format == "ptp"' "$E2E_WORK/status.json" >/dev/null ||
   fail "status does not show stateful/ptp"
-jq -e '[.reflector.interfaces[] | .sessions_started] | add == 2' "$E2E_WORK/status.json" >/dev/null ||
-  fail "expected 2 stateful sessions started"
-jq -e '.reflector.sessions == 2' "$E2E_WORK/status.json" >/dev/null || fail "expected 2 session entries"
+jq -e '[.reflector.interfaces[] | .sessions_started] | add == 4' "$E2E_WORK/status.json" >/dev/null ||
+  fail "expected 4 stateful sessions started (2 PTP, 2 MTU checks)"
+jq -e '.reflector.sessions == 4' "$E2E_WORK/status.json" >/dev/null || fail "expected 4 session entries"
 echo "stateful_ptp_e2e: ok"
