@@ -114,6 +114,17 @@ e2e_wait_link() { # NS DEV [IPV6_ADDR]
   fail "$2 in $1 did not come up within 5 s"
 }
 
+# e2e_two_hosts NS_A A4 A6 NS_B B4 B6: two namespaces joined by a veth pair
+# whose ends are named after them, with both addresses, links up and IPv6
+# ready (DAD done).
+e2e_two_hosts() {
+  local a=$1 a4=$2 a6=$3 b=$4 b4=$5 b6=$6
+  e2e_netns "$a" "$b"
+  e2e_veth "$a" "$a" "$a4" "$a6" "$b" "$b" "$b4" "$b6"
+  e2e_wait_link "$a" "$a" "$a6"
+  e2e_wait_link "$b" "$b" "$b6"
+}
+
 # e2e_stampd NS CONFIG LOG: starts stampd in NS and waits until it runs;
 # sets E2E_STAMPD_PID. The cleanup tears its pins down (give every CONFIG
 # its own [daemon] bpffs).

@@ -29,10 +29,7 @@ STREAM_COUNT=2800
 STREAM_INTERVAL=5ms
 
 step "namespaces $NS_S (probe) and $NS_R (stampd)"
-e2e_netns "$NS_S" "$NS_R"
-e2e_veth "$NS_S" "$NS_S" "$S4" "$S6" "$NS_R" "$NS_R" "$R4" "$R6"
-e2e_wait_link "$NS_S" "$NS_S" "$S6"
-e2e_wait_link "$NS_R" "$NS_R" "$R6"
+e2e_two_hosts "$NS_S" "$S4" "$S6" "$NS_R" "$R4" "$R6"
 
 CFG=$E2E_WORK/stamp.toml
 # write_config PORTS [SESSION_TOML]: the configuration stampd reads at start

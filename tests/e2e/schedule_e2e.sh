@@ -29,10 +29,7 @@ PERIOD_US=2000000
 TOLERANCE_US=50000
 
 step "namespaces $NS_P (reflector) and $NS_D (scheduled sessions)"
-e2e_netns "$NS_P" "$NS_D"
-e2e_veth "$NS_P" "$NS_P" "$P4" "$P6" "$NS_D" "$NS_D" "$D4" "$D6"
-e2e_wait_link "$NS_P" "$NS_P" "$P6"
-e2e_wait_link "$NS_D" "$NS_D" "$D6"
+e2e_two_hosts "$NS_P" "$P4" "$P6" "$NS_D" "$D4" "$D6"
 
 cat >"$E2E_WORK/p.toml" <<EOT
 [daemon]

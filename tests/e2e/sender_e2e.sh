@@ -22,10 +22,7 @@ NS_B=stpsnd$$b
 A4=10.200.78.1 B4=10.200.78.2 A6=fd00:5354:5e::1 B6=fd00:5354:5e::2
 
 step "namespaces $NS_A (sender) and $NS_B (reflector)"
-e2e_netns "$NS_A" "$NS_B"
-e2e_veth "$NS_A" "$NS_A" "$A4" "$A6" "$NS_B" "$NS_B" "$B4" "$B6"
-e2e_wait_link "$NS_A" "$NS_A" "$A6"
-e2e_wait_link "$NS_B" "$NS_B" "$B6"
+e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
 
 cat >"$E2E_WORK/a.toml" <<EOT
 [daemon]

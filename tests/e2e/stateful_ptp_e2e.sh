@@ -22,10 +22,7 @@ NS_A=stpsfp$$a
 NS_B=stpsfp$$b
 A4=10.200.79.1 B4=10.200.79.2 A6=fd00:5354:5f::1 B6=fd00:5354:5f::2
 step "namespaces $NS_A (sender) and $NS_B (stateful PTP reflector)"
-e2e_netns "$NS_A" "$NS_B"
-e2e_veth "$NS_A" "$NS_A" "$A4" "$A6" "$NS_B" "$NS_B" "$B4" "$B6"
-e2e_wait_link "$NS_A" "$NS_A" "$A6"
-e2e_wait_link "$NS_B" "$NS_B" "$B6"
+e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
 cat >"$E2E_WORK/a.toml" <<EOT
 [daemon]
 interfaces = ["$NS_A"]
