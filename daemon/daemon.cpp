@@ -415,6 +415,9 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlServer::Req
   spdlog::info("session {} started: target {} port {} count {} interval {} ns", name,
                formatIp((*s)->spec().target), (*s)->spec().port, (*s)->spec().count,
                (*s)->spec().interval.count());
+  SessionSeries& ser = series_[name];  // the metrics' labels, once per run
+  ser.target = formatIp((*s)->spec().target);
+  ser.port = (*s)->spec().port;
   Session* raw = s->get();
   sessions_[name] = std::move(*s);
   return raw;
@@ -777,11 +780,7 @@ void Daemon::applySessions(const Config& next, nlohmann::json& report) {
 }
 
 void Daemon::onSample(const std::string& name, const ReplySample& r) {
-  SessionSeries& ser = series_[name];
-  if (Session* s = find(name)) {
-    ser.target = formatIp(s->spec().target);
-    ser.port = s->spec().port;
-  }
+  SessionSeries& ser = series_[name];  // labelled at startSession
   constexpr double kSec = 1e-9;
   int64_t rtt = r.t4 - r.t1 - (r.hasT2 && r.hasT3 ? r.t3 - r.t2 : 0);
   ser.rtt.observe(double(rtt) * kSec);
