@@ -65,6 +65,10 @@ bool mayMutate(const ControlServer::Request& r);
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
+  // Sessions this version cannot run are refused before anything is touched.
+  for (const auto& c : cfg.sessions)
+    if (auto spec = specFromConfig(c); !spec)
+      return makeError(spec.error().code, cfg.path + ": " + spec.error().message);
   auto loop = EventLoop::create();
   if (!loop) return loop.error();
   std::unique_ptr<Daemon> d(new Daemon(std::move(cfg), std::move(*loop)));
@@ -638,6 +642,8 @@ Result<nlohmann::json> Daemon::reload() {
     }
   UnixNs now = realtimeNow();
   for (const auto& c : next.sessions) {
+    if (auto spec = specFromConfig(c); !spec)
+      return fail(makeError(EINVAL, cfg_.path + ": " + spec.error().message));
     if (c.schedule.empty() || !c.enabled) continue;
     ScheduleOptions opts{c.localTime ? ScheduleZone::kLocal : ScheduleZone::kUtc, now};
     if (auto s = Schedule::parse(c.schedule, opts); !s)

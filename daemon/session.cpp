@@ -50,6 +50,10 @@ Result<SessionSpec> checked(SessionSpec s) {
 }  // namespace
 
 Result<SessionSpec> specFromConfig(const SessionConfig& c) {
+  if (!c.authKey.empty())
+    return makeError(ENOTSUP, "session '" + c.name +
+                                  "': authenticated mode (auth_key) is not supported by this "
+                                  "version of stampd");
   SessionSpec s;
   s.name = c.name;
   auto ip = parseIp(c.target);

@@ -34,6 +34,14 @@ expect 1 "port.toml:4:15: 'reflector.ports': port must be an integer 1..65535" \
   "$STAMPD" --check-config "$work/port.toml"
 expect 1 "port.toml:4:15: " "$STAMPD" --config "$work/port.toml"
 
+# A session stampd cannot run (authenticated mode) is refused before any
+# BPF or socket is touched, so this holds without root too.
+printf '[daemon]\nsocket = "%s/a.sock"\nbpffs = "%s"\n[[session]]\nname = "x"\ntarget = "192.0.2.1"\nauth_key = "k"\n' \
+  "$work" "$bpffs" >"$work/auth.toml"
+expect 1 "^stampd: .*auth.toml: session 'x': authenticated mode \(auth_key\) is not supported" \
+  "$STAMPD" --config "$work/auth.toml"
+[[ -e $bpffs ]] && fail "a refused session left $bpffs behind"
+
 printf '[daemon]\ninterfaces = ["stpnope0"]\nsocket = "%s/s.sock"\nbpffs = "%s"\n' "$work" "$bpffs" \
   >"$work/noif.toml"
 expect 1 "^stampd: interface 'stpnope0' not found$" "$STAMPD" --config "$work/noif.toml"
