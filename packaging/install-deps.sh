@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config git
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libsystemd-dev libsqlite3-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libgmock-dev libclang-rt-14-dev
+  libcli11-dev libgtest-dev libgmock-dev libclang-rt-14-dev libssl-dev
   iproute2 ethtool util-linux tshark jq curl prometheus systemd-container
 )
 
