@@ -16,6 +16,8 @@
 
 #include <linux/types.h>
 
+#include "stamp_sha256.h" /* struct stamp_hmac_key */
+
 #define STAMP_ABI_VERSION 1
 
 /* Pins live in STAMP_PIN_ROOT/v<ABI>/ (daemon issue); the root is
@@ -34,6 +36,9 @@
 #define STAMP_MAP_SESSIONS "stamp_sessions"
 #define STAMP_MAP_REFL_SESS "stamp_refl_sess"
 #define STAMP_MAP_STATE_COUNTERS "stamp_state_cnt"
+#define STAMP_MAP_KEYS "stamp_keys"
+#define STAMP_MAP_AUTH_COUNTERS "stamp_auth_cnt"
+#define STAMP_MAP_SEND_KEYS "stamp_send_keys"
 #define STAMP_PROG_SEND_IN "stamp_send_in"
 #define STAMP_PROG_SEND_OUT "stamp_send_out"
 
@@ -59,6 +64,9 @@
  * payload, so that egress need not parse the headers again. */
 #define STAMP_REFLECT_MARK 0x57a30000u
 #define STAMP_REFLECT_MARK_MASK 0xffff0000u
+/* In the low half: the reply is authenticated (T3 at octet 16, and egress
+ * signs it); the offset is then the low 15 bits. */
+#define STAMP_REFLECT_MARK_AUTH 0x8000u
 
 /* TTL / Hop Limit of reflected packets: 255 lets the sender count the hops
  * of the backward path (255 minus the TTL it sees). */
@@ -216,6 +224,20 @@ struct stamp_state_counters {
   __u64 pad;
 };
 
+/* ---- Authenticated mode (RFC 8762 section 4.4) ---- */
+
+/* STAMP_MAP_KEYS: hash keyed by UDP port (__u16, host order), value struct
+ * stamp_hmac_key: the midstates of the key of an authenticated port (a
+ * port's stamp_port_cfg.auth is 1). Never the key itself. */
+
+/* STAMP_MAP_AUTH_COUNTERS: per-CPU hash keyed by ifindex. */
+struct stamp_auth_counters {
+  __u64 verified; /* requests whose HMAC matched */
+  __u64 failed;   /* HMAC mismatch: dropped without reply */
+  __u64 short_;   /* shorter than the 112-octet authenticated base: dropped */
+  __u64 no_key;   /* authenticated port without a key in STAMP_MAP_KEYS */
+};
+
 /* ---- Sender ---- */
 
 /* STAMP_MAP_SESSIONS: hash keyed by the session's local UDP port and
@@ -229,13 +251,22 @@ struct stamp_send_session {
   __u32 session_id;
   __u16 peer_port;  /* host order */
   __u8 ts_format;   /* enum stamp_ts_format for T1 */
-  __u8 flags;
+  __u8 flags;       /* STAMP_SEND_F_* */
   struct stamp_addr_key peer; /* IPv4 stored IPv4-mapped */
 };
+
+/* stamp_send_session.flags */
+#define STAMP_SEND_F_AUTH 0x01 /* authenticated: 112-octet layout, signed with the
+                                * midstates in STAMP_MAP_SEND_KEYS[session_id] */
+
+/* STAMP_MAP_SEND_KEYS: hash keyed by session_id (__u32), value struct
+ * stamp_hmac_key. */
 
 /* stamp_rx_record.flags */
 #define STAMP_RX_HAS_SSID 0x01       /* the reply held octets 14..15 (44 octets) */
 #define STAMP_RX_HAS_SENDER_TTL 0x02 /* the reply held octet 40 (41 octets) */
+#define STAMP_RX_AUTH 0x04           /* authenticated layout, HMAC verified */
+#define STAMP_RX_AUTH_FAIL 0x08      /* authenticated layout, HMAC wrong */
 
 
 /* One record per reply to an active session, pushed by the sender's ingress

@@ -12,14 +12,16 @@
  * tc allows, in the format the reply's Error Estimate announces (Z bit),
  * fixes the UDP checksum for it and clears the mark.
  *
- * Per port: NTP or PTP timestamps (RFC 8762 section 4.2.1, Z from RFC 8186),
+ * Per port: authenticated mode (RFC 8762 section 4.4: the request's HMAC
+ * is checked in ingress before anything else; egress signs the reply after
+ * T3, both finished from the key's midstates in stamp_keys), NTP or PTP timestamps (RFC 8762 section 4.2.1, Z from RFC 8186),
  * and stateless or stateful (RFC 8762 section 4.3.1: the reflector's own
  * sequence per session, kept in the LRU map stamp_refl_sess). The stateful
  * lookup happens only for ports configured so.
  *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
  */
-#include "stamp_parse.bpf.h"
+#include "stamp_auth.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -58,6 +60,30 @@ struct {
   __type(key, __u32);
   __type(value, struct stamp_state_counters);
 } stamp_state_cnt SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 64);
+  __type(key, __u16);
+  __type(value, struct stamp_hmac_key);
+} stamp_keys SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 256);
+  __type(key, __u32);
+  __type(value, struct stamp_auth_counters);
+} stamp_auth_cnt SEC(".maps");
+
+static __always_inline struct stamp_auth_counters *auth_counters_for(__u32 ifindex)
+{
+  struct stamp_auth_counters *c = bpf_map_lookup_elem(&stamp_auth_cnt, &ifindex);
+  if (c)
+    return c;
+  struct stamp_auth_counters zero = {};
+  bpf_map_update_elem(&stamp_auth_cnt, &ifindex, &zero, BPF_NOEXIST);
+  return bpf_map_lookup_elem(&stamp_auth_cnt, &ifindex);
+}
 
 static __always_inline struct stamp_refl_counters *counters_for(__u32 ifindex)
 {
@@ -204,6 +230,110 @@ static __always_inline __sum16 csum_update16(__sum16 check, __be16 from, __be16 
   return bpf_htons(~sum & 0xffff);
 }
 
+/* The general way to address a request back to its sender: MACs,
+ * addresses and ports swapped (none of that changes a checksum), TTL / Hop
+ * Limit set to STAMP_REPLY_TTL. Returns 0, or -1 when the packet could not
+ * be written. */
+static __always_inline int turn_around(struct __sk_buff *skb, const struct stamp_pkt *p)
+{
+  __u8 macs[12];
+  __builtin_memcpy(macs, &p->macs[6], 6);
+  __builtin_memcpy(&macs[6], &p->macs[0], 6);
+  __be16 ports[2] = {bpf_htons(p->dport), bpf_htons(p->sport)};
+  __u8 ttl = STAMP_REPLY_TTL;
+  if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) ||
+      bpf_skb_store_bytes(skb, p->l4_off, ports, sizeof(ports), 0))
+    return -1;
+  if (p->ipv6) {
+    struct stamp_addr_key addrs[2] = {p->daddr, p->saddr};
+    if (bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct ipv6hdr, saddr), addrs, 32, 0) ||
+        bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct ipv6hdr, hop_limit), &ttl, 1, 0))
+      return -1;
+  } else {
+    __u8 addrs[8];
+    __builtin_memcpy(addrs, &p->daddr.addr[12], 4);
+    __builtin_memcpy(&addrs[4], &p->saddr.addr[12], 4);
+    __be16 old_word = bpf_htons(((__u16)p->ttl << 8) | p->ip_proto);
+    __be16 new_word = bpf_htons(((__u16)STAMP_REPLY_TTL << 8) | p->ip_proto);
+    if (bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, saddr), addrs, 8, 0) ||
+        bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, ttl), &ttl, 1, 0) ||
+        bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_word, new_word, 2))
+      return -1;
+  }
+  return 0;
+}
+
+/* Authenticated mode, ingress half: the request's HMAC, before anything
+ * else uses the packet (RFC 8762 section 4.4). Leaves the request's base in
+ * w->was. Returns 0 when it matches; otherwise counts and returns -1. */
+static __always_inline int auth_check(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                      struct stamp_auth_work *w)
+{
+  struct stamp_auth_counters *ac = auth_counters_for(skb->ifindex);
+  __u16 port = p->dport;
+  if (p->payload_len < STAMP_AUTH_BASE) {
+    if (ac)
+      ac->short_++;
+    return -1;
+  }
+  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_keys, &port);
+  if (!key) {
+    if (ac)
+      ac->no_key++;
+    return -1;
+  }
+  if (bpf_skb_load_bytes(skb, p->payload_off, w->now, STAMP_AUTH_BASE))
+    return -1;
+  if (!auth_verify_now(key, w)) {
+    if (ac)
+      ac->failed++;
+    return -1;
+  }
+  if (ac)
+    ac->verified++;
+  __builtin_memcpy(w->was, w->now, STAMP_AUTH_BASE);
+  return 0;
+}
+
+/* Authenticated mode: the 112-octet reply (RFC 8762 section 4.3.2) built in
+ * place from the verified request in w->was. T3 and the HMAC are egress's:
+ * the HMAC covers T3. Returns 0, or -1 when the packet could not be written. */
+static __always_inline int reflect_auth(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                        const struct stamp_config *cfg, __u64 t2,
+                                        const struct refl_opts *o, struct stamp_auth_work *w)
+{
+  const struct stamp_sender_auth *req = (const void *)w->was;
+  struct stamp_refl_auth *r = (void *)w->now;
+  __builtin_memset(w->now, 0, STAMP_AUTH_BASE);
+  __be32 t2_sec, t2_frac;
+  __u16 err_est = (cfg->flags & STAMP_CFG_CLOCK_VALID) ? cfg->err_est : 0x3fff;
+  err_est &= ~STAMP_EE_Z;
+  if (o->ptp) {
+    stamp_ptp_from_tai(t2, &t2_sec, &t2_frac);
+    err_est |= STAMP_EE_Z;
+  } else {
+    stamp_ntp_from_tai(t2, cfg->tai_offset_ns, &t2_sec, &t2_frac);
+  }
+  r->seq = o->stateful ? bpf_htonl(o->seq) : req->seq;
+  r->ts_sec = t2_sec; /* provisional T3 */
+  r->ts_frac = t2_frac;
+  r->err_est = bpf_htons(err_est);
+  r->ssid = req->ssid;
+  r->rx_sec = t2_sec;
+  r->rx_frac = t2_frac;
+  r->sender_seq = req->seq;
+  r->sender_ts_sec = req->ts_sec;
+  r->sender_ts_frac = req->ts_frac;
+  r->sender_err_est = req->err_est;
+  r->sender_ttl = p->ttl;
+  if (turn_around(skb, p))
+    return -1;
+  if (auth_store_now(skb, w, p->payload_off, p->l4_off + offsetof(struct udphdr, check)))
+    return -1;
+  skb->mark = STAMP_REFLECT_MARK | STAMP_REFLECT_MARK_AUTH | p->payload_off;
+  return 0;
+}
+
 /* The common case with direct packet access: Ethernet (+ one 802.1Q tag),
  * IPv4 without options or IPv6, a request of at least 44 octets. L3_OFF and
  * IPV6 are constants at every call, so every offset is known to the
@@ -298,7 +428,7 @@ int stamp_refl_in(struct __sk_buff *skb)
   }
   if (r == STAMP_PARSE_BAD_LEN)
     return drop(cnt, STAMP_DROP_MALFORMED);
-  if (port->mode > STAMP_MODE_STATEFUL || port->auth || port->ts_format > STAMP_TS_PTP)
+  if (port->mode > STAMP_MODE_STATEFUL || port->auth > 1 || port->ts_format > STAMP_TS_PTP)
     return drop(cnt, STAMP_DROP_UNSUPPORTED);
   if (p.sport == 0)
     return drop(cnt, STAMP_DROP_SRC_PORT_ZERO);
@@ -312,19 +442,39 @@ int stamp_refl_in(struct __sk_buff *skb)
   if (!cfg)
     return STAMP_TC_NEXT;
 
+  /* Authenticated: nothing of the packet is used before its HMAC checks. */
+  struct stamp_auth_work *aw = 0;
+  if (port->auth) {
+    aw = auth_work();
+    if (!aw)
+      return TC_ACT_SHOT;
+    if (auth_check(skb, &p, aw))
+      return TC_ACT_SHOT; /* counted in stamp_auth_cnt */
+  }
+
   struct refl_opts opts = {.ptp = port->ts_format == STAMP_TS_PTP};
   if (port->mode == STAMP_MODE_STATEFUL) {
     /* After every check that drops, so that junk creates no sessions. */
     struct stamp_refl_sess_key sk = {.saddr = p.saddr, .daddr = p.daddr, .sport = p.sport,
                                      .dport = p.dport};
     __be16 ssid;
-    if (p.payload_len >= offsetof(struct stamp_sender_unauth, ssid) + 2 &&
+    if (aw)
+      sk.ssid = bpf_ntohs(((const struct stamp_sender_auth *)aw->was)->ssid);
+    else if (p.payload_len >= offsetof(struct stamp_sender_unauth, ssid) + 2 &&
         bpf_skb_load_bytes(skb, p.payload_off + offsetof(struct stamp_sender_unauth, ssid),
                            &ssid, sizeof(ssid)) == 0)
       sk.ssid = bpf_ntohs(ssid);
     if (session_seq(&sk, port->idle_timeout_s, skb->ifindex, &opts.seq))
       return TC_ACT_SHOT; /* counted in stamp_state_cnt */
     opts.stateful = 1;
+  }
+
+  if (aw) {
+    if (reflect_auth(skb, &p, cfg, t2, &opts, aw))
+      return drop(cnt, STAMP_DROP_MALFORMED);
+    if (cnt)
+      cnt->reflected++;
+    return bpf_redirect(skb->ifindex, 0);
   }
 
   /* A computed 0 goes out as 0xffff: 0 means "no checksum" (IPv4) or is
@@ -353,31 +503,8 @@ int stamp_refl_in(struct __sk_buff *skb)
   __u64 csum_flags = BPF_F_MARK_MANGLED_0;
   __u32 csum_off = p.l4_off + offsetof(struct udphdr, check);
 
-  /* Swap MACs, addresses and ports: none of that changes a checksum. */
-  __u8 macs[12];
-  __builtin_memcpy(macs, &p.macs[6], 6);
-  __builtin_memcpy(&macs[6], &p.macs[0], 6);
-  __be16 ports[2] = {bpf_htons(p.dport), bpf_htons(p.sport)};
-  __u8 ttl = STAMP_REPLY_TTL;
-  if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) ||
-      bpf_skb_store_bytes(skb, p.l4_off, ports, sizeof(ports), 0))
+  if (turn_around(skb, &p))
     return drop(cnt, STAMP_DROP_MALFORMED);
-  if (p.ipv6) {
-    struct stamp_addr_key addrs[2] = {p.daddr, p.saddr};
-    if (bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct ipv6hdr, saddr), addrs, 32, 0) ||
-        bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct ipv6hdr, hop_limit), &ttl, 1, 0))
-      return drop(cnt, STAMP_DROP_MALFORMED);
-  } else {
-    __u8 addrs[8];
-    __builtin_memcpy(addrs, &p.daddr.addr[12], 4);
-    __builtin_memcpy(&addrs[4], &p.saddr.addr[12], 4);
-    __be16 old_word = bpf_htons(((__u16)p.ttl << 8) | p.ip_proto);
-    __be16 new_word = bpf_htons(((__u16)STAMP_REPLY_TTL << 8) | p.ip_proto);
-    if (bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct iphdr, saddr), addrs, 8, 0) ||
-        bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct iphdr, ttl), &ttl, 1, 0) ||
-        bpf_l3_csum_replace(skb, p.l3_off + offsetof(struct iphdr, check), old_word, new_word, 2))
-      return drop(cnt, STAMP_DROP_MALFORMED);
-  }
 
   if (p.payload_len < STAMP_UNAUTH_BASE) {
     /* RFC 8762 section 4.6: a short (TWAMP-Light) request gets the base. */
@@ -429,6 +556,45 @@ int stamp_refl_in(struct __sk_buff *skb)
   return bpf_redirect(skb->ifindex, 0);
 }
 
+/* Authenticated mode, egress half: T3 at octet 16, then the HMAC over
+ * octets 0..95 (which include T3) with the key of the reply's source port.
+ * A reply that cannot be signed is dropped: unsigned, the sender would
+ * reject it anyway, and no unauthenticated octets leave an authenticated
+ * port. */
+static __always_inline int sign_reply(struct __sk_buff *skb, __u32 payload_off)
+{
+  if (payload_off < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) ||
+      payload_off + STAMP_AUTH_BASE > skb->len)
+    return TC_ACT_SHOT;
+  __u32 key0 = 0;
+  struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
+  struct stamp_auth_work *w = auth_work();
+  __be16 sport;
+  if (!cfg || !w || bpf_skb_load_bytes(skb, payload_off - sizeof(struct udphdr), &sport, 2))
+    return TC_ACT_SHOT;
+  __u16 port = bpf_ntohs(sport);
+  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_keys, &port);
+  if (!key || bpf_skb_load_bytes(skb, payload_off, w->was, STAMP_AUTH_BASE))
+    return TC_ACT_SHOT;
+  __builtin_memcpy(w->now, w->was, STAMP_AUTH_BASE);
+  struct stamp_refl_auth *r = (void *)w->now;
+  __u64 now = bpf_ktime_get_tai_ns();
+  __be32 t3_sec, t3_frac;
+  if (r->err_est & bpf_htons(STAMP_EE_Z))
+    stamp_ptp_from_tai(now, &t3_sec, &t3_frac);
+  else
+    stamp_ntp_from_tai(now, cfg->tai_offset_ns, &t3_sec, &t3_frac);
+  r->ts_sec = t3_sec;
+  r->ts_frac = t3_frac;
+  auth_sign_now(key, w);
+  if (auth_store_now(skb, w, payload_off, payload_off - 2))
+    return TC_ACT_SHOT;
+  struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
+  if (cnt)
+    cnt->t3_stamped++;
+  return STAMP_TC_NEXT;
+}
+
 SEC("tc")
 int stamp_refl_out(struct __sk_buff *skb)
 {
@@ -436,6 +602,8 @@ int stamp_refl_out(struct __sk_buff *skb)
     return STAMP_TC_NEXT;
   __u32 payload_off = skb->mark & ~STAMP_REFLECT_MARK_MASK;
   skb->mark = 0;
+  if (payload_off & STAMP_REFLECT_MARK_AUTH)
+    return sign_reply(skb, payload_off & ~STAMP_REFLECT_MARK_AUTH);
   if (payload_off < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) ||
       payload_off + STAMP_UNAUTH_BASE > skb->len)
     return STAMP_TC_NEXT;

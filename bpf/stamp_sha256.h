@@ -27,8 +27,12 @@
 
 #ifdef __cplusplus
 #define STAMP_SHA_FN static inline
+#define STAMP_SHA_BLOCK_FN static inline
 #else
 #define STAMP_SHA_FN static __attribute__((always_inline)) inline
+/* One BPF subprogram, called three times per HMAC: its rounds stay a loop
+ * (unrolled, the 64 rounds spill past the 512-octet stack). */
+#define STAMP_SHA_BLOCK_FN static __attribute__((noinline))
 #endif
 
 /* Midstates of one key: SHA-256 state after compressing K ^ ipad (inner)
@@ -42,7 +46,7 @@ struct stamp_hmac_key {
 
 /* One compression: st = st + F(st, w). w is the 16-word block and doubles as
  * the rolling message schedule, so it is clobbered. */
-STAMP_SHA_FN void stamp_sha256_block(__u32 st[8], __u32 w[16])
+STAMP_SHA_BLOCK_FN void stamp_sha256_block(__u32 st[8], __u32 w[16])
 {
   static const __u32 k[64] = {
       0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -57,7 +61,7 @@ STAMP_SHA_FN void stamp_sha256_block(__u32 st[8], __u32 w[16])
       0xc67178f2};
   __u32 a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5], g = st[6], h = st[7];
 #ifndef __cplusplus
-#pragma unroll
+#pragma clang loop unroll(disable)
 #endif
   for (int t = 0; t < 64; t++) {
     if (t >= 16) {
@@ -130,4 +134,5 @@ STAMP_SHA_FN void stamp_hmac96(const struct stamp_hmac_key *key, struct stamp_hm
 
 #undef STAMP_SHA_ROTR
 #undef STAMP_SHA_FN
+#undef STAMP_SHA_BLOCK_FN
 #endif /* STAMP_SHA256_H */

@@ -280,28 +280,49 @@ Result<size_t> ReflectorBpf::sessionCount() const {
   return n;
 }
 
-Result<std::map<unsigned, stamp_state_counters>> ReflectorBpf::stateCounters() const {
-  std::map<unsigned, stamp_state_counters> out;
-  int fd = bpf_map__fd(skel_->maps.stamp_state_cnt);
+namespace {
+
+// A per-CPU hash of counter structs (all __u64 fields) keyed by ifindex,
+// summed over CPUs field by field.
+template <class T>
+Result<std::map<unsigned, T>> sumPerCpu(int fd) {
+  static_assert(sizeof(T) % sizeof(uint64_t) == 0);
+  std::map<unsigned, T> out;
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
-  std::vector<stamp_state_counters> per(static_cast<size_t>(ncpu));
+  std::vector<T> per(static_cast<size_t>(ncpu));
   uint32_t cur = 0, next = 0;
   const void* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
-      stamp_state_counters sum{};
+      uint64_t sum[sizeof(T) / sizeof(uint64_t)] = {};
       for (const auto& c : per) {
-        sum.sessions_new += c.sessions_new;
-        sum.sessions_expired += c.sessions_expired;
-        sum.drop_no_state += c.drop_no_state;
+        uint64_t w[sizeof(T) / sizeof(uint64_t)];
+        std::memcpy(w, &c, sizeof(T));
+        for (size_t i = 0; i < std::size(sum); i++) sum[i] += w[i];
       }
-      out[next] = sum;
+      T t;
+      std::memcpy(&t, sum, sizeof(T));
+      out[next] = t;
     }
     cur = next;
     prev = &cur;
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::map<unsigned, stamp_state_counters>> ReflectorBpf::stateCounters() const {
+  return sumPerCpu<stamp_state_counters>(bpf_map__fd(skel_->maps.stamp_state_cnt));
+}
+
+Result<std::map<unsigned, stamp_auth_counters>> ReflectorBpf::authCounters() const {
+  return sumPerCpu<stamp_auth_counters>(bpf_map__fd(skel_->maps.stamp_auth_cnt));
+}
+
+Result<void> ReflectorBpf::setKeys(const std::vector<uint16_t>& ports, const stamp_hmac_key& key) {
+  return syncHash(bpf_map__fd(skel_->maps.stamp_keys), ports, key, STAMP_MAP_KEYS);
 }
 
 Result<std::map<unsigned, stamp_refl_counters>> ReflectorBpf::counters() const {

@@ -66,6 +66,10 @@ class ReflectorBpf {
   Result<std::map<unsigned, stamp_refl_counters>> counters() const;
   // Stateful-mode counters per ifindex, summed over CPUs.
   Result<std::map<unsigned, stamp_state_counters>> stateCounters() const;
+  // Authenticated-mode counters per ifindex, summed over CPUs.
+  Result<std::map<unsigned, stamp_auth_counters>> authCounters() const;
+  // The key midstates of the authenticated ports (exactly these ports).
+  Result<void> setKeys(const std::vector<uint16_t>& ports, const stamp_hmac_key& key);
   // The stateful session table: its fd (for status and tests), its size as
   // loaded, and how many sessions it holds now.
   int sessionMapFd() const;

@@ -692,8 +692,8 @@ TEST_F(ReflectorProgs, UnsupportedPortModesAreDropped) {
   const stamp_port_cfg modes[] = {
       {.mode = STAMP_MODE_STATEFUL + 1},
       {.ts_format = STAMP_TS_PTP + 1},
-      {.auth = 1},
-      {.mode = STAMP_MODE_STATEFUL, .ts_format = STAMP_TS_PTP, .auth = 1}};
+      {.auth = 2},
+      {.mode = STAMP_MODE_STATEFUL, .ts_format = STAMP_TS_PTP, .auth = 2}};
   for (const stamp_port_cfg& cfg : modes) {
     ASSERT_TRUE(ok(bpf_->setPorts({862}, cfg)));
     const stamp_refl_counters before = loCounters(*bpf_);

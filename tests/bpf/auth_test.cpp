@@ -1,0 +1,299 @@
+// The bpf tier, authenticated mode (RFC 8762 sections 4.2.2, 4.3.2, 4.4):
+// the reflector's real programs check the request's HMAC in ingress and sign
+// the reply in egress, the sender's sign T1's packet and check the reply.
+// Every HMAC is checked here with OpenSSL, which shares nothing with the
+// code under test.
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "bpf_runtime.hpp"
+#include "clock.hpp"
+#include "error_estimate.hpp"
+#include "hmac.hpp"
+#include "packet.hpp"
+#include "sender_bpf.hpp"
+#include "stamp_abi.h"
+#include "tc_run.hpp"
+#include "timefmt.hpp"
+
+namespace stamp::test {
+namespace {
+
+constexpr int kTcNext = TC_ACT_UNSPEC;
+constexpr int kTcShot = TC_ACT_SHOT;
+constexpr int kTcRedirect = TC_ACT_REDIRECT;
+constexpr unsigned kLoIfindex = 1;
+constexpr size_t kAuth = STAMP_AUTH_BASE;
+
+// Authenticated layouts (RFC 8762 Figures 4 and 6).
+constexpr size_t kSeq = 0, kTs = 16, kErrEst = 24, kSsid = 26, kRx = 32, kSenderSeq = 48,
+                 kSenderTs = 64, kSenderErrEst = 72, kSenderTtl = 80, kHmac = 96;
+
+const Ip16 kSender4 = ip("192.0.2.1"), kRefl4 = ip("192.0.2.2");
+const Ip16 kSender6 = ip("2001:db8::1"), kRefl6 = ip("2001:db8::2");
+
+std::vector<uint8_t> key1() {
+  std::vector<uint8_t> k(32);
+  for (size_t i = 0; i < k.size(); i++) k[i] = uint8_t(0xa0 + i);
+  return k;
+}
+
+// OpenSSL's HMAC-SHA-256 over octets 0..95, truncated to 16.
+Bytes opensslMac(const std::vector<uint8_t>& key, std::span<const uint8_t> pkt) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), pkt.data(), kHmac, out, &len);
+  return Bytes(out, out + STAMP_HMAC_LEN);
+}
+
+void put32(Bytes& b, size_t off, uint32_t v) {
+  for (int i = 0; i < 4; i++) b[off + i] = uint8_t(v >> (24 - 8 * i));
+}
+void put16(Bytes& b, size_t off, uint16_t v) {
+  b[off] = uint8_t(v >> 8);
+  b[off + 1] = uint8_t(v);
+}
+
+// An authenticated Session-Sender payload of `len` octets, signed with
+// `key` (octets beyond 112 are a pattern: padding).
+Bytes authRequest(size_t len, uint32_t seq, const std::vector<uint8_t>& key, uint16_t ssid = 0x5151) {
+  Bytes b(len, 0);
+  for (size_t i = kAuth; i < len; i++) b[i] = uint8_t(i);
+  put32(b, kSeq, seq);
+  put32(b, kTs, 0xe93c7f00);
+  put32(b, kTs + 4, 0x80000000);
+  put16(b, kErrEst, 0x0d2a);
+  put16(b, kSsid, ssid);
+  if (len >= kAuth) {
+    Bytes mac = opensslMac(key, b);
+    std::copy(mac.begin(), mac.end(), b.begin() + kHmac);
+  }
+  return b;
+}
+
+PacketSpec spec4(Bytes payload) {
+  PacketSpec s;
+  s.src = kSender4;
+  s.dst = kRefl4;
+  s.payload = std::move(payload);
+  return s;
+}
+
+PacketSpec spec6(Bytes payload) {
+  PacketSpec s = spec4(std::move(payload));
+  s.src = kSender6;
+  s.dst = kRefl6;
+  return s;
+}
+
+stamp_auth_counters loAuth(const ReflectorBpf& bpf) {
+  auto all = bpf.authCounters();
+  if (!all) {
+    ADD_FAILURE() << all.error().message;
+    return {};
+  }
+  auto it = all->find(kLoIfindex);
+  return it == all->end() ? stamp_auth_counters{} : it->second;
+}
+
+class AuthProgs : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    loadForSuite(bpf_, skip_, error_, [] { return ReflectorBpf::load(); });
+  }
+  static void TearDownTestSuite() { bpf_.reset(); }
+
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(bpf_) << error_;
+    ASSERT_TRUE(ok(bpf_->setPorts({862}, {.auth = 1})));
+    ASSERT_TRUE(ok(bpf_->setKeys({862}, hmacKey(key1()))));
+    ASSERT_TRUE(ok(bpf_->setAddresses({kRefl4, kRefl6})));
+    ClockState clock;
+    clock.synchronized = true;
+    clock.taiOffsetSec = kernelTaiOffsetSec();
+    clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
+    ASSERT_TRUE(ok(bpf_->setClock(clock)));
+  }
+
+  // Ingress then egress, as the kernel would run them; the final frame.
+  std::optional<Bytes> reflect(const Bytes& frame) {
+    TcRun in;
+    EXPECT_TRUE(runTc(bpf_->inProgFd(), frame, 0, in));
+    EXPECT_EQ(in.verdict, kTcRedirect);
+    if (in.verdict != kTcRedirect) return std::nullopt;
+    EXPECT_EQ(in.markOut & STAMP_REFLECT_MARK_MASK, STAMP_REFLECT_MARK);
+    EXPECT_TRUE(in.markOut & STAMP_REFLECT_MARK_AUTH) << "ingress must mark the reply authenticated";
+    TcRun out;
+    EXPECT_TRUE(runTc(bpf_->outProgFd(), in.out, in.markOut, out));
+    EXPECT_EQ(out.verdict, kTcNext);
+    EXPECT_EQ(out.markOut, 0u);
+    return out.out;
+  }
+
+  // The request is refused: dropped, no reply, and `field` of the auth
+  // counters moved by one.
+  void expectRefused(const Bytes& frame, __u64 stamp_auth_counters::*field) {
+    const stamp_auth_counters before = loAuth(*bpf_);
+    TcRun in;
+    ASSERT_TRUE(runTc(bpf_->inProgFd(), frame, 0, in));
+    EXPECT_EQ(in.verdict, kTcShot);
+    EXPECT_EQ(in.markOut, 0u);
+    const stamp_auth_counters after = loAuth(*bpf_);
+    EXPECT_EQ(after.*field - before.*field, 1u);
+    EXPECT_EQ(after.verified, before.verified) << "nothing verified";
+  }
+
+  static inline std::optional<ReflectorBpf> bpf_;
+  static inline std::string skip_, error_;
+};
+
+// The reply of RFC 8762 Figure 6, with an HMAC OpenSSL agrees with, for
+// IPv4 and IPv6 and with padding beyond the base reflected as it came.
+TEST_F(AuthProgs, SignedRequestGetsASignedReply) {
+  for (bool v6 : {false, true}) {
+    for (size_t len : {kAuth, size_t{160}}) {
+      SCOPED_TRACE(::testing::Message() << (v6 ? "IPv6 " : "IPv4 ") << len << " octets");
+      const Bytes reqPayload = authRequest(len, 77, key1());
+      const Bytes req = buildFrame(v6 ? spec6(reqPayload) : spec4(reqPayload));
+      const stamp_auth_counters before = loAuth(*bpf_);
+      UnixNs lo = realtimeNow();
+      auto reply = reflect(req);
+      UnixNs hi = realtimeNow();
+      ASSERT_TRUE(reply);
+      EXPECT_EQ(loAuth(*bpf_).verified - before.verified, 1u);
+      auto v = parseFrame(*reply);
+      ASSERT_TRUE(v);
+      ASSERT_EQ(v->payload.size(), len) << "the reply is as long as the request";
+      const Bytes p(v->payload.begin(), v->payload.end());
+      EXPECT_EQ(rd32(p, kSeq), 77u) << "stateless: the sender's sequence";
+      EXPECT_EQ(rd16(p, kSsid), 0x5151) << "SSID copied";
+      EXPECT_EQ(rd32(p, kSenderSeq), 77u);
+      EXPECT_EQ(rd64(p, kSenderTs), 0xe93c7f0080000000ULL);
+      EXPECT_EQ(rd16(p, kSenderErrEst), 0x0d2a);
+      EXPECT_EQ(p[kSenderTtl], 64);
+      EXPECT_EQ(rd16(p, kErrEst), ErrorEstimate::fromErrorNs(1000, true).encode());
+      const UnixNs t2 = unixNsFromNtp(WireTs::fromRaw(rd64(p, kRx)), lo);
+      const UnixNs t3 = unixNsFromNtp(WireTs::fromRaw(rd64(p, kTs)), lo);
+      EXPECT_GE(t2, lo - 2 * kNsPerSec);
+      EXPECT_LE(t3, hi + 2 * kNsPerSec);
+      EXPECT_GE(t3, t2) << "T3 is egress's, after T2";
+      for (size_t i : {4, 28, 40, 52, 74, 81, 95})
+        EXPECT_EQ(p[i], 0) << "MBZ octet " << i;
+      for (size_t i = kAuth; i < len; i++) ASSERT_EQ(p[i], uint8_t(i)) << "padding octet " << i;
+      EXPECT_EQ(Bytes(p.begin() + kHmac, p.begin() + kAuth), opensslMac(key1(), p))
+          << "reply HMAC (OpenSSL) over\n" << hexDump(p);
+      EXPECT_EQ(verifyUdpChecksum(*reply, *v), UdpChecksum::Valid);
+      if (!v6) EXPECT_TRUE(ipv4HeaderChecksumValid(*reply, *v));
+    }
+  }
+}
+
+TEST_F(AuthProgs, WrongKeyIsDroppedAndCounted) {
+  std::vector<uint8_t> other = key1();
+  other[0] ^= 1;
+  expectRefused(buildFrame(spec4(authRequest(kAuth, 1, other))), &stamp_auth_counters::failed);
+  expectRefused(buildFrame(spec6(authRequest(kAuth, 1, other))), &stamp_auth_counters::failed);
+}
+
+// Any octet the HMAC covers, changed after signing, fails: MBZ, SSID,
+// timestamp, sequence, and the HMAC itself.
+TEST_F(AuthProgs, TamperedRequestIsDropped) {
+  for (size_t off : {size_t{0}, size_t{5}, size_t{17}, size_t{27}, size_t{60}, size_t{95},
+                     size_t{96}, size_t{111}}) {
+    SCOPED_TRACE(::testing::Message() << "octet " << off);
+    Bytes p = authRequest(kAuth, 9, key1());
+    p[off] ^= 0x10;
+    expectRefused(buildFrame(spec4(p)), &stamp_auth_counters::failed);
+  }
+}
+
+// Shorter than the authenticated base: an unauthenticated request, a
+// truncated one, and one that lost only its last HMAC octet.
+TEST_F(AuthProgs, TruncatedRequestIsDropped) {
+  for (size_t len : {size_t{44}, size_t{96}, size_t{111}}) {
+    SCOPED_TRACE(::testing::Message() << len << " octets");
+    Bytes p = authRequest(kAuth, 3, key1());
+    p.resize(len);
+    expectRefused(buildFrame(spec4(p)), &stamp_auth_counters::short_);
+  }
+}
+
+TEST_F(AuthProgs, PortWithoutKeyAnswersNothing) {
+  ASSERT_TRUE(ok(bpf_->setKeys({}, stamp_hmac_key{})));
+  expectRefused(buildFrame(spec4(authRequest(kAuth, 3, key1()))), &stamp_auth_counters::no_key);
+}
+
+// A port's key changed in the map (a reload) applies from the next packet.
+TEST_F(AuthProgs, KeyChangeAppliesAtOnce) {
+  std::vector<uint8_t> k2(48, 0x42);
+  ASSERT_TRUE(ok(bpf_->setKeys({862}, hmacKey(k2))));
+  expectRefused(buildFrame(spec4(authRequest(kAuth, 1, key1()))), &stamp_auth_counters::failed);
+  auto reply = reflect(buildFrame(spec4(authRequest(kAuth, 1, k2))));
+  ASSERT_TRUE(reply);
+  auto v = parseFrame(*reply);
+  ASSERT_TRUE(v);
+  const Bytes p(v->payload.begin(), v->payload.end());
+  EXPECT_EQ(Bytes(p.begin() + kHmac, p.begin() + kAuth), opensslMac(k2, p));
+}
+
+// Stateful and PTP combine with authentication: the reflector's own
+// sequence from 0, and Z with a PTP T3, both under the HMAC.
+TEST_F(AuthProgs, StatefulPtpAuthenticated) {
+  ASSERT_TRUE(ok(bpf_->setPorts({862}, {.mode = STAMP_MODE_STATEFUL, .ts_format = STAMP_TS_PTP,
+                                        .auth = 1, .idle_timeout_s = 60})));
+  const int fd = bpf_->sessionMapFd();
+  stamp_refl_sess_key k{};
+  while (bpf_map_get_next_key(fd, nullptr, &k) == 0) bpf_map_delete_elem(fd, &k);
+  for (uint32_t i = 0; i < 3; i++) {
+    const int64_t taiLo = taiNow();
+    auto reply = reflect(buildFrame(spec4(authRequest(kAuth, 1000 + i, key1(), 0x7777))));
+    const int64_t taiHi = taiNow();
+    ASSERT_TRUE(reply);
+    auto v = parseFrame(*reply);
+    ASSERT_TRUE(v);
+    const Bytes p(v->payload.begin(), v->payload.end());
+    EXPECT_EQ(rd32(p, kSeq), i) << "the reflector's own sequence";
+    EXPECT_EQ(rd32(p, kSenderSeq), 1000 + i);
+    EXPECT_TRUE(rd16(p, kErrEst) & STAMP_EE_Z);
+    EXPECT_LT(rd32(p, kTs + 4), 1'000'000'000u) << "PTP nanoseconds";
+    EXPECT_LE(rd32(p, kTs), uint32_t(taiHi / kNsPerSec));
+    EXPECT_GE(rd32(p, kTs), uint32_t(taiLo / kNsPerSec));
+    EXPECT_EQ(Bytes(p.begin() + kHmac, p.begin() + kAuth), opensslMac(key1(), p));
+  }
+}
+
+// A request that fails its HMAC creates no stateful session.
+TEST_F(AuthProgs, RefusedRequestCreatesNoSession) {
+  ASSERT_TRUE(ok(bpf_->setPorts({862}, {.mode = STAMP_MODE_STATEFUL, .auth = 1})));
+  const int fd = bpf_->sessionMapFd();
+  stamp_refl_sess_key k{};
+  while (bpf_map_get_next_key(fd, nullptr, &k) == 0) bpf_map_delete_elem(fd, &k);
+  std::vector<uint8_t> other(32, 1);
+  expectRefused(buildFrame(spec4(authRequest(kAuth, 1, other))), &stamp_auth_counters::failed);
+  auto n = bpf_->sessionCount();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);
+}
+
+// An unauthenticated port next to it is untouched by the key map.
+TEST_F(AuthProgs, UnauthenticatedPortStillAnswers44) {
+  ASSERT_TRUE(ok(bpf_->setPorts({862}, {})));
+  SenderFields f;
+  f.seq = 5;
+  TcRun in;
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), buildFrame(spec4(senderPayload(44, f))), 0, in));
+  EXPECT_EQ(in.verdict, kTcRedirect);
+  EXPECT_FALSE(in.markOut & STAMP_REFLECT_MARK_AUTH);
+}
+
+}  // namespace
+}  // namespace stamp::test
