@@ -10,7 +10,7 @@
  * T4, pushes one stamp_rx_record to the stamp_events ring buffer and drops
  * the reply so that no socket sees it. Replies to anything else pass.
  */
-#include "stamp_parse.bpf.h"
+#include "stamp_auth.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -25,6 +25,34 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 1 << 22);
 } stamp_events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct stamp_hmac_key);
+} stamp_send_keys SEC(".maps");
+
+/* T1 of an authenticated request, then its HMAC. */
+static __always_inline int sign_request(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                        const struct stamp_send_session *s, __u64 now,
+                                        const __be32 t1[2])
+{
+  __u32 id = s->session_id;
+  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_send_keys, &id);
+  struct stamp_auth_work *w = auth_work();
+  if (!key || !w || p->payload_len < STAMP_AUTH_BASE)
+    return STAMP_TC_NEXT;
+  if (bpf_skb_load_bytes(skb, p->payload_off, w->was, STAMP_AUTH_BASE))
+    return STAMP_TC_NEXT;
+  __builtin_memcpy(w->now, w->was, STAMP_AUTH_BASE);
+  struct stamp_sender_auth *a = (void *)w->now;
+  a->ts_sec = t1[0];
+  a->ts_frac = t1[1];
+  auth_sign_now(key, w);
+  auth_store_now(skb, w, p->payload_off, p->l4_off + offsetof(struct udphdr, check));
+  return STAMP_TC_NEXT;
+}
 
 static __always_inline int addr_eq(const struct stamp_addr_key *a, const struct stamp_addr_key *b)
 {
@@ -49,9 +77,6 @@ int stamp_send_out(struct __sk_buff *skb)
 
   __u64 now = bpf_ktime_get_tai_ns();
   __be32 old_ts[2], t1[2];
-  __u32 ts_off = p.payload_off + offsetof(struct stamp_sender_unauth, ts_sec);
-  if (bpf_skb_load_bytes(skb, ts_off, old_ts, sizeof(old_ts)))
-    return STAMP_TC_NEXT;
   if (s->ts_format == STAMP_TS_PTP) {
     stamp_ptp_from_tai(now, &t1[0], &t1[1]);
   } else {
@@ -61,11 +86,54 @@ int stamp_send_out(struct __sk_buff *skb)
       return STAMP_TC_NEXT;
     stamp_ntp_from_tai(now, cfg->tai_offset_ns, &t1[0], &t1[1]);
   }
+  if (s->flags & STAMP_SEND_F_AUTH)
+    return sign_request(skb, &p, s, now, t1);
+  __u32 ts_off = p.payload_off + offsetof(struct stamp_sender_unauth, ts_sec);
+  if (bpf_skb_load_bytes(skb, ts_off, old_ts, sizeof(old_ts)))
+    return STAMP_TC_NEXT;
   __s64 diff = bpf_csum_diff(old_ts, sizeof(old_ts), t1, sizeof(t1), 0);
   bpf_skb_store_bytes(skb, ts_off, t1, sizeof(t1), 0);
   bpf_l4_csum_replace(skb, p.l4_off + offsetof(struct udphdr, check), 0, diff,
                       BPF_F_MARK_MANGLED_0);
   return STAMP_TC_NEXT;
+}
+
+/* A reply to an authenticated session: the record from the 112-octet
+ * layout, with whether its HMAC matched (the daemon discards one that did
+ * not). Shorter replies are not the session's: the socket sees them. */
+static __always_inline int auth_reply(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                      const struct stamp_send_session *s, __u64 t4)
+{
+  __u32 id = s->session_id;
+  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_send_keys, &id);
+  struct stamp_auth_work *w = auth_work();
+  if (!key || !w || p->payload_len < STAMP_AUTH_BASE)
+    return STAMP_TC_NEXT;
+  if (bpf_skb_load_bytes(skb, p->payload_off, w->now, STAMP_AUTH_BASE))
+    return STAMP_TC_NEXT;
+  __u8 flags = STAMP_RX_HAS_SSID | STAMP_RX_HAS_SENDER_TTL |
+               (auth_verify_now(key, w) ? STAMP_RX_AUTH : STAMP_RX_AUTH_FAIL);
+  const struct stamp_refl_auth *r = (const void *)w->now;
+  struct stamp_rx_record *rec = bpf_ringbuf_reserve(&stamp_events, sizeof(*rec), 0);
+  if (!rec)
+    return STAMP_TC_NEXT;
+  rec->session_id = id;
+  rec->sender_seq = bpf_ntohl(r->sender_seq);
+  rec->refl_seq = bpf_ntohl(r->seq);
+  rec->refl_err_est = bpf_ntohs(r->err_est);
+  rec->sender_err_est = bpf_ntohs(r->sender_err_est);
+  rec->t1 = ((__u64)bpf_ntohl(r->sender_ts_sec) << 32) | bpf_ntohl(r->sender_ts_frac);
+  rec->t2 = ((__u64)bpf_ntohl(r->rx_sec) << 32) | bpf_ntohl(r->rx_frac);
+  rec->t3 = ((__u64)bpf_ntohl(r->ts_sec) << 32) | bpf_ntohl(r->ts_frac);
+  rec->t4_tai_ns = t4;
+  rec->ssid = bpf_ntohs(r->ssid);
+  rec->length = p->payload_len;
+  rec->sender_ttl = r->sender_ttl;
+  rec->reply_ttl = p->ttl;
+  rec->reply_tos = p->tos;
+  rec->flags = flags;
+  bpf_ringbuf_submit(rec, 0);
+  return TC_ACT_SHOT;
 }
 
 SEC("tc")
@@ -81,6 +149,9 @@ int stamp_send_in(struct __sk_buff *skb)
     return STAMP_TC_NEXT;
   if (p.ipv6 && p.udp_check == 0)
     return STAMP_TC_NEXT; /* invalid in IPv6 (RFC 8200 section 8.1): not a reply */
+
+  if (s->flags & STAMP_SEND_F_AUTH)
+    return auth_reply(skb, &p, s, t4);
 
   /* RFC 8762 section 4.6: a TWAMP-Light reply may stop after the
    * Session-Sender Error Estimate (38) or the Session-Sender TTL (41). */

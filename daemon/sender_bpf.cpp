@@ -106,14 +106,21 @@ Result<void> SenderBpf::setClock(const ClockState& clock) {
   return writeClockMap(bpf_map__fd(skel_->maps.stamp_config), clock);
 }
 
-Result<void> SenderBpf::addSession(const stamp_send_key& key, const stamp_send_session& s) {
+Result<void> SenderBpf::addSession(const stamp_send_key& key, const stamp_send_session& s,
+                                   const stamp_hmac_key* hmac) {
+  // The key first: an authenticated session is never in the session map
+  // without it.
+  int kfd = bpf_map__fd(skel_->maps.stamp_send_keys);
+  if (hmac && bpf_map_update_elem(kfd, &s.session_id, hmac, BPF_ANY) != 0)
+    return sysError(errno, "cannot add a session key to " STAMP_MAP_SEND_KEYS);
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stamp_sessions), &key, &s, BPF_ANY) != 0)
     return sysError(errno, "cannot add a session to " STAMP_MAP_SESSIONS);
   return {};
 }
 
-void SenderBpf::removeSession(const stamp_send_key& key) {
+void SenderBpf::removeSession(const stamp_send_key& key, uint32_t sessionId) {
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.stamp_sessions), &key);
+  bpf_map_delete_elem(bpf_map__fd(skel_->maps.stamp_send_keys), &sessionId);
 }
 
 int SenderBpf::inProgFd() const { return bpf_program__fd(skel_->progs.stamp_send_in); }

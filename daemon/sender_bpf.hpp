@@ -36,8 +36,11 @@ class SenderBpf {
   bool attachedTo(const std::string& ifname) const;
 
   Result<void> setClock(const ClockState& clock);
-  Result<void> addSession(const stamp_send_key& key, const stamp_send_session& s);
-  void removeSession(const stamp_send_key& key);
+  // `hmac`: the key midstates of an authenticated session (flags has
+  // STAMP_SEND_F_AUTH), stored under s.session_id.
+  Result<void> addSession(const stamp_send_key& key, const stamp_send_session& s,
+                          const stamp_hmac_key* hmac = nullptr);
+  void removeSession(const stamp_send_key& key, uint32_t sessionId);
 
   int inProgFd() const;
   int outProgFd() const;

@@ -231,7 +231,7 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
 }
 
 Session::~Session() {
-  if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_);
+  if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_, id_);
   if (sock_.valid()) loop_.remove(sock_.get());
   if (timer_.valid()) loop_.remove(timer_.get());
 }
@@ -432,7 +432,7 @@ void Session::finish() {
   finished_ = true;
   itimerspec disarm{};
   timerfd_settime(timer_.get(), 0, &disarm, nullptr);
-  if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_);
+  if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_, id_);
   inBpf_ = false;
   // The windows still open are recorded too, as they stand.
   if (closing_) emitWindow(*closing_);

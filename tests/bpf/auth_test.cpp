@@ -295,5 +295,136 @@ TEST_F(AuthProgs, UnauthenticatedPortStillAnswers44) {
   EXPECT_FALSE(in.markOut & STAMP_REFLECT_MARK_AUTH);
 }
 
+// ---- Sender ----
+
+class SenderAuth : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    loadForSuite(bpf_, skip_, error_, [] {
+      return SenderBpf::load([](const stamp_rx_record& r) { records_.push_back(r); });
+    });
+  }
+  static void TearDownTestSuite() { bpf_.reset(); }
+
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(bpf_) << error_;
+    ClockState clock;
+    clock.synchronized = true;
+    clock.taiOffsetSec = kernelTaiOffsetSec();
+    clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
+    ASSERT_TRUE(ok(bpf_->setClock(clock)));
+    stamp_send_session v{};
+    v.session_id = kId;
+    v.peer_port = 862;
+    v.flags = STAMP_SEND_F_AUTH;
+    std::memcpy(v.peer.addr, kRefl4.data(), 16);
+    const stamp_hmac_key k = hmacKey(key1());
+    ASSERT_TRUE(ok(bpf_->addSession(kKey, v, &k)));
+    records_.clear();
+  }
+  void TearDown() override {
+    if (bpf_) bpf_->removeSession(kKey, kId);
+  }
+
+  static constexpr uint32_t kId = 4242;
+  static constexpr stamp_send_key kKey{40000, 0, 0};
+  static inline std::optional<SenderBpf> bpf_;
+  static inline std::vector<stamp_rx_record> records_;
+  static inline std::string skip_, error_;
+};
+
+// Egress writes T1 at octet 16 and then the HMAC over octets 0..95.
+TEST_F(SenderAuth, EgressSignsAfterT1) {
+  Bytes payload(kAuth, 0);
+  put32(payload, kSeq, 12);
+  put16(payload, kErrEst, 0x8001);
+  put16(payload, kSsid, 0x0102);
+  PacketSpec spec;
+  spec.src = kSender4;
+  spec.dst = kRefl4;
+  spec.payload = payload;
+  const Bytes frame = buildFrame(spec);
+  UnixNs lo = realtimeNow();
+  TcRun r;
+  ASSERT_TRUE(runTc(bpf_->outProgFd(), frame, 0, r));
+  UnixNs hi = realtimeNow();
+  EXPECT_EQ(r.verdict, kTcNext);
+  auto v = parseFrame(r.out);
+  ASSERT_TRUE(v);
+  const Bytes p(v->payload.begin(), v->payload.end());
+  const UnixNs t1 = unixNsFromNtp(WireTs::fromRaw(rd64(p, kTs)), lo);
+  EXPECT_GE(t1, lo - 2 * kNsPerSec);
+  EXPECT_LE(t1, hi + 2 * kNsPerSec);
+  EXPECT_EQ(rd32(p, kSeq), 12u);
+  EXPECT_EQ(rd16(p, kSsid), 0x0102);
+  EXPECT_EQ(Bytes(p.begin() + kHmac, p.end()), opensslMac(key1(), p)) << hexDump(p);
+  EXPECT_EQ(verifyUdpChecksum(r.out, *v), UdpChecksum::Valid);
+}
+
+// Ingress reads the authenticated reply layout and says whether its HMAC
+// matched; either way the reply is consumed.
+TEST_F(SenderAuth, IngressChecksTheReplyHmac) {
+  for (bool good : {true, false}) {
+    SCOPED_TRACE(good ? "good HMAC" : "bad HMAC");
+    Bytes p(kAuth, 0);
+    put32(p, kSeq, 3);
+    put32(p, kTs, 0xe93c7f01);
+    put16(p, kErrEst, 0x8002);
+    put16(p, kSsid, 0x0a0b);
+    put32(p, kRx, 0xe93c7f01);
+    put32(p, kSenderSeq, 12);
+    put32(p, kSenderTs, 0xe93c7f00);
+    put16(p, kSenderErrEst, 0x8001);
+    p[kSenderTtl] = 61;
+    Bytes mac = opensslMac(key1(), p);
+    if (!good) mac[15] ^= 1;
+    std::copy(mac.begin(), mac.end(), p.begin() + kHmac);
+    PacketSpec spec;
+    spec.src = kRefl4;
+    spec.dst = kSender4;
+    spec.sport = 862;
+    spec.dport = 40000;
+    spec.payload = p;
+    TcRun r;
+    records_.clear();
+    ASSERT_TRUE(runTc(bpf_->inProgFd(), buildFrame(spec), 0, r));
+    EXPECT_EQ(r.verdict, kTcShot);
+    bpf_->consume();
+    ASSERT_EQ(records_.size(), 1u);
+    const stamp_rx_record& rec = records_[0];
+    EXPECT_EQ(rec.session_id, kId);
+    EXPECT_EQ(rec.flags & (STAMP_RX_AUTH | STAMP_RX_AUTH_FAIL),
+              good ? STAMP_RX_AUTH : STAMP_RX_AUTH_FAIL);
+    EXPECT_EQ(rec.refl_seq, 3u);
+    EXPECT_EQ(rec.sender_seq, 12u);
+    EXPECT_EQ(rec.t3, 0xe93c7f0100000000ULL);
+    EXPECT_EQ(rec.t2, 0xe93c7f0100000000ULL);
+    EXPECT_EQ(rec.t1, 0xe93c7f0000000000ULL);
+    EXPECT_EQ(rec.refl_err_est, 0x8002);
+    EXPECT_EQ(rec.sender_err_est, 0x8001);
+    EXPECT_EQ(rec.ssid, 0x0a0b);
+    EXPECT_EQ(rec.sender_ttl, 61);
+    EXPECT_EQ(rec.length, kAuth);
+  }
+}
+
+// A reply shorter than the authenticated base is not the session's: the
+// socket gets it, no record.
+TEST_F(SenderAuth, ShortReplyPasses) {
+  PacketSpec spec;
+  spec.src = kRefl4;
+  spec.dst = kSender4;
+  spec.sport = 862;
+  spec.dport = 40000;
+  spec.payload = Bytes(44, 0);
+  TcRun r;
+  records_.clear();
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), buildFrame(spec), 0, r));
+  EXPECT_EQ(r.verdict, kTcNext);
+  bpf_->consume();
+  EXPECT_TRUE(records_.empty());
+}
+
 }  // namespace
 }  // namespace stamp::test

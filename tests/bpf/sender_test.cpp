@@ -767,7 +767,7 @@ TEST_F(SenderProgs, RemovedSessionIsForgotten) {
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].session_id, kIdScratch);
 
-  bpf_->removeSession(e.key);
+  bpf_->removeSession(e.key, e.value.session_id);
   r = egress(out, when);
   EXPECT_EQ(r.verdict, kTcNext);
   EXPECT_EQ(r.out, out) << "egress stamped a packet of a removed session";
