@@ -507,7 +507,12 @@ int main(int argc, char** argv) {
   start->add_option("--count", count, "packets to send (0: until stopped)");
   start->add_option("--interval", interval, "time between packets (e.g. 10ms)");
   start->add_option("--timeout", timeout, "a reply later than this counts as lost");
-  start->add_option("--size", size, "octets of STAMP payload")->check(CLI::Range(44, 8952));
+  auto* sizeOpt =
+      start->add_option("--size", size, "octets of STAMP payload")->check(CLI::Range(44, 8952));
+  std::string authKey;
+  start->add_option("--auth-key", authKey,
+                    "authenticated mode with this key of stampd's key file (its name; the "
+                    "default size becomes 112)");
   start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
   std::string reflectorMode = "stateless";
@@ -567,6 +572,10 @@ int main(int argc, char** argv) {
               {"size", size},
               {"dscp", dscp},
               {"reflector_mode", reflectorMode}};
+      if (!authKey.empty()) {
+        args["auth_key"] = authKey;
+        if (sizeOpt->count() == 0) args["size"] = 112;
+      }
     }
     if (requireSync) args["require_sync"] = true;
   }

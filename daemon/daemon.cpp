@@ -69,10 +69,13 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   for (const auto& c : cfg.sessions)
     if (auto spec = specFromConfig(c); !spec)
       return makeError(spec.error().code, cfg.path + ": " + spec.error().message);
+  auto keys = keysFor(cfg);
+  if (!keys) return keys.error();
   auto loop = EventLoop::create();
   if (!loop) return loop.error();
   std::unique_ptr<Daemon> d(new Daemon(std::move(cfg), std::move(*loop)));
   d->startedMono_ = monoSeconds();
+  d->keys_ = std::move(*keys);
 
   auto lock = lockPinRoot(d->cfg_.daemon.bpffs);
   if (!lock) return lock.error();
@@ -88,7 +91,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
                     : d->cfg_.daemon.attach == "tc" ? AttachMode::Tc
                                                     : AttachMode::Auto;
   if (d->cfg_.reflector.enabled) {
-    auto r = Reflector::start(d->cfg_, mode, pinDirFor(d->cfg_.daemon.bpffs));
+    auto r = Reflector::start(d->cfg_, d->keys_, mode, pinDirFor(d->cfg_.daemon.bpffs));
     if (!r) return r.error();
     d->reflector_.emplace(std::move(*r));
   }
@@ -300,6 +303,11 @@ std::map<std::string, stamp_state_counters> Daemon::stateCounters() const {
   return byInterface(reflector_->bpf(), reflector_->bpf().stateCounters());
 }
 
+std::map<std::string, stamp_auth_counters> Daemon::authCounters() const {
+  if (!reflector_) return {};
+  return byInterface(reflector_->bpf(), reflector_->bpf().authCounters());
+}
+
 std::map<std::string, stamp_refl_counters> Daemon::reflectorCounters() const {
   if (!reflector_) return {};
   return byInterface(reflector_->bpf(), reflector_->bpf().counters());
@@ -311,12 +319,16 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       {"ports", cfg_.reflector.ports},
       {"mode", cfg_.reflector.mode == ReflectorMode::Stateful ? "stateful" : "stateless"},
       {"timestamp_format", cfg_.reflector.tsFormat == TsFormat::Ptp ? "ptp" : "ntp"},
+      {"authenticated", !cfg_.reflector.authKey.empty()},
       {"interfaces", nlohmann::json::object()}};
+  // The key's name only; its value never leaves stampd.
+  if (!cfg_.reflector.authKey.empty()) refl["auth_key"] = cfg_.reflector.authKey;
   if (reflector_) {
     refl["max_sessions"] = reflector_->bpf().maxSessions();
     if (auto n = reflector_->bpf().sessionCount()) refl["sessions"] = *n;
     auto kinds = reflector_->bpf().attachments();
     auto state = stateCounters();
+    auto auth = authCounters();
     for (const auto& [ifname, c] : reflectorCounters()) {
       nlohmann::json i = {{"attach", kinds[ifname]}};
       i["rx"] = c.rx;
@@ -326,7 +338,11 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       nlohmann::json drops = nlohmann::json::object();
       for (int k = 0; k < STAMP_DROP_MAX; ++k) drops[dropName(k)] = c.drop[k];
       drops["no_state"] = state[ifname].drop_no_state;
+      drops["auth_failed"] = auth[ifname].failed;
+      drops["auth_short"] = auth[ifname].short_;
+      drops["auth_no_key"] = auth[ifname].no_key;
       i["drops"] = drops;
+      i["auth_verified"] = auth[ifname].verified;
       i["sessions_started"] = state[ifname].sessions_new;
       i["sessions_expired"] = state[ifname].sessions_expired;
       refl["interfaces"][ifname] = i;
@@ -389,6 +405,14 @@ void Daemon::cmdStart(const ControlServer::Request& r) {
 }
 
 Result<Session*> Daemon::startSession(SessionSpec spec, const ControlServer::Request* follower) {
+  if (!spec.authKey.empty()) {
+    const stamp_hmac_key* k = keys_.find(spec.authKey);
+    if (!k)
+      return makeError(EINVAL, "auth_key '" + spec.authKey + "' is not a key of " +
+                                   (cfg_.daemon.keyFile.empty() ? std::string("[daemon] key_file (unset)")
+                                                                : cfg_.daemon.keyFile));
+    spec.hmac = *k;
+  }
   // The sender's programs join the tc hooks with the first session, so that
   // a reflector-only host runs only the reflector per packet.
   for (const auto& ifname : cfg_.daemon.interfaces)
@@ -640,6 +664,9 @@ Result<nlohmann::json> Daemon::reload() {
       e.code = EINVAL;
       return fail(e);
     }
+  // The key file is read again: a rotated key applies at reload.
+  auto keys = keysFor(next);
+  if (!keys) return fail(makeError(EINVAL, keys.error().message));
   UnixNs now = realtimeNow();
   for (const auto& c : next.sessions) {
     if (auto spec = specFromConfig(c); !spec)
@@ -656,6 +683,7 @@ Result<nlohmann::json> Daemon::reload() {
   if (store_ && !(next.results == cfg_.results))
     store_->setRetention({std::chrono::duration_cast<std::chrono::seconds>(next.results.maxAge),
                           next.results.maxRuns});
+  keys_ = std::move(*keys);
   auto applied = applyReflector(next, report);
   applySessions(next, report);
   bool changed = !restart.empty() || next.daemon.logLevel != cfg_.daemon.logLevel ||
@@ -716,7 +744,7 @@ Result<void> Daemon::applyReflector(const Config& next, nlohmann::json& report) 
     return {};
   }
   if (!reflector_) {
-    auto r = Reflector::start(next, attachMode_, pinDirFor(cfg_.daemon.bpffs));
+    auto r = Reflector::start(next, keys_, attachMode_, pinDirFor(cfg_.daemon.bpffs));
     if (!r) return r.error();
     reflector_.emplace(std::move(*r));
     for (const auto& ifname : next.daemon.interfaces)
@@ -724,7 +752,7 @@ Result<void> Daemon::applyReflector(const Config& next, nlohmann::json& report) 
     spdlog::info("reload: reflector enabled");
     return {};
   }
-  auto change = reflector_->update(next, attachMode_);
+  auto change = reflector_->update(next, keys_, attachMode_);
   if (!change) return change.error();
   report["reflector"]["attached"] = change->attached;
   report["reflector"]["detached"] = change->detached;
@@ -921,7 +949,13 @@ std::string Daemon::renderMetrics() {
     m.family("stamp_reflector_dropped_packets_total", "counter",
              "Test packets dropped, by reason.");
     auto state = stateCounters();
+    auto auth = authCounters();
     for (const auto& [ifname, c] : byIf) {
+      const stamp_auth_counters& a = auth[ifname];
+      for (auto [reason, n] : {std::pair{"auth_failed", a.failed}, {"auth_short", a.short_},
+                               {"auth_no_key", a.no_key}})
+        m.sample("stamp_reflector_dropped_packets_total",
+                 {{"interface", ifname}, {"reason", reason}}, double(n));
       for (int k = 0; k < STAMP_DROP_MAX; ++k)
         m.sample("stamp_reflector_dropped_packets_total",
                  {{"interface", ifname}, {"reason", dropName(k)}}, double(c.drop[k]));
@@ -929,6 +963,11 @@ std::string Daemon::renderMetrics() {
                {{"interface", ifname}, {"reason", "no_state"}},
                double(state[ifname].drop_no_state));
     }
+    m.family("stamp_reflector_auth_verified_total", "counter",
+             "Authenticated requests whose HMAC matched.");
+    for (auto& [ifname, a] : auth)
+      m.sample("stamp_reflector_auth_verified_total", {{"interface", ifname}},
+               double(a.verified));
     m.family("stamp_reflector_sessions_started_total", "counter",
              "Stateful sessions started: a first request, or one after the idle timeout.");
     for (auto& [ifname, c] : state)

@@ -11,6 +11,7 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "keys.hpp"
 #include "metrics.hpp"
 #include "control_server.hpp"
 #include "event_loop.hpp"
@@ -65,6 +66,7 @@ class Daemon {
   // The reflector's counters by attached interface name (zeros if none yet).
   std::map<std::string, stamp_refl_counters> reflectorCounters() const;
   std::map<std::string, stamp_state_counters> stateCounters() const;
+  std::map<std::string, stamp_auth_counters> authCounters() const;
   void onWatchdog();
   void onSessionFinished(const std::string& name);
   // Starts a session; `client` (0: none) is told its replies when `follow`.
@@ -74,6 +76,7 @@ class Daemon {
   Session* find(const std::string& name);
 
   Config cfg_;
+  KeyRing keys_;  // the key file's keys (midstates only), read at start and reload
   EventLoop loop_;
   UniqueFd pinLock_;  // flock on the bpffs root: one stampd per bpffs
   UniqueFd signals_, tick_, watchdog_;

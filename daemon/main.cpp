@@ -8,6 +8,7 @@
 
 #include "bpf_runtime.hpp"
 #include "config.hpp"
+#include "keys.hpp"
 #include "daemon.hpp"
 #include "logging.hpp"
 #include "pin_root.hpp"
@@ -48,6 +49,12 @@ int main(int argc, char** argv) {
     auto cfg = loadConfig(path);
     if (!cfg) {
       std::fprintf(stderr, "%s\n", cfg.error().message.c_str());
+      return 1;
+    }
+    // The key file too, when the configuration names keys (mode, owner,
+    // syntax, and that every named key is there).
+    if (auto keys = keysFor(*cfg); !keys) {
+      std::fprintf(stderr, "%s\n", keys.error().message.c_str());
       return 1;
     }
     std::printf("%s: configuration OK (%zu sessions)\n", path.c_str(), cfg->sessions.size());

@@ -8,16 +8,13 @@
 namespace stamp {
 
 Result<void> Reflector::check(const Config& cfg) {
-  if (!cfg.reflector.authKey.empty())
-    return makeError(ENOTSUP, cfg.path +
-                                  ": authenticated reflector mode (auth_key) is not "
-                                  "supported by this version of stampd");
   for (const auto& ifname : cfg.daemon.interfaces)
     if (auto idx = interfaceIndex(ifname); !idx) return idx.error();
   return {};
 }
 
-Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std::string& pinDir) {
+Result<Reflector> Reflector::start(const Config& cfg, const KeyRing& keys, AttachMode mode,
+                                   const std::string& pinDir) {
   if (auto ok = check(cfg); !ok) return ok.error();
   if (!pinDir.empty()) {
     // Pinned attachments of interfaces that left the configuration go.
@@ -38,24 +35,35 @@ Result<Reflector> Reflector::start(const Config& cfg, AttachMode mode, const std
   if (!bpf) return bpf.error();
   Reflector r(std::move(*bpf), cfg.daemon.interfaces, cfg.reflector.addresses);
 
-  if (auto res = r.writePorts(cfg.reflector); !res) return res.error();
+  if (auto res = r.writePorts(cfg.reflector, keys); !res) return res.error();
   if (auto res = r.refresh(); !res) return res.error();
   for (const auto& ifname : cfg.daemon.interfaces)
     if (auto res = r.bpf_.attach(ifname, mode); !res) return res.error();
   return r;
 }
 
-Result<void> Reflector::writePorts(const ReflectorConfig& rc) {
+Result<void> Reflector::writePorts(const ReflectorConfig& rc, const KeyRing& keys) {
   stamp_port_cfg pc{};
+  const stamp_hmac_key* key = rc.authKey.empty() ? nullptr : keys.find(rc.authKey);
+  if (!rc.authKey.empty() && !key)
+    return makeError(EINVAL, "[reflector] auth_key '" + rc.authKey + "' is not in the key file");
+  pc.auth = key ? 1 : 0;
   pc.mode = rc.mode == ReflectorMode::Stateful ? STAMP_MODE_STATEFUL : STAMP_MODE_STATELESS;
   pc.ts_format = rc.tsFormat == TsFormat::Ptp ? STAMP_TS_PTP : STAMP_TS_NTP;
   pc.idle_timeout_s =
       uint32_t(std::chrono::duration_cast<std::chrono::seconds>(rc.idleTimeout).count());
   std::vector<uint16_t> ports = rc.enabled ? rc.ports : std::vector<uint16_t>{};
-  return bpf_.setPorts(ports, pc);
+  // Keys before ports: a port turning authenticated never meets a missing
+  // key; a port leaving authenticated mode loses its key after.
+  if (key)
+    if (auto r = bpf_.setKeys(ports, *key); !r) return r;
+  if (auto r = bpf_.setPorts(ports, pc); !r) return r;
+  if (!key) return bpf_.setKeys({}, stamp_hmac_key{});
+  return {};
 }
 
-Result<Reflector::Change> Reflector::update(const Config& cfg, AttachMode mode) {
+Result<Reflector::Change> Reflector::update(const Config& cfg, const KeyRing& keys,
+                                            AttachMode mode) {
   Change change;
   const auto& want = cfg.daemon.interfaces;
   auto has = [](const std::vector<std::string>& v, const std::string& s) {
@@ -66,7 +74,7 @@ Result<Reflector::Change> Reflector::update(const Config& cfg, AttachMode mode) 
         "reflector max_sessions {} takes effect when stampd restarts; the session "
         "table keeps {} entries until then",
         cfg.reflector.maxSessions, bpf_.maxSessions());
-  if (auto res = writePorts(cfg.reflector); !res) return res.error();
+  if (auto res = writePorts(cfg.reflector, keys); !res) return res.error();
   extraAddrs_ = cfg.reflector.addresses;
   // The address set of the interfaces to come first, so that a new
   // interface answers from its first packet.

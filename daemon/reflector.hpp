@@ -5,6 +5,7 @@
 
 #include "bpf_runtime.hpp"
 #include "config.hpp"
+#include "keys.hpp"
 
 namespace stamp {
 
@@ -15,7 +16,7 @@ class Reflector {
   // With a `pinDir` the reflector is pinned there and adopts what an
   // earlier stampd pinned; attachments of interfaces no longer configured
   // are removed.
-  static Result<Reflector> start(const Config& cfg, AttachMode mode,
+  static Result<Reflector> start(const Config& cfg, const KeyRing& keys, AttachMode mode,
                                  const std::string& pinDir = {});
   // What start() and update() would refuse in `cfg`: modes this version
   // lacks (authenticated), interfaces that do not exist. Touches nothing.
@@ -31,7 +32,7 @@ class Reflector {
   // so a port kept is never missing), the extra addresses replaced, and
   // interfaces attached or detached; interfaces kept keep their links.
   // check(cfg) first: a failure half-way leaves a partial change.
-  Result<Change> update(const Config& cfg, AttachMode mode);
+  Result<Change> update(const Config& cfg, const KeyRing& keys, AttachMode mode);
   // For a reload that disables the reflector: detaches everywhere and
   // removes its pins.
   Result<void> shutdown();
@@ -48,7 +49,7 @@ class Reflector {
  private:
   Reflector(ReflectorBpf bpf, std::vector<std::string> ifs, std::vector<Ip16> extra)
       : bpf_(std::move(bpf)), interfaces_(std::move(ifs)), extraAddrs_(std::move(extra)) {}
-  Result<void> writePorts(const ReflectorConfig& rc);
+  Result<void> writePorts(const ReflectorConfig& rc, const KeyRing& keys);
   ReflectorBpf bpf_;
   std::vector<std::string> interfaces_;
   std::vector<Ip16> extraAddrs_;

@@ -32,6 +32,9 @@ Result<SessionSpec> checked(SessionSpec s) {
   if (s.size < kUnauthBase)
     return makeError(EINVAL,
                      "size " + std::to_string(s.size) + " is below the 44-octet STAMP base");
+  if (!s.authKey.empty() && s.size < kAuthBase)
+    return makeError(EINVAL, "size " + std::to_string(s.size) +
+                                 " is below the 112-octet base of authenticated mode");
   if (s.size > kMaxSize)
     return makeError(EINVAL,
                      "size " + std::to_string(s.size) + " exceeds " + std::to_string(kMaxSize));
@@ -50,10 +53,6 @@ Result<SessionSpec> checked(SessionSpec s) {
 }  // namespace
 
 Result<SessionSpec> specFromConfig(const SessionConfig& c) {
-  if (!c.authKey.empty())
-    return makeError(ENOTSUP, "session '" + c.name +
-                                  "': authenticated mode (auth_key) is not supported by this "
-                                  "version of stampd");
   SessionSpec s;
   s.name = c.name;
   auto ip = parseIp(c.target);
@@ -73,6 +72,10 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   if (c.count == 0) s.window = c.window;
   s.statefulReflector = c.statefulReflector;
   s.stopOnZeroSsid = c.stopOnZeroSsid;
+  s.authKey = c.authKey;
+  // The default size is the unauthenticated base; authenticated, the base
+  // is 112.
+  if (!s.authKey.empty() && s.size == kUnauthBase) s.size = kAuthBase;
   return checked(s);
 }
 
@@ -103,6 +106,8 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
       return makeError(EINVAL, "reflector_mode must be stateless or stateful");
     s.statefulReflector = mode == "stateful";
     s.stopOnZeroSsid = a.value("stop_on_zero_ssid", false);
+    s.authKey = a.value("auth_key", std::string());
+    if (!s.authKey.empty() && !a.contains("size")) s.size = kAuthBase;
     std::string fmt = a.value("timestamp_format", std::string("ntp"));
     if (fmt != "ntp" && fmt != "ptp")
       return makeError(EINVAL, "timestamp_format must be ntp or ptp");
@@ -199,8 +204,10 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
     v.session_id = id;
     v.peer_port = s->spec_.port;
     v.ts_format = s->spec_.tsFormat == TsFormat::Ptp ? STAMP_TS_PTP : STAMP_TS_NTP;
+    v.flags = s->spec_.hmac ? STAMP_SEND_F_AUTH : 0;
     std::memcpy(v.peer.addr, s->spec_.target.data(), 16);
-    if (auto r = bpf->addSession(s->bpfKey_, v); !r) return r.error();
+    const stamp_hmac_key* hk = s->spec_.hmac ? &*s->spec_.hmac : nullptr;
+    if (auto r = bpf->addSession(s->bpfKey_, v, hk); !r) return r.error();
     s->inBpf_ = true;
   }
 
@@ -287,7 +294,15 @@ void Session::sendOne() {
   p.ts = spec_.tsFormat == TsFormat::Ptp ? ptpFromUnixNs(t1, taiOffsetSec_) : ntpFromUnixNs(t1);
   p.errEst = errEst_;
   p.ssid = spec_.ssid;
-  encodeSender(p, pkt);
+  if (spec_.hmac) {
+    // Signed here too, so that the packet is valid even where no tc
+    // program re-signs it after T1.
+    encodeSenderAuth(p, pkt);
+    auto mac = hmac96(*spec_.hmac, std::span<const uint8_t, kHmacInput>(pkt.data(), kHmacInput));
+    std::memcpy(pkt.data() + kHmacInput, mac.data(), mac.size());
+  } else {
+    encodeSender(p, pkt);
+  }
   if (nextIndex_ == 0) firstSend_ = monotonicNow();
   lastSend_ = monotonicNow();
   ++nextIndex_;
@@ -353,6 +368,10 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
 
 void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   if (finished_) return;
+  if (rec.flags & STAMP_RX_AUTH_FAIL) {
+    ++authFailures_;  // RFC 8762 4.4: not used
+    return;
+  }
   UnixNs now = realtimeNow();
   auto senderEe = ErrorEstimate::decode(rec.sender_err_est);
   auto reflEe = ErrorEstimate::decode(rec.refl_err_est);
@@ -396,7 +415,18 @@ void Session::onSocket() {
         std::memcpy(&ttl, CMSG_DATA(c), sizeof(int));
       }
     }
-    auto r = decodeReflector(std::span<const uint8_t>(buf, size_t(n)));
+    std::optional<ReflectorPacket> r;
+    if (spec_.hmac) {
+      if (size_t(n) < kAuthBase) continue;
+      auto mac = hmac96(*spec_.hmac, std::span<const uint8_t, kHmacInput>(buf, kHmacInput));
+      if (std::memcmp(mac.data(), buf + kHmacInput, mac.size()) != 0) {
+        if (!finished_) ++authFailures_;
+        continue;
+      }
+      r = decodeReflectorAuth(std::span<const uint8_t>(buf, size_t(n)));
+    } else {
+      r = decodeReflector(std::span<const uint8_t>(buf, size_t(n)));
+    }
     if (!r || finished_) continue;
     auto senderEe = ErrorEstimate::decode(r->senderErrEst);
     auto reflEe = ErrorEstimate::decode(r->errEst);
@@ -498,6 +528,8 @@ nlohmann::json Session::summary() const {
   j["send_span_ns"] = (lastSend_ - firstSend_).count();
   j["started"] = formatRfc3339(startedAt_);
   j["zero_ssid_replies"] = zeroSsidReplies_;
+  j["authenticated"] = spec_.hmac.has_value();
+  j["auth_failures"] = authFailures_;
   j["stopped_by"] = stoppedBy_.empty() ? nlohmann::json(nullptr) : nlohmann::json(stoppedBy_);
   auto clockJson = [](const std::optional<ErrorEstimate>& ee) {
     if (!ee) return nlohmann::json(nullptr);

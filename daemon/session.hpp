@@ -24,6 +24,7 @@
 #include "netif.hpp"
 #include "result.hpp"
 #include "stamp_abi.h"
+#include "hmac.hpp"
 #include "stats.hpp"
 #include "unique_fd.hpp"
 
@@ -49,6 +50,10 @@ struct SessionSpec {
   std::chrono::nanoseconds window{0};
   bool statefulReflector = false;  // split loss by direction (RFC 8762 4.3)
   bool stopOnZeroSsid = false;     // a reply with SSID 0 ends the run
+  // Authenticated mode (RFC 8762 4.4): the key's name, and its midstates,
+  // filled in by the daemon from the key file when the run starts.
+  std::string authKey;
+  std::optional<stamp_hmac_key> hmac;
 };
 
 // From a [[session]] of stamp.toml.
@@ -143,6 +148,7 @@ class Session {
   int32_t taiOffsetSec_ = 0;
   std::optional<ErrorEstimate> remoteClock_;
   uint64_t zeroSsidReplies_ = 0;  // replies whose SSID the reflector zeroed
+  uint64_t authFailures_ = 0;     // authenticated replies whose HMAC did not match
   std::string stoppedBy_;         // why the run ended early, if it did
   SessionStats stats_;
   std::unique_ptr<Window> window_, closing_;

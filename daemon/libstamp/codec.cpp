@@ -84,4 +84,32 @@ std::optional<ReflectorPacket> decodeReflector(std::span<const uint8_t> in) {
   return p;
 }
 
+bool encodeSenderAuth(const SenderPacket& p, std::span<uint8_t> out) {
+  if (out.size() < kAuthBase) return false;
+  stamp_sender_auth w{};
+  w.seq = htobe32(p.seq);
+  w.ts_sec = htobe32(p.ts.sec);
+  w.ts_frac = htobe32(p.ts.frac);
+  w.err_est = htobe16(p.errEst);
+  w.ssid = htobe16(p.ssid);
+  std::memcpy(out.data(), &w, sizeof(w));
+  return true;
+}
+
+std::optional<ReflectorPacket> decodeReflectorAuth(std::span<const uint8_t> in) {
+  if (in.size() < kAuthBase) return std::nullopt;
+  ReflectorPacket p;
+  p.seq = rd32(in, offsetof(stamp_refl_auth, seq));
+  p.ts = rdTs(in, offsetof(stamp_refl_auth, ts_sec));
+  p.errEst = rd16(in, offsetof(stamp_refl_auth, err_est));
+  p.ssid = rd16(in, offsetof(stamp_refl_auth, ssid));
+  p.rxTs = rdTs(in, offsetof(stamp_refl_auth, rx_sec));
+  p.senderSeq = rd32(in, offsetof(stamp_refl_auth, sender_seq));
+  p.senderTs = rdTs(in, offsetof(stamp_refl_auth, sender_ts_sec));
+  p.senderErrEst = rd16(in, offsetof(stamp_refl_auth, sender_err_est));
+  p.senderTtl = in[offsetof(stamp_refl_auth, sender_ttl)];
+  p.hasSenderTtl = p.hasSsid = true;
+  return p;
+}
+
 }  // namespace stamp

@@ -15,6 +15,7 @@
 namespace stamp {
 
 inline constexpr size_t kUnauthBase = 44;
+inline constexpr size_t kAuthBase = 112;  // authenticated base, HMAC at 96..111
 // A reply must reach the Session-Sender Error Estimate (TWAMP-Light
 // reflectors send 41 octets: RFC 8762 section 4.6).
 inline constexpr size_t kMinReplyLen = 38;
@@ -47,6 +48,12 @@ bool encodeSender(const SenderPacket& p, std::span<uint8_t> out);
 std::optional<SenderPacket> decodeSender(std::span<const uint8_t> in);  // needs 16 octets
 
 bool encodeReflector(const ReflectorPacket& p, std::span<uint8_t> out);
+
+// Authenticated mode (RFC 8762 sections 4.2.2 and 4.3.2): the 112-octet
+// layouts. The encoder leaves the HMAC field (96..111) alone; the decoder
+// does not check it (see hmac.hpp).
+bool encodeSenderAuth(const SenderPacket& p, std::span<uint8_t> out);
+std::optional<ReflectorPacket> decodeReflectorAuth(std::span<const uint8_t> in);
 std::optional<ReflectorPacket> decodeReflector(std::span<const uint8_t> in);
 
 }  // namespace stamp

@@ -34,13 +34,37 @@ expect 1 "port.toml:4:15: 'reflector.ports': port must be an integer 1..65535" \
   "$STAMPD" --check-config "$work/port.toml"
 expect 1 "port.toml:4:15: " "$STAMPD" --config "$work/port.toml"
 
-# A session stampd cannot run (authenticated mode) is refused before any
-# BPF or socket is touched, so this holds without root too.
+# Authenticated mode: a key the configuration names must be in a key file
+# only its owner can read. Refused before any BPF or socket is touched, so
+# this holds without root too; no secret ever appears in a message.
 printf '[daemon]\nsocket = "%s/a.sock"\nbpffs = "%s"\n[[session]]\nname = "x"\ntarget = "192.0.2.1"\nauth_key = "k"\n' \
   "$work" "$bpffs" >"$work/auth.toml"
-expect 1 "^stampd: .*auth.toml: session 'x': authenticated mode \(auth_key\) is not supported" \
+expect 1 "^stampd: .*auth.toml: session 'x' auth_key 'k' needs \[daemon\] key_file, which is not set" \
   "$STAMPD" --config "$work/auth.toml"
 [[ -e $bpffs ]] && fail "a refused session left $bpffs behind"
+secret=00112233445566778899aabbccddeeff
+printf '[keys]\nk = "%s"\n' "$secret" >"$work/keys.toml"
+chmod 644 "$work/keys.toml"
+printf '[daemon]\nsocket = "%s/a.sock"\nbpffs = "%s"\nkey_file = "%s/keys.toml"\n[[session]]\nname = "x"\ntarget = "192.0.2.1"\nauth_key = "k"\n' \
+  "$work" "$bpffs" "$work" >"$work/auth2.toml"
+expect 1 "keys.toml is open to other users \(mode 0644\); refusing it: chmod 600" \
+  "$STAMPD" --check-config "$work/auth2.toml"
+expect 1 "keys.toml is open to other users" "$STAMPD" --config "$work/auth2.toml"
+chmod 600 "$work/keys.toml"
+expect 0 "" "$STAMPD" --check-config "$work/auth2.toml"
+grep -q "configuration OK" "$work/out" || fail "a good key file was not accepted"
+sed -i 's/auth_key = "k"/auth_key = "k9"/' "$work/auth2.toml"
+expect 1 "session 'x' auth_key 'k9' is not a key of .*keys.toml" "$STAMPD" --check-config "$work/auth2.toml"
+printf '[keys]\nk = "%s"\nshort = "0011"\nodd = "abc"\n' "$secret" >"$work/keys.toml"
+sed -i 's/auth_key = "k9"/auth_key = "k"/' "$work/auth2.toml"
+rc=0
+out=$("$STAMPD" --check-config "$work/auth2.toml" 2>&1) || rc=$?
+[[ $rc == 1 ]] || fail "a bad key file was accepted: $out"
+grep -q "keys.toml:3:9: key 'short' has 2 octets; 16 to 64 are accepted" <<<"$out" ||
+  fail "short key not reported: $out"
+grep -q "keys.toml:4:7: key 'odd' is not an even number of hex digits" <<<"$out" ||
+  fail "odd key not reported: $out"
+grep -q "$secret\|0011\|abc" <<<"$out" && fail "a secret leaked into an error: $out"
 
 printf '[daemon]\ninterfaces = ["stpnope0"]\nsocket = "%s/s.sock"\nbpffs = "%s"\n' "$work" "$bpffs" \
   >"$work/noif.toml"
