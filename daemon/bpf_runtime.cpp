@@ -116,6 +116,9 @@ Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxS
     }
     bpf_map* map;
     bpf_object__for_each_map(map, skel->obj) {
+      // Constants (.rodata: SHA-256's round constants) belong to the
+      // program that is loaded, not to the pinned state.
+      if (bpf_map__is_internal(map)) continue;
       std::string path = pinDir + "/" + bpf_map__name(map);
       if (int e = bpf_map__set_pin_path(map, path.c_str())) {
         stamp_refl__destroy(skel);
