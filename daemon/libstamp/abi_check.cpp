@@ -122,3 +122,17 @@ AT(stamp_send_session, session_id, 0);
 AT(stamp_send_session, peer_port, 4);
 AT(stamp_send_session, ts_format, 6);
 AT(stamp_send_session, peer, 8);
+
+// Authenticated mode: the key midstates (map value) and the counters.
+static_assert(sizeof(stamp_hmac_key) == 64);
+AT(stamp_hmac_key, inner, 0);
+AT(stamp_hmac_key, outer, 32);
+static_assert(sizeof(stamp_auth_counters) == 32);
+AT(stamp_auth_counters, verified, 0);
+AT(stamp_auth_counters, failed, 8);
+AT(stamp_auth_counters, short_, 16);
+AT(stamp_auth_counters, no_key, 24);
+static_assert(STAMP_AUTH_BASE == sizeof(stamp_sender_auth) &&
+              STAMP_AUTH_BASE == sizeof(stamp_refl_auth));
+static_assert(STAMP_AUTH_HMAC_OFF == offsetof(stamp_refl_auth, hmac) &&
+              STAMP_AUTH_HMAC_OFF == offsetof(stamp_sender_auth, hmac));
