@@ -23,7 +23,7 @@ function(stamp_bpf_skeleton target src)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
-    COMMAND ${STAMP_CLANG} -target bpf -g -O2 -Wall -Werror
+    COMMAND ${STAMP_CLANG} -target bpf -mcpu=v3 -g -O2 -Wall -Werror
             -D__TARGET_ARCH_x86
             -I${PROJECT_SOURCE_DIR}/bpf -I/usr/include/${STAMP_MULTIARCH}
             -MD -MF ${obj}.d

@@ -47,7 +47,7 @@ chunks=4
 dwell_duration=5
 bpfstats_duration=2
 tx=packet
-only="stampd bounce udp"
+only="stampd stampd-auth bounce udp"
 out=""
 nice_level=-10
 orig_args=("$@")
@@ -199,10 +199,15 @@ reap() {  # PID: waits for it to end by itself
   pids=("${keep[@]}")
 }
 
+# The key of the stampd-auth phase (a benchmark's, not a secret).
+auth_hex=5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a
+gen_extra=()  # loadgen options of the current phase
+
 # gen RATE DURATION [loadgen options]: prints the loadgen's key=value line.
 gen() {
   local r=$1 d=$2; shift 2
-  in_g "$loadgen" --target $refl_ip --rate "$r" --duration "$d" --threads "$threads" --tx "$tx" "$@"
+  in_g "$loadgen" --target $refl_ip --rate "$r" --duration "$d" --threads "$threads" --tx "$tx" \
+    "${gen_extra[@]}" "$@"
 }
 
 kv() { awk -v k="$2" '{for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) print substr($i, n + 1) }}' <<<"$1"; }
@@ -224,6 +229,24 @@ ports = [862]
 EOF
       start "$out/stampd.log" "$stampd" --config "$tmp/stampd.toml"
       wait_for "$out/stampd.log" "running" "$started" ;;
+    stampd-auth)
+      printf '[keys]\nbench = "%s"\n' "$auth_hex" >"$tmp/keys.toml"
+      chmod 600 "$tmp/keys.toml"
+      cat >"$tmp/stampd-auth.toml" <<EOF
+[daemon]
+interfaces = ["refl0"]
+socket = "$tmp/stampd.sock"
+state_dir = "$tmp/state"
+bpffs = "$bpffs_dir"
+key_file = "$tmp/keys.toml"
+log_level = "info"
+
+[reflector]
+ports = [862]
+auth_key = "bench"
+EOF
+      start "$out/stampd-auth.log" "$stampd" --config "$tmp/stampd-auth.toml"
+      wait_for "$out/stampd-auth.log" "running" "$started" ;;
     bounce)
       start "$out/bounce.log" "$bounce" --ifname refl0
       wait_for "$out/bounce.log" "ready" "$started" ;;
@@ -247,6 +270,8 @@ phase() {  # KIND
   local kind=$1 line dwell_opt="" i
   [[ $kind == bounce ]] || dwell_opt=--dwell
   echo "== $kind" >&2
+  gen_extra=()
+  [[ $kind == stampd-auth ]] && gen_extra=(--auth-key "$auth_hex" --size 112)
   net_up
 
   start_reflector "$kind"
@@ -378,7 +403,7 @@ ratio() {  # A B -> A/B or "-"; a "*" on either figure carries over
 }
 verdict() { [[ $1 == - ]] && echo "n/a" || awk -v v="$1" -v t="$3" -v op="$2" \
   'BEGIN { ok = (op == "<=") ? v <= t : v >= t; print ok ? "PASS" : "FAIL" }'; }
-name() { case "$1" in stampd) echo "stampd (tc)";; bounce) echo "bounce (ceiling)";;
+name() { case "$1" in stampd) echo "stampd (tc)";; stampd-auth) echo "stampd auth (tc)";; bounce) echo "bounce (ceiling)";;
   udp) echo "userspace";; esac; }
 
 {
@@ -415,6 +440,13 @@ name() { case "$1" in stampd) echo "stampd (tc)";; bounce) echo "bounce (ceiling
     zl_verdict+=" (stampd's figure is a lower bound)"
   fi
   printf "%-34s %8s %10s   %s %s\n" "zero-loss rate stampd / userspace" "$s_u_z" "" ">= 2" "$zl_verdict"
+  a_s_t=$(ratio "${cpu_tasks[stampd]:-}" "${cpu_tasks[stampd-auth]:-}")
+  a_s_z=$(ratio "${zl[stampd-auth]:-}" "${zl[stampd]:-}")
+  a_verdict=$(verdict "$a_s_z" ">=" 0.5)
+  [[ -n ${zl_mark[stampd-auth]:-} && $a_verdict == FAIL ]] && a_verdict="inconclusive (lower bound)"
+  printf "%-34s %8s %10s   %s %s\n" "rate auth / unauth (1 / CPU/pkt)" "$a_s_t" "" ">= 0.5" \
+    "$(verdict "$a_s_t" ">=" 0.5)"
+  printf "%-34s %8s %10s   %s %s\n" "zero-loss rate auth / unauth" "$a_s_z" "" ">= 0.5" "$a_verdict"
   printf "%-34s %8s %10s   %s %s\n" "dwell p50 / p99 stampd, us" "${dwell50[stampd]:--}" \
     "${dwell99[stampd]:--}" "p99 < 10" "$(verdict "${dwell99[stampd]:--}" "<=" 9.999)"
   echo

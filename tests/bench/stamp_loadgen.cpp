@@ -51,6 +51,7 @@
 #include <fstream>
 #include <span>
 #include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,7 @@
 #include <CLI/CLI.hpp>
 
 #include "codec.hpp"
+#include "hmac.hpp"
 #include "stamp_abi.h"
 #include "timefmt.hpp"
 
@@ -80,6 +82,9 @@ struct Options {
   std::string tx = "udp";  // "udp" (socket sendmmsg) or "packet" (AF_PACKET)
   std::string ifname;      // packet mode; default: from the ARP table
   std::string dstMac;      // packet mode; default: from the ARP table
+  // Authenticated mode (RFC 8762 4.4): 112-octet layout, each packet
+  // signed with these key midstates.
+  std::optional<stamp_hmac_key> auth;
 };
 
 // Frame headers in packet mode: Ethernet, IPv4 without options, UDP.
@@ -136,9 +141,11 @@ uint64_t be64At(const uint8_t* p) {
 }
 
 // T3 - T2 of one reply in nanoseconds; false when it is negative.
-bool dwellOf(const uint8_t* payload, uint32_t& ns) {
-  uint64_t t3 = be64At(payload + offsetof(stamp_refl_unauth, ts_sec));
-  uint64_t t2 = be64At(payload + offsetof(stamp_refl_unauth, rx_sec));
+bool dwellOf(const uint8_t* payload, bool auth, uint32_t& ns) {
+  uint64_t t3 = be64At(payload + (auth ? offsetof(stamp_refl_auth, ts_sec)
+                                       : offsetof(stamp_refl_unauth, ts_sec)));
+  uint64_t t2 = be64At(payload + (auth ? offsetof(stamp_refl_auth, rx_sec)
+                                       : offsetof(stamp_refl_unauth, rx_sec)));
   auto diff = static_cast<int64_t>(t3 - t2);  // both sec << 32 | frac
   if (diff < 0) return false;
   unsigned __int128 v = static_cast<unsigned __int128>(diff) * stamp::kNsPerSec;
@@ -294,7 +301,14 @@ class Worker {
       for (uint64_t j = 0; j < want; ++j) {
         p.seq = static_cast<uint32_t>((res.attempted + j) * o_.threads + id_);
         uint8_t* f = &tx[j * frame];
-        stamp::encodeSender(p, std::span<uint8_t>(f + hdr, o_.size));
+        if (o_.auth) {
+          stamp::encodeSenderAuth(p, std::span<uint8_t>(f + hdr, o_.size));
+          auto mac = stamp::hmac96(
+              *o_.auth, std::span<const uint8_t, stamp::kHmacInput>(f + hdr, stamp::kHmacInput));
+          std::memcpy(f + hdr + stamp::kHmacInput, mac.data(), mac.size());
+        } else {
+          stamp::encodeSender(p, std::span<uint8_t>(f + hdr, o_.size));
+        }
         if (packetTx) {
           uint8_t* udp = f + 14 + 20;
           put16(udp + 6, 0);
@@ -401,9 +415,9 @@ class Worker {
         ++res.received;
         unsigned len = rxMsg_[i].msg_len;
         if (len != o_.size) ++res.badLength;
-        if (!o_.dwell || len < stamp::kUnauthBase) continue;
+        if (!o_.dwell || len < (o_.auth ? stamp::kAuthBase : stamp::kUnauthBase)) continue;
         uint32_t ns;
-        if (dwellOf(&rx_[i * kRxBufSize], ns))
+        if (dwellOf(&rx_[i * kRxBufSize], o_.auth.has_value(), ns))
           res.dwellNs.push_back(ns);
         else
           ++res.dwellNegative;
@@ -548,7 +562,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"udp", "packet"}))->capture_default_str();
   app.add_option("--ifname", o.ifname, "packet mode: interface (default: from the ARP table)");
   app.add_option("--dst-mac", o.dstMac, "packet mode: next-hop MAC (default: from the ARP table)");
+  std::string authKeyHex;
+  app.add_option("--auth-key", authKeyHex,
+                 "authenticated mode with this key (hex); --size at least 112");
   CLI11_PARSE(app, argc, argv);
+  if (!authKeyHex.empty()) {
+    std::vector<uint8_t> key;
+    for (size_t i = 0; i + 1 < authKeyHex.size(); i += 2)
+      key.push_back(uint8_t(std::stoul(authKeyHex.substr(i, 2), nullptr, 16)));
+    o.auth = stamp::hmacKey(key);
+    if (o.size < stamp::kAuthBase) o.size = stamp::kAuthBase;
+  }
 
   sockaddr_storage dst;
   socklen_t dstLen = 0;
