@@ -45,7 +45,14 @@ struct stamp_hmac_key {
 #define STAMP_SHA_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
 /* One compression: st = st + F(st, w). w is the 16-word block and doubles as
- * the rolling message schedule, so it is clobbered. */
+ * the rolling message schedule, so it is clobbered.
+ *
+ * BPF has no rotate instruction: a 32-bit value copied into both halves of a
+ * 64-bit register rotates with one shift (ROTR(x, n) is the low half of
+ * (x:x) >> n), so each Sigma is two shifts of setup and three shifts, where
+ * three (shift, shift, or) triples would be nine. With Ch and Maj in their
+ * shorter forms this is about a quarter faster per compression under
+ * BPF_PROG_TEST_RUN. */
 STAMP_SHA_BLOCK_FN void stamp_sha256_block(__u32 st[8], __u32 w[16])
 {
   static const __u32 k[64] = {
@@ -64,17 +71,23 @@ STAMP_SHA_BLOCK_FN void stamp_sha256_block(__u32 st[8], __u32 w[16])
 #pragma clang loop unroll(disable)
 #endif
   for (int t = 0; t < 64; t++) {
-    if (t >= 16) {
+    __u32 wt;
+    if (t < 16) {
+      wt = w[t];
+    } else {
       __u32 w15 = w[(t - 15) & 15], w2 = w[(t - 2) & 15];
-      __u32 s0 = STAMP_SHA_ROTR(w15, 7) ^ STAMP_SHA_ROTR(w15, 18) ^ (w15 >> 3);
-      __u32 s1 = STAMP_SHA_ROTR(w2, 17) ^ STAMP_SHA_ROTR(w2, 19) ^ (w2 >> 10);
-      w[t & 15] += s0 + w[(t - 7) & 15] + s1;
+      __u64 y15 = ((__u64)w15 << 32) | w15, y2 = ((__u64)w2 << 32) | w2;
+      __u32 s0 = (__u32)((y15 >> 7) ^ (y15 >> 18)) ^ (w15 >> 3);
+      __u32 s1 = (__u32)((y2 >> 17) ^ (y2 >> 19)) ^ (w2 >> 10);
+      wt = w[t & 15] + s0 + w[(t - 7) & 15] + s1;
+      w[t & 15] = wt;
     }
-    __u32 S1 = STAMP_SHA_ROTR(e, 6) ^ STAMP_SHA_ROTR(e, 11) ^ STAMP_SHA_ROTR(e, 25);
-    __u32 ch = (e & f) ^ (~e & g);
-    __u32 t1 = h + S1 + ch + k[t] + w[t & 15];
-    __u32 S0 = STAMP_SHA_ROTR(a, 2) ^ STAMP_SHA_ROTR(a, 13) ^ STAMP_SHA_ROTR(a, 22);
-    __u32 maj = (a & b) ^ (a & c) ^ (b & c);
+    __u64 ye = ((__u64)e << 32) | e, ya = ((__u64)a << 32) | a;
+    __u32 S1 = (__u32)((ye >> 6) ^ (ye >> 11) ^ (ye >> 25));
+    __u32 ch = g ^ (e & (f ^ g));
+    __u32 t1 = h + S1 + ch + k[t] + wt;
+    __u32 S0 = (__u32)((ya >> 2) ^ (ya >> 13) ^ (ya >> 22));
+    __u32 maj = (a & b) | (c & (a | b));
     __u32 t2 = S0 + maj;
     h = g;
     g = f;
