@@ -561,9 +561,7 @@ int main(int argc, char** argv) {
                     "authenticated mode with this key of stampd's key file (its name; the "
                     "default size becomes 112)");
   start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
-  start
-      ->add_option("--ecn", ecn,
-                   "ECN of the test packets: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE")
+  start->add_option("--ecn", ecn, "ECN of the test packets: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE")
       ->check(CLI::Range(0, 3));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
   std::string reflectorMode = "stateless";

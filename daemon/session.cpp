@@ -361,14 +361,16 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   if (observer_.onSample) observer_.onSample(r);
   if (observer_.onReply) {
     auto orNull = [](const auto& o) { return o ? nlohmann::json(*o) : nlohmann::json(nullptr); };
+    std::optional<int> dscp, ecn;
+    if (info.tos) dscp = *info.tos >> 2, ecn = *info.tos & 3;
     nlohmann::json j = {{"seq", senderSeq},
                         {"reflector_seq", reflSeq},
                         {"size", info.length},
                         {"ttl", info.ttl >= 0 ? nlohmann::json(info.ttl) : nlohmann::json(nullptr)},
                         {"sender_ttl", orNull(info.senderTtl)},
                         {"ssid", orNull(info.ssid)},
-                        {"dscp", info.tos ? nlohmann::json(*info.tos >> 2) : nlohmann::json(nullptr)},
-                        {"ecn", info.tos ? nlohmann::json(*info.tos & 3) : nlohmann::json(nullptr)},
+                        {"dscp", orNull(dscp)},
+                        {"ecn", orNull(ecn)},
                         {"kernel_timestamps", info.kernel},
                         {"late", r.late}};
     j["rtt_ns"] = t2 && t3 ? nlohmann::json((t4 - t1) - (*t3 - *t2)) : nlohmann::json(t4 - t1);

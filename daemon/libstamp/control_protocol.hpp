@@ -40,8 +40,8 @@ inline constexpr std::string_view kStatus = "status";
 //                   "follow": true to receive "reply" events.
 //                   result: the run's summary (INTERFACE.md's JSON object,
 //                   plus e.g. "dscp","ecn" sent and "reply_dscp","reply_ecn"
-//                   {"VALUE": replies}, "reply_ecn_ce") when the run ends; without follow, {"session": NAME} at
-//                   once.
+//                   {"VALUE": replies}, "reply_ecn_ce") when the run ends; without follow,
+//                   {"session": NAME} at once.
 inline constexpr std::string_view kSessionStart = "session.start";
 // "session.list"    result: {"sessions":[{"name","target","port","state",
 //                   "sent","received","schedule"}]}

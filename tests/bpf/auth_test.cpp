@@ -209,7 +209,8 @@ TEST_F(AuthProgs, ReplyDscpAndEcnPolicyApplies) {
     const uint8_t want = set ? 10 << 2 : kRequestTos;
     for (bool v6 : {false, true}) {
       SCOPED_TRACE(::testing::Message() << (v6 ? "IPv6" : "IPv4") << (set ? ", set" : ", copy"));
-      PacketSpec spec = v6 ? spec6(authRequest(kAuth, 5, key1())) : spec4(authRequest(kAuth, 5, key1()));
+      PacketSpec spec =
+          v6 ? spec6(authRequest(kAuth, 5, key1())) : spec4(authRequest(kAuth, 5, key1()));
       spec.tos = kRequestTos;
       const Bytes req = buildFrame(spec);
       auto reply = reflect(req);

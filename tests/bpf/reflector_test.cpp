@@ -1030,13 +1030,11 @@ std::vector<std::pair<std::string, PacketSpec>> tosRequests(uint8_t tos) {
   return {
       {"ipv4 fast", t(request4(44))},
       {"ipv4 fast 802.1Q", t(with(request4(60), [](PacketSpec& s) { s.vlanTci = 100; }))},
-      {"ipv4 general: options", t(with(request4(44), [](PacketSpec& s) {
-         s.ipOptions = nopOptions(2);
-       }))},
+      {"ipv4 general: options",
+       t(with(request4(44), [](PacketSpec& s) { s.ipOptions = nopOptions(2); }))},
       {"ipv4 general: short", t(request4(14))},
-      {"ipv4 general: no UDP checksum", t(with(request4(20), [](PacketSpec& s) {
-         s.zeroUdpChecksum = true;
-       }))},
+      {"ipv4 general: no UDP checksum",
+       t(with(request4(20), [](PacketSpec& s) { s.zeroUdpChecksum = true; }))},
       {"ipv6 fast", t(request6(44))},
       {"ipv6 fast 802.1Q", t(with(request6(100), [](PacketSpec& s) { s.vlanTci = 7; }))},
       {"ipv6 general: short", t(request6(41))},
@@ -1065,8 +1063,7 @@ class TosPolicy : public ReflectorProgs {
       TimeWindow when;
       TcRun run = ingress(req, when);
       ASSERT_EQ(run.verdict, kTcRedirect);
-      checkIngressReply(req, run, when, configuredErrorEstimate().encode(),
-                        Expect{.tos = wantTos});
+      checkIngressReply(req, run, when, configuredErrorEstimate().encode(), Expect{.tos = wantTos});
       if (HasFatalFailure()) return;
       auto rp = parseFrame(run.out);
       ASSERT_TRUE(rp);

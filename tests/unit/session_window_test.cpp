@@ -842,10 +842,11 @@ TEST(SessionTosSpec, BuildersCheckDscpAndEcn) {
   auto byDefault = fromJson(json::object());
   ASSERT_TRUE(byDefault.ok());
   EXPECT_EQ(byDefault->ecn, 0);
-  for (auto [key, value, message] :
-       {std::tuple{"dscp", 64, "dscp must be 0..63"}, {"dscp", 300, "dscp must be 0..63"},
-        {"dscp", -1, "dscp must be 0..63"}, {"ecn", 4, "ecn must be 0..3"},
-        {"ecn", 257, "ecn must be 0..3"}}) {
+  for (auto [key, value, message] : {std::tuple{"dscp", 64, "dscp must be 0..63"},
+                                     {"dscp", 300, "dscp must be 0..63"},
+                                     {"dscp", -1, "dscp must be 0..63"},
+                                     {"ecn", 4, "ecn must be 0..3"},
+                                     {"ecn", 257, "ecn must be 0..3"}}) {
     auto r = fromJson({{key, value}});
     ASSERT_FALSE(r.ok()) << key << "=" << value;
     EXPECT_EQ(r.error().code, EINVAL);
