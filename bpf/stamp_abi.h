@@ -39,6 +39,7 @@
 #define STAMP_MAP_KEYS "stamp_keys"
 #define STAMP_MAP_AUTH_COUNTERS "stamp_auth_cnt"
 #define STAMP_MAP_SEND_KEYS "stamp_send_keys"
+#define STAMP_MAP_REFL_TOS "stamp_refl_tos"
 #define STAMP_PROG_SEND_IN "stamp_send_in"
 #define STAMP_PROG_SEND_OUT "stamp_send_out"
 
@@ -168,6 +169,20 @@ struct stamp_port_cfg {
   __u8 pad;
   __u32 idle_timeout_s; /* stateful: a session idle longer restarts at 0;
                          * 0: never (the LRU alone evicts) */
+};
+
+/* STAMP_MAP_REFL_TOS: array of one entry, beside stamp_ports (whose layout
+ * is fixed by ABI 1): what the replies' DSCP and ECN become, on every port.
+ * A field without its flag (all zero: a fresh map) keeps the request's value
+ * (the STAMP YANG's copy-received-value). An array, not a hash keyed by
+ * port: its lookup is inlined, where a hash lookup cost every reply ~18 ns. */
+#define STAMP_TOS_SET_DSCP 0x01 /* the reply's DSCP is stamp_tos_cfg.dscp */
+#define STAMP_TOS_SET_ECN 0x02  /* the reply's ECN is stamp_tos_cfg.ecn */
+struct stamp_tos_cfg {
+  __u8 flags; /* STAMP_TOS_* */
+  __u8 dscp;  /* 0..63 */
+  __u8 ecn;   /* 0..3: Not-ECT, ECT(1), ECT(0), CE (RFC 3168) */
+  __u8 pad;
 };
 
 /* STAMP_MAP_ADDRS: hash of this host's addresses the reflector answers on.

@@ -19,9 +19,14 @@
  * sequence per session, kept in the LRU map stamp_refl_sess). The stateful
  * lookup happens only for ports configured so.
  *
+ * DSCP and ECN of the reply: the request's, which the in-place reply keeps
+ * (copy-received-value), unless stamp_refl_tos sets either
+ * (use-configured-value); see stamp_tos.bpf.h.
+ *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
  */
 #include "stamp_auth.bpf.h"
+#include "stamp_tos.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,6 +36,14 @@ struct {
   __type(key, __u16);
   __type(value, struct stamp_port_cfg);
 } stamp_ports SEC(".maps");
+
+/* The replies' DSCP/ECN policy, one entry for all ports; zero: copy both. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stamp_tos_cfg);
+} stamp_refl_tos SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -453,6 +466,12 @@ int stamp_refl_in(struct __sk_buff *skb)
   }
 
   struct refl_opts opts = {.ptp = port->ts_format == STAMP_TS_PTP};
+  /* The reply's DSCP/ECN policy, copied: used after helpers that may move
+   * the packet. */
+  struct stamp_tos_cfg tos = {};
+  struct stamp_tos_cfg *tos_cfg = bpf_map_lookup_elem(&stamp_refl_tos, &key0);
+  if (tos_cfg)
+    tos = *tos_cfg;
   if (port->mode == STAMP_MODE_STATEFUL) {
     /* After every check that drops, so that junk creates no sessions. */
     struct stamp_refl_sess_key sk = {.saddr = p.saddr, .daddr = p.daddr, .sport = p.sport,
@@ -470,7 +489,9 @@ int stamp_refl_in(struct __sk_buff *skb)
   }
 
   if (aw) {
-    if (reflect_auth(skb, &p, cfg, t2, &opts, aw))
+    /* The TOS / Traffic Class is outside the HMAC: rewritten like any reply. */
+    if (reflect_auth(skb, &p, cfg, t2, &opts, aw) ||
+        stamp_tos_reply(skb, p.l3_off, p.ipv6, p.tos, &tos))
       return drop(cnt, STAMP_DROP_MALFORMED);
     if (cnt)
       cnt->reflected++;
@@ -493,6 +514,8 @@ int stamp_refl_in(struct __sk_buff *skb)
         done = reflect_fast(skb, &p, cfg, t2, &opts, 18, 0);
     }
     if (done == 0) {
+      if (stamp_tos_reply(skb, p.l3_off, p.ipv6, p.tos, &tos))
+        return drop(cnt, STAMP_DROP_MALFORMED);
       if (cnt)
         cnt->reflected++;
       return bpf_redirect(skb->ifindex, 0);
@@ -548,6 +571,8 @@ int stamp_refl_in(struct __sk_buff *skb)
   __s64 diff = bpf_csum_diff(old.words, sizeof(old), reply.words, sizeof(reply), 0);
   if (bpf_skb_store_bytes(skb, p.payload_off, &reply, sizeof(reply), 0) ||
       bpf_l4_csum_replace(skb, csum_off, 0, diff, csum_flags))
+    return drop(cnt, STAMP_DROP_MALFORMED);
+  if (stamp_tos_reply(skb, p.l3_off, p.ipv6, p.tos, &tos))
     return drop(cnt, STAMP_DROP_MALFORMED);
 
   skb->mark = STAMP_REFLECT_MARK | p.payload_off;

@@ -16,9 +16,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -124,6 +126,27 @@ std::string ms(const json& v) {
   return b;
 }
 
+// RFC 3168 codepoints as engineers write them.
+const char* ecnName(int ecn) {
+  static const char* const kNames[] = {"Not-ECT", "ECT(1)", "ECT(0)", "CE"};
+  return ecn >= 0 && ecn <= 3 ? kNames[ecn] : "?";
+}
+
+// {"46": 98, "0": 2} -> "46 (98), 0 (2)", most frequent first; `name`
+// spells a value.
+std::string valueCounts(const json& counts, std::string (*name)(int)) {
+  std::vector<std::pair<uint64_t, int>> seen;
+  for (const auto& [v, n] : counts.items())
+    if (n.is_number_integer()) seen.emplace_back(n.get<uint64_t>(), std::atoi(v.c_str()));
+  std::sort(seen.begin(), seen.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::string s;
+  for (const auto& [n, v] : seen)
+    s += (s.empty() ? "" : ", ") + name(v) + " (" + std::to_string(n) + ")";
+  return s;
+}
+
 int printError(const json& resp) {
   auto e = resp.value("error", json::object());
   std::fprintf(stderr, "stampctl: %s (%s)\n", e.value("message", std::string("error")).c_str(),
@@ -153,6 +176,20 @@ void printSummary(const json& s) {
                 ms(d.value("p50", json())).c_str(), ms(d.value("p90", json())).c_str(),
                 ms(d.value("p99", json())).c_str());
   }
+  // DSCP/ECN: what was sent, what came back (the reflector's policy and
+  // the paths' re-marking).
+  if (s.contains("reply_dscp") && s["reply_dscp"].is_object() && !s["reply_dscp"].empty()) {
+    auto number = [](int v) { return std::to_string(v); };
+    auto ecn = [](int v) { return std::string(ecnName(v)); };
+    std::printf("DSCP/ECN sent %d/%s; replies: DSCP %s; ECN %s\n", s.value("dscp", 0),
+                ecnName(s.value("ecn", 0)), valueCounts(s["reply_dscp"], number).c_str(),
+                valueCounts(s.value("reply_ecn", json::object()), ecn).c_str());
+  }
+  if (s.value("reply_ecn_ce", 0) > 0)
+    std::printf(
+        "note: %llu replies arrived marked ECN CE (congestion experienced) by the path back, or "
+        "by the path out when the reflector copies ECN\n",
+        (unsigned long long)s.value("reply_ecn_ce", 0));
   if (s.value("zero_ssid_replies", 0) > 0)
     std::printf(
         "note: %llu replies had their SSID zeroed: the reflector does not support it "
@@ -214,9 +251,16 @@ int cmdStatus(Connection& c, bool asJson) {
   std::string ports;
   for (const auto& p : refl.value("ports", json::array()))
     ports += (ports.empty() ? "" : ",") + p.dump();
-  std::printf("reflector: %s, %s, UDP port(s) %s\n",
+  // DSCP/ECN of the replies: "copy" or the configured value.
+  auto policy = [&](const char* key, bool isEcn) -> std::string {
+    json v = refl.value(key, json("copy"));
+    if (!v.is_number()) return "copy";
+    return isEcn ? std::to_string(v.get<int>()) + " (" + ecnName(v.get<int>()) + ")" : v.dump();
+  };
+  std::printf("reflector: %s, %s, UDP port(s) %s, reply DSCP %s, ECN %s\n",
               refl.value("enabled", false) ? "enabled" : "disabled",
-              refl.value("mode", std::string()).c_str(), ports.c_str());
+              refl.value("mode", std::string()).c_str(), ports.c_str(),
+              policy("dscp", false).c_str(), policy("ecn", true).c_str());
   const json interfaces = refl.value("interfaces", json::object());
   for (const auto& [ifname, i] : interfaces.items()) {
     std::string drops;
@@ -271,10 +315,13 @@ int cmdStart(Connection& c, json args, bool asJson) {
           c.send(request(std::string(control::kSessionStop), {{"name", name}}, 2));
         }
       } else if (ev == control::kEventReply && !asJson) {
-        std::printf("%d bytes: seq=%d rtt=%s near-end=%s far-end=%s ttl=%d%s%s\n",
+        std::string tos;
+        if (d.value("dscp", json()).is_number())
+          tos = " dscp=" + d["dscp"].dump() + " ecn=" + ecnName(d.value("ecn", 0));
+        std::printf("%d bytes: seq=%d rtt=%s near-end=%s far-end=%s ttl=%d%s%s%s\n",
                     d.value("size", 0), d.value("seq", 0), ms(d["rtt_ns"]).c_str(),
                     ms(d["forward_ns"]).c_str(), ms(d["backward_ns"]).c_str(), d.value("ttl", 0),
-                    d.value("late", false) ? " (late)" : "",
+                    tos.c_str(), d.value("late", false) ? " (late)" : "",
                     d.value("kernel_timestamps", true) ? "" : " (socket timestamps)");
         std::fflush(stdout);
       }
@@ -498,7 +545,7 @@ int main(int argc, char** argv) {
   session->fallthrough();
   auto* start = session->add_subcommand("start", "run a configured session, or an ad-hoc one");
   std::string name, target, interval = "100ms", timeout = "2s";
-  int port = 862, dscp = 0, size = 44;
+  int port = 862, dscp = 0, ecn = 0, size = 44;
   uint64_t count = 10;
   bool requireSync = false;
   start->add_option("name", name, "a session of stamp.toml");
@@ -514,6 +561,8 @@ int main(int argc, char** argv) {
                     "authenticated mode with this key of stampd's key file (its name; the "
                     "default size becomes 112)");
   start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
+  start->add_option("--ecn", ecn, "ECN of the test packets: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE")
+      ->check(CLI::Range(0, 3));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
   std::string reflectorMode = "stateless";
   start
@@ -571,6 +620,7 @@ int main(int argc, char** argv) {
               {"timeout_ns", to->count()},
               {"size", size},
               {"dscp", dscp},
+              {"ecn", ecn},
               {"reflector_mode", reflectorMode}};
       if (!authKey.empty()) {
         args["auth_key"] = authKey;

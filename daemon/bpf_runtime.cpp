@@ -250,6 +250,13 @@ Result<void> ReflectorBpf::setPorts(const std::vector<uint16_t>& ports, const st
   return syncHash(bpf_map__fd(skel_->maps.stamp_ports), ports, cfg, STAMP_MAP_PORTS);
 }
 
+Result<void> ReflectorBpf::setTos(const stamp_tos_cfg& cfg) {
+  uint32_t key0 = 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stamp_refl_tos), &key0, &cfg, BPF_ANY) != 0)
+    return sysError(errno, "cannot update " STAMP_MAP_REFL_TOS);
+  return {};
+}
+
 Result<void> ReflectorBpf::setAddresses(const std::vector<Ip16>& addrs) {
   std::vector<stamp_addr_key> keys;
   for (const auto& a : addrs) {

@@ -61,6 +61,9 @@ class ReflectorBpf {
 
   Result<void> setClock(const ClockState& clock);
   Result<void> setPorts(const std::vector<uint16_t>& ports, const stamp_port_cfg& cfg);
+  // The replies' DSCP/ECN policy, for every port (STAMP_MAP_REFL_TOS); a
+  // `cfg` without flags copies the request's values.
+  Result<void> setTos(const stamp_tos_cfg& cfg);
   Result<void> setAddresses(const std::vector<Ip16>& addrs);
   // Counters per ifindex, summed over CPUs.
   Result<std::map<unsigned, stamp_refl_counters>> counters() const;

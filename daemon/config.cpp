@@ -158,6 +158,19 @@ Handler tsFormat(TsFormat& out) {
   };
 }
 
+// "copy" (unset) or an integer lo..hi.
+Handler copyOrInteger(std::optional<uint8_t>& out, int64_t hi) {
+  return [&out, hi](const toml::node& n, const std::string& key, Errors& err) {
+    auto s = n.value<std::string>();
+    if (n.is_string() && s && *s == "copy") return out.reset();
+    if (n.is_integer()) {
+      int64_t v = *n.value<int64_t>();
+      if (v >= 0 && v <= hi) return void(out = uint8_t(v));
+    }
+    err.add(n.source(), "'" + key + "' must be \"copy\" or an integer 0.." + std::to_string(hi));
+  };
+}
+
 Handler stringList(std::vector<std::string>& out) {
   return [&out](const toml::node& n, const std::string& key, Errors& err) {
     const toml::array* a = n.as_array();
@@ -234,6 +247,8 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       {"timestamp_format", tsFormat(r.tsFormat)},
       {"auth_key", str(r.authKey)},
       {"max_sessions", integer(r.maxSessions, 1, 1 << 24)},
+      {"dscp", copyOrInteger(r.dscp, 63)},
+      {"ecn", copyOrInteger(r.ecn, 3)},
       {"idle_timeout",
        [&r, d = duration(r.idleTimeout)](const toml::node& n, const std::string& key, Errors& e) {
          d(n, key, e);
@@ -324,6 +339,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"splay", duration(s.splay)},
           {"size", integer(s.size, 0, 9000)},
           {"dscp", integer(s.dscp, 0, 63)},
+          {"ecn", integer(s.ecn, 0, 3)},
           {"ssid", integer(s.ssid, 0, 65535)},
           {"timestamp_format", tsFormat(s.tsFormat)},
           {"auth_key", str(s.authKey)},

@@ -47,6 +47,9 @@ struct ReflectorConfig {
   std::string authKey;
   // Extra local addresses to answer on, besides those of the interfaces.
   std::vector<Ip16> addresses;
+  // DSCP (0..63) and ECN (0..3) of the replies; unset ("copy"): those the
+  // request arrived with.
+  std::optional<uint8_t> dscp, ecn;
   bool operator==(const ReflectorConfig&) const = default;
 };
 
@@ -73,6 +76,7 @@ struct SessionConfig {
   std::chrono::nanoseconds splay{0};  // random delay per run, up to this
   uint32_t size = 44;
   uint8_t dscp = 0;
+  uint8_t ecn = 0;  // ECN codepoint of the test packets: 0 Not-ECT .. 3 CE
   uint16_t ssid = 0;
   TsFormat tsFormat = TsFormat::Ntp;
   std::string authKey;

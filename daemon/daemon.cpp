@@ -323,6 +323,12 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       {"interfaces", nlohmann::json::object()}};
   // The key's name only; its value never leaves stampd.
   if (!cfg_.reflector.authKey.empty()) refl["auth_key"] = cfg_.reflector.authKey;
+  // The replies' DSCP and ECN: "copy" (the request's) or the configured value.
+  auto copyOr = [](const std::optional<uint8_t>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json("copy");
+  };
+  refl["dscp"] = copyOr(cfg_.reflector.dscp);
+  refl["ecn"] = copyOr(cfg_.reflector.ecn);
   if (reflector_) {
     refl["max_sessions"] = reflector_->bpf().maxSessions();
     if (auto n = reflector_->bpf().sessionCount()) refl["sessions"] = *n;

@@ -53,6 +53,12 @@ Result<void> Reflector::writePorts(const ReflectorConfig& rc, const KeyRing& key
   pc.idle_timeout_s =
       uint32_t(std::chrono::duration_cast<std::chrono::seconds>(rc.idleTimeout).count());
   std::vector<uint16_t> ports = rc.enabled ? rc.ports : std::vector<uint16_t>{};
+  stamp_tos_cfg tos{};
+  if (rc.dscp) tos.flags |= STAMP_TOS_SET_DSCP, tos.dscp = *rc.dscp;
+  if (rc.ecn) tos.flags |= STAMP_TOS_SET_ECN, tos.ecn = *rc.ecn;
+  // The DSCP/ECN policy first: a port added by a reload answers with it
+  // from its first reply.
+  if (auto r = bpf_.setTos(tos); !r) return r;
   // Keys before ports: a port turning authenticated never meets a missing
   // key; a port leaving authenticated mode loses its key after.
   if (key)

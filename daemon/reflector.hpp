@@ -26,7 +26,7 @@ class Reflector {
     std::vector<std::string> attached, detached;
   };
   // Applies a new configuration in place, for a reload: ports and their
-  // mode, timestamp format and idle timeout are rewritten in the maps
+  // mode, timestamp format, idle timeout and reply DSCP/ECN are rewritten in the maps
   // (a changed max_sessions waits for a restart: the table's size is fixed
   // at load) (new entries first, stale ones after,
   // so a port kept is never missing), the extra addresses replaced, and

@@ -42,6 +42,7 @@ Result<SessionSpec> checked(SessionSpec s) {
     return makeError(EINVAL, "interval must be at least 1us");
   if (s.timeout <= nanoseconds(0)) return makeError(EINVAL, "timeout must be positive");
   if (s.dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
+  if (s.ecn > 3) return makeError(EINVAL, "ecn must be 0..3");
   if (s.port == 0) return makeError(EINVAL, "port must be 1..65535");
   if (auto r = checkHistogramSpec(s.histogram); !r) return r.error();
   if (s.window < nanoseconds(0)) return makeError(EINVAL, "window must not be negative");
@@ -51,6 +52,17 @@ Result<SessionSpec> checked(SessionSpec s) {
 }
 
 }  // namespace
+
+void ReplyTosCounts::addTo(nlohmann::json& j) const {
+  nlohmann::json d = nlohmann::json::object(), e = nlohmann::json::object();
+  for (size_t v = 0; v < dscp.size(); ++v)
+    if (dscp[v]) d[std::to_string(v)] = dscp[v];
+  for (size_t v = 0; v < ecn.size(); ++v)
+    if (ecn[v]) e[std::to_string(v)] = ecn[v];
+  j["reply_dscp"] = d;
+  j["reply_ecn"] = e;
+  j["reply_ecn_ce"] = ecn[3];
+}
 
 Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   SessionSpec s;
@@ -64,6 +76,7 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   s.timeout = c.timeout;
   s.size = c.size;
   s.dscp = c.dscp;
+  s.ecn = c.ecn;
   s.ssid = c.ssid;
   s.tsFormat = c.tsFormat;
   s.sourcePort = c.sourcePort;
@@ -93,7 +106,12 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
     s.interval = nanoseconds(a.value("interval_ns", int64_t{100'000'000}));
     s.timeout = nanoseconds(a.value("timeout_ns", int64_t{2'000'000'000}));
     s.size = a.value("size", uint32_t{44});
-    s.dscp = a.value("dscp", uint8_t{0});
+    // Read wide: a narrow type would wrap 300 to 44 instead of refusing it.
+    int64_t dscp = a.value("dscp", int64_t{0}), ecn = a.value("ecn", int64_t{0});
+    if (dscp < 0 || dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
+    if (ecn < 0 || ecn > 3) return makeError(EINVAL, "ecn must be 0..3");
+    s.dscp = uint8_t(dscp);
+    s.ecn = uint8_t(ecn);
     s.ssid = a.value("ssid", uint16_t{0});
     s.sourcePort = a.value("source_port", uint16_t{0});
     s.requireSync = a.value("require_sync", false);
@@ -142,13 +160,19 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
   s->sock_.reset(fd);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
-  int tos = s->spec_.dscp << 2;
+  // DSCP and ECN of every test packet (a UDP socket may set the ECN bits,
+  // unlike TCP); the replies' values come back with each reply, from tc or
+  // from IP_RECVTOS / IPV6_RECVTCLASS on this socket.
+  int tos = s->spec_.dscp << 2 | s->spec_.ecn;
   if (v4) {
-    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) != 0) return errnoError("IP_TOS");
     setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
   } else {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos)) != 0)
+      return errnoError("IPV6_TCLASS");
     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
   }
 
   sockaddr_storage local{}, peer{};
@@ -328,16 +352,25 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   if (t3) r.backwardFlag = classifyOneWay(t4 - *t3, info.local, info.remote);
   stats_.expire(realtimeNow(), spec_.timeout);
   stats_.onReply(r);
-  if (Window* w = windowOf(senderSeq)) w->stats.onReply(r);
+  Window* w = windowOf(senderSeq);
+  if (w) w->stats.onReply(r);
+  if (info.tos) {
+    replyTos_.add(*info.tos);
+    if (w) w->tos.add(*info.tos);
+  }
   if (observer_.onSample) observer_.onSample(r);
   if (observer_.onReply) {
     auto orNull = [](const auto& o) { return o ? nlohmann::json(*o) : nlohmann::json(nullptr); };
+    std::optional<int> dscp, ecn;
+    if (info.tos) dscp = *info.tos >> 2, ecn = *info.tos & 3;
     nlohmann::json j = {{"seq", senderSeq},
                         {"reflector_seq", reflSeq},
                         {"size", info.length},
                         {"ttl", info.ttl >= 0 ? nlohmann::json(info.ttl) : nlohmann::json(nullptr)},
                         {"sender_ttl", orNull(info.senderTtl)},
                         {"ssid", orNull(info.ssid)},
+                        {"dscp", orNull(dscp)},
+                        {"ecn", orNull(ecn)},
                         {"kernel_timestamps", info.kernel},
                         {"late", r.late}};
     j["rtt_ns"] = t2 && t3 ? nlohmann::json((t4 - t1) - (*t3 - *t2)) : nlohmann::json(t4 - t1);
@@ -383,6 +416,7 @@ void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   UnixNs t4 = UnixNs(rec.t4_tai_ns) - int64_t{tai} * kNsPerSec;
   ReplyInfo info;
   info.ttl = rec.reply_ttl;
+  info.tos = rec.reply_tos;
   if (rec.flags & STAMP_RX_HAS_SENDER_TTL) info.senderTtl = rec.sender_ttl;
   if (rec.flags & STAMP_RX_HAS_SSID) info.ssid = rec.ssid;
   info.length = rec.length;
@@ -405,6 +439,7 @@ void Session::onSocket() {
     if (n < 0) return;  // EAGAIN, or an ICMP error reported on the socket
     UnixNs t4 = realtimeNow();
     int ttl = -1;
+    std::optional<uint8_t> tos;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
         timespec ts;
@@ -413,6 +448,14 @@ void Session::onSocket() {
       } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
                  (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
         std::memcpy(&ttl, CMSG_DATA(c), sizeof(int));
+      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
+                 c->cmsg_len >= CMSG_LEN(1)) {
+        tos = *CMSG_DATA(c);  // one octet
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS &&
+                 c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int tclass;
+        std::memcpy(&tclass, CMSG_DATA(c), sizeof(int));
+        tos = uint8_t(tclass);
       }
     }
     std::optional<ReflectorPacket> r;
@@ -437,6 +480,7 @@ void Session::onSocket() {
     UnixNs t3 = unixNsFromWire(r->ts, reflEe.ptp, 0, now);
     ReplyInfo info;
     info.ttl = ttl;
+    info.tos = tos;
     if (r->hasSenderTtl) info.senderTtl = r->senderTtl;
     if (r->hasSsid) info.ssid = r->ssid;
     info.length = uint32_t(n);
@@ -507,6 +551,9 @@ void Session::emitWindow(Window& w) {
   j["ssid"] = spec_.ssid;
   j["interval_ns"] = spec_.interval.count();
   j["window"] = true;
+  j["dscp"] = spec_.dscp;
+  j["ecn"] = spec_.ecn;
+  w.tos.addTo(j);
   j["started"] = formatRfc3339(w.startedAt);
   j["ended"] = formatRfc3339(w.endedAt);
   j["started_ns"] = w.startedAt;
@@ -530,6 +577,10 @@ nlohmann::json Session::summary() const {
   j["zero_ssid_replies"] = zeroSsidReplies_;
   j["authenticated"] = spec_.hmac.has_value();
   j["auth_failures"] = authFailures_;
+  // The marking sent and what the replies came back with.
+  j["dscp"] = spec_.dscp;
+  j["ecn"] = spec_.ecn;
+  replyTos_.addTo(j);
   j["stopped_by"] = stoppedBy_.empty() ? nlohmann::json(nullptr) : nlohmann::json(stoppedBy_);
   auto clockJson = [](const std::optional<ErrorEstimate>& ee) {
     if (!ee) return nlohmann::json(nullptr);

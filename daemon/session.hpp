@@ -8,6 +8,7 @@
 // timestamp, and marked as such.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -41,6 +42,7 @@ struct SessionSpec {
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);
   uint32_t size = 44;  // STAMP payload octets, base included
   uint8_t dscp = 0;
+  uint8_t ecn = 0;          // ECN codepoint sent: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE
   uint16_t ssid = 0;        // 0: chosen from the session id
   uint16_t sourcePort = 0;  // 0: automatic
   TsFormat tsFormat = TsFormat::Ntp;
@@ -54,6 +56,22 @@ struct SessionSpec {
   // filled in by the daemon from the key file when the run starts.
   std::string authKey;
   std::optional<stamp_hmac_key> hmac;
+};
+
+// The DSCP and ECN the replies arrived with (their IPv4 TOS / IPv6 Traffic
+// Class), counted per value: what the reflector and the backward path made
+// of the session's marking.
+struct ReplyTosCounts {
+  std::array<uint64_t, 64> dscp{};
+  std::array<uint64_t, 4> ecn{};
+  void add(uint8_t tos) {
+    ++dscp[tos >> 2];
+    ++ecn[tos & 3];
+  }
+  // Sets j["reply_dscp"] and j["reply_ecn"]: {"VALUE": replies} for each
+  // value seen ({} before any reply), and j["reply_ecn_ce"]: the replies
+  // marked CE (congestion experienced, RFC 3168).
+  void addTo(nlohmann::json& j) const;
 };
 
 // From a [[session]] of stamp.toml.
@@ -109,6 +127,7 @@ class Session {
     int ttl = -1;                      // TTL / Hop Limit of the reply; -1 unknown
     std::optional<uint8_t> senderTtl;  // absent in a short TWAMP-Light reply
     std::optional<uint16_t> ssid;      // absent in a reply shorter than 44
+    std::optional<uint8_t> tos;        // TOS / Traffic Class of the reply, if known
     uint32_t length = 0;
     bool kernel = true;  // T1/T4 from tc, not the socket
     // The Error Estimates the reply carried: ours (echoed) and the
@@ -123,6 +142,7 @@ class Session {
   struct Window {
     explicit Window(const HistogramSpec& h) : stats(h) {}
     SessionStats stats;
+    ReplyTosCounts tos;
     uint32_t firstSeq = 0;
     UnixNs startedAt = 0, endedAt = 0;
   };
@@ -151,6 +171,7 @@ class Session {
   uint64_t authFailures_ = 0;     // authenticated replies whose HMAC did not match
   std::string stoppedBy_;         // why the run ended early, if it did
   SessionStats stats_;
+  ReplyTosCounts replyTos_;
   std::unique_ptr<Window> window_, closing_;
   std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};
 };

@@ -73,6 +73,12 @@ AT(stamp_port_cfg, ts_format, 1);
 AT(stamp_port_cfg, auth, 2);
 AT(stamp_port_cfg, idle_timeout_s, 4);
 
+static_assert(sizeof(stamp_tos_cfg) == 4);
+AT(stamp_tos_cfg, flags, 0);
+AT(stamp_tos_cfg, dscp, 1);
+AT(stamp_tos_cfg, ecn, 2);
+static_assert(sizeof(STAMP_MAP_REFL_TOS) - 1 <= 15, "BPF object names: at most 15 characters");
+
 static_assert(sizeof(stamp_refl_sess_key) == 40);
 AT(stamp_refl_sess_key, saddr, 0);
 AT(stamp_refl_sess_key, daddr, 16);

@@ -30,16 +30,18 @@ inline constexpr const char* kDefaultSocket = "/run/stamp/stampd.sock";
 //                   result: {"version","pid","uptime_s","clock":{"synchronized",
 //                   "tai_offset_s","error_estimate":{"s","z","scale","multiplier",
 //                   "error_ns"}},"reflector":{"enabled","ports":[..],"mode",
+//                   "dscp","ecn" (each "copy" or the configured value),
 //                   "interfaces":{"NAME":{"attach","rx","reflected",...,
 //                   "drops":{"REASON":N}}}},"sessions_running":N}
 inline constexpr std::string_view kStatus = "status";
 // "session.start"   args: {"name": configured session} or an ad-hoc session
 //                   {"target","port","count","interval_ns","timeout_ns","size",
-//                   "dscp","ssid","source_port","require_sync"}, plus
+//                   "dscp","ecn","ssid","source_port","require_sync"}, plus
 //                   "follow": true to receive "reply" events.
-//                   result: the run's summary (INTERFACE.md's JSON object)
-//                   when the run ends; without follow, {"session": NAME} at
-//                   once.
+//                   result: the run's summary (INTERFACE.md's JSON object,
+//                   plus e.g. "dscp","ecn" sent and "reply_dscp","reply_ecn"
+//                   {"VALUE": replies}, "reply_ecn_ce") when the run ends; without follow,
+//                   {"session": NAME} at once.
 inline constexpr std::string_view kSessionStart = "session.start";
 // "session.list"    result: {"sessions":[{"name","target","port","state",
 //                   "sent","received","schedule"}]}
@@ -69,8 +71,8 @@ inline constexpr std::string_view kResults = "results";
 
 // ---- Events ----
 // "reply"  data: {"seq","rtt_ns","forward_ns","backward_ns","ttl","size",
-//          "late", "kernel_timestamps"}; one-way fields are null when the
-//          reply lacked them.
+//          "late", "kernel_timestamps", "dscp", "ecn"}; one-way fields are
+//          null when the reply lacked them, dscp/ecn when unknown.
 inline constexpr std::string_view kEventReply = "reply";
 
 // ---- Error codes ----

@@ -116,6 +116,7 @@ class AuthProgs : public ::testing::Test {
     ASSERT_TRUE(bpf_) << error_;
     ASSERT_TRUE(ok(bpf_->setPorts({862}, {.auth = 1})));
     ASSERT_TRUE(ok(bpf_->setKeys({862}, hmacKey(key1()))));
+    ASSERT_TRUE(ok(bpf_->setTos(stamp_tos_cfg{})));  // replies copy DSCP and ECN
     ASSERT_TRUE(ok(bpf_->setAddresses({kRefl4, kRefl6})));
     ClockState clock;
     clock.synchronized = true;
@@ -193,6 +194,40 @@ TEST_F(AuthProgs, SignedRequestGetsASignedReply) {
           << "reply HMAC (OpenSSL) over\n" << hexDump(p);
       EXPECT_EQ(verifyUdpChecksum(*reply, *v), UdpChecksum::Valid);
       if (!v6) EXPECT_TRUE(ipv4HeaderChecksumValid(*reply, *v));
+    }
+  }
+}
+
+// DSCP and ECN are outside the HMAC: an authenticated reply gets the
+// configured ones like any other, IPv4 header checksum and HMAC intact.
+TEST_F(AuthProgs, ReplyDscpAndEcnPolicyApplies) {
+  constexpr uint8_t kRequestTos = 46 << 2 | 1;  // EF, ECT(1)
+  for (bool set : {false, true}) {
+    stamp_tos_cfg policy{};
+    if (set) policy = {.flags = STAMP_TOS_SET_DSCP | STAMP_TOS_SET_ECN, .dscp = 10, .ecn = 0};
+    ASSERT_TRUE(ok(bpf_->setTos(policy)));
+    const uint8_t want = set ? 10 << 2 : kRequestTos;
+    for (bool v6 : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << (v6 ? "IPv6" : "IPv4") << (set ? ", set" : ", copy"));
+      PacketSpec spec =
+          v6 ? spec6(authRequest(kAuth, 5, key1())) : spec4(authRequest(kAuth, 5, key1()));
+      spec.tos = kRequestTos;
+      const Bytes req = buildFrame(spec);
+      auto reply = reflect(req);
+      ASSERT_TRUE(reply);
+      auto v = parseFrame(*reply);
+      auto rq = parseFrame(req);
+      ASSERT_TRUE(v && rq);
+      if (v6) {
+        EXPECT_EQ(v->v6VerTcFlow, (rq->v6VerTcFlow & ~0x0ff00000u) | uint32_t{want} << 20)
+            << "Traffic Class " << int(want) << ", version and Flow Label kept";
+      } else {
+        EXPECT_EQ(v->tos, want);
+        EXPECT_TRUE(ipv4HeaderChecksumValid(*reply, *v));
+      }
+      const Bytes p(v->payload.begin(), v->payload.end());
+      EXPECT_EQ(Bytes(p.begin() + kHmac, p.begin() + kAuth), opensslMac(key1(), p));
+      EXPECT_EQ(verifyUdpChecksum(*reply, *v), UdpChecksum::Valid);
     }
   }
 }

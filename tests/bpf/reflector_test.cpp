@@ -140,6 +140,7 @@ void expectPtpWithin(uint64_t raw, const TimeWindow& tai, const char* what) {
 struct Expect {
   const TimeWindow* tai = nullptr;  // a PTP port: T2 (and T3) PTP, in this window
   std::optional<uint32_t> seq;      // stateful: the reflector's own sequence number
+  std::optional<uint8_t> tos;       // the reply's TOS / Traffic Class; unset: the request's
 };
 
 // The request's base as the reflector must read it: octets a short request
@@ -207,10 +208,13 @@ void checkIngressReply(const Bytes& req, const TcRun& run, const TimeWindow& whe
   EXPECT_EQ(rp->dport, rq->sport);
   EXPECT_EQ(rp->ttl, STAMP_REPLY_TTL) << "TTL / Hop Limit of the reply";
   if (rp->ipv6) {
-    EXPECT_EQ(rp->v6VerTcFlow, rq->v6VerTcFlow);
+    // Version and Flow Label kept; the Traffic Class the request's or x.tos.
+    const uint32_t tc = x.tos ? uint32_t{*x.tos} << 20 : rq->v6VerTcFlow & 0x0ff00000u;
+    EXPECT_EQ(rp->v6VerTcFlow, (rq->v6VerTcFlow & ~0x0ff00000u) | tc)
+        << std::hex << "IPv6 version / Traffic Class / Flow Label 0x" << rp->v6VerTcFlow;
   } else {
     EXPECT_EQ(rp->ihlWords, rq->ihlWords);
-    EXPECT_EQ(rp->tos, rq->tos);
+    EXPECT_EQ(rp->tos, x.tos.value_or(rq->tos)) << "IPv4 TOS (DSCP and ECN)";
     EXPECT_EQ(rp->ipId, rq->ipId);
     EXPECT_EQ(rp->fragField, rq->fragField);
     EXPECT_TRUE(std::equal(reply.begin() + long(rp->l3Off + 20), reply.begin() + long(rp->l4Off),
@@ -544,6 +548,7 @@ class ReflectorProgs : public ::testing::Test {
       if (bpf_map_delete_elem(fd, &k) != 0)
         return ::testing::AssertionFailure() << "cannot empty " << STAMP_MAP_REFL_SESS;
     auto r = bpf.setPorts({862, 8620}, stamp_port_cfg{});
+    if (r) r = bpf.setTos(stamp_tos_cfg{});  // copy DSCP and ECN
     if (r) r = bpf.setAddresses({kRefl4, kRefl6});
     if (r) {
       ClockState clock;
@@ -1008,6 +1013,124 @@ TEST(ReflectorFreshLoad, SessionTableSizeAndLruEviction) {
   EXPECT_GT(*n, 0u);
   EXPECT_EQ(seqOf(2000), 0u) << "the first session is long forgotten: it starts again at 0";
   EXPECT_EQ(seqOf(2999), 1u) << "the last one is still there";
+}
+
+// ---- DSCP and ECN of the reply (stamp_refl_tos, stamp_tos.bpf.h) ----
+
+constexpr uint8_t kTosEf1 = 46 << 2 | 1;  // DSCP 46 (EF), ECN ECT(1)
+
+// The requests that take each path through stamp_refl_in with a given TOS:
+// the fast path (Ethernet or 802.1Q, IPv4 without options or IPv6, 44 octets
+// or more) and the general one (IPv4 options, short TWAMP-Light requests).
+std::vector<std::pair<std::string, PacketSpec>> tosRequests(uint8_t tos) {
+  auto t = [tos](PacketSpec s) {
+    s.tos = tos;
+    return s;
+  };
+  return {
+      {"ipv4 fast", t(request4(44))},
+      {"ipv4 fast 802.1Q", t(with(request4(60), [](PacketSpec& s) { s.vlanTci = 100; }))},
+      {"ipv4 general: options",
+       t(with(request4(44), [](PacketSpec& s) { s.ipOptions = nopOptions(2); }))},
+      {"ipv4 general: short", t(request4(14))},
+      {"ipv4 general: no UDP checksum",
+       t(with(request4(20), [](PacketSpec& s) { s.zeroUdpChecksum = true; }))},
+      {"ipv6 fast", t(request6(44))},
+      {"ipv6 fast 802.1Q", t(with(request6(100), [](PacketSpec& s) { s.vlanTci = 7; }))},
+      {"ipv6 general: short", t(request6(41))},
+  };
+}
+
+// RFC 791/1071 header checksum of the reply's IPv4 header, computed here
+// from the octets with the checksum field taken as zero.
+uint16_t ipv4HeaderChecksum(const Bytes& frame, const FrameView& v) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i < size_t(v.ihlWords) * 4; i += 2)
+    if (i != 10) sum += uint32_t(frame[v.l3Off + i]) << 8 | frame[v.l3Off + i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return uint16_t(~sum);
+}
+
+class TosPolicy : public ReflectorProgs {
+ protected:
+  // Reflects every request of tosRequests(requestTos) on port 862 and checks
+  // the reply has `wantTos` (and everything else checkIngressReply checks,
+  // then egress); returns the replies.
+  void reflectAll(uint8_t requestTos, uint8_t wantTos) {
+    for (const auto& [name, spec] : tosRequests(requestTos)) {
+      SCOPED_TRACE(name);
+      const Bytes req = buildFrame(spec);
+      TimeWindow when;
+      TcRun run = ingress(req, when);
+      ASSERT_EQ(run.verdict, kTcRedirect);
+      checkIngressReply(req, run, when, configuredErrorEstimate().encode(), Expect{.tos = wantTos});
+      if (HasFatalFailure()) return;
+      auto rp = parseFrame(run.out);
+      ASSERT_TRUE(rp);
+      if (!rp->ipv6) {
+        EXPECT_EQ(rd16(run.out, rp->l3Off + 10), ipv4HeaderChecksum(run.out, *rp))
+            << "IPv4 header checksum after the TOS rewrite";
+      } else {
+        EXPECT_EQ(rp->v6VerTcFlow >> 28, 6u) << "IP version";
+        EXPECT_EQ((rp->v6VerTcFlow >> 20) & 0xff, wantTos) << "Traffic Class";
+        EXPECT_EQ(rp->v6VerTcFlow & 0xfffff, 0x12345u) << "Flow Label untouched";
+      }
+      // T3 on egress leaves the DSCP/ECN (and every other header octet) alone.
+      checkEgress(*bpf_, req, run.out);
+      if (HasFatalFailure()) return;
+    }
+  }
+  ::testing::AssertionResult policy(uint8_t flags, uint8_t dscp, uint8_t ecn) {
+    stamp_tos_cfg c{};
+    c.flags = flags;
+    c.dscp = dscp;
+    c.ecn = ecn;
+    return ok(bpf_->setTos(c));
+  }
+};
+
+TEST_F(TosPolicy, CopyKeepsDscpAndEcn) {
+  reflectAll(kTosEf1, kTosEf1);
+  reflectAll(0xff, 0xff);  // DSCP 63, CE: every bit kept
+  reflectAll(0x00, 0x00);
+}
+
+TEST_F(TosPolicy, ConfiguredDscpAndEcnAreWritten) {
+  ASSERT_TRUE(policy(STAMP_TOS_SET_DSCP | STAMP_TOS_SET_ECN, 10, 0));
+  reflectAll(kTosEf1, 10 << 2);
+  ASSERT_TRUE(policy(STAMP_TOS_SET_DSCP | STAMP_TOS_SET_ECN, 63, 3));
+  reflectAll(0x00, 0xff);
+  ASSERT_TRUE(policy(STAMP_TOS_SET_DSCP | STAMP_TOS_SET_ECN, 46, 1));
+  reflectAll(kTosEf1, kTosEf1);  // already right: nothing to change
+}
+
+TEST_F(TosPolicy, DscpOnlyKeepsTheRequestsEcn) {
+  ASSERT_TRUE(policy(STAMP_TOS_SET_DSCP, 34, 3));  // ecn ignored without its flag
+  reflectAll(kTosEf1, 34 << 2 | 1);
+  reflectAll(46 << 2 | 3, 34 << 2 | 3);  // CE from the path is kept
+}
+
+TEST_F(TosPolicy, EcnOnlyKeepsTheRequestsDscp) {
+  ASSERT_TRUE(policy(STAMP_TOS_SET_ECN, 12, 0));  // dscp ignored without its flag
+  reflectAll(kTosEf1, 46 << 2);
+  reflectAll(8 << 2 | 3, 8 << 2);
+}
+
+TEST_F(TosPolicy, PolicyAppliesToEveryPortAndClears) {
+  ASSERT_TRUE(policy(STAMP_TOS_SET_DSCP, 0, 0));
+  reflectAll(kTosEf1, 1);
+  // Port 8620 (the other configured port) too.
+  const Bytes req = buildFrame(with(request6(44), [](PacketSpec& s) {
+    s.dport = 8620;
+    s.tos = kTosEf1;
+  }));
+  TimeWindow when;
+  TcRun run = ingress(req, when);
+  ASSERT_EQ(run.verdict, kTcRedirect);
+  checkIngressReply(req, run, when, configuredErrorEstimate().encode(), Expect{.tos = 1});
+  // No flags: every port copies again.
+  ASSERT_TRUE(policy(0, 63, 3));
+  reflectAll(kTosEf1, kTosEf1);
 }
 
 // Before stampd writes the clock state the reply must say "error unknown".

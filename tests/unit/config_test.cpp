@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -281,7 +282,54 @@ const BadCase kBadCases[] = {
      "stamp.toml:2:13: 'daemon.log_level' must be one of trace, debug, info, warn, error"},
     {"bad attach mode", "[daemon]\nattach = \"xdp\"\n",
      "stamp.toml:2:10: 'daemon.attach' must be \"auto\", \"tcx\" or \"tc\""},
+    {"session ecn out of range", "[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\necn = 4\n",
+     "stamp.toml:4:7: 'session.ecn' = 4 is out of range 0..3"},
+    {"session ecn as a name", "[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\necn = \"ect1\"\n",
+     "stamp.toml:4:7: 'session.ecn' must be an integer"},
+    {"reflector dscp out of range", "[reflector]\ndscp = 64\n",
+     "stamp.toml:2:8: 'reflector.dscp' must be \"copy\" or an integer 0..63"},
+    {"reflector dscp negative", "[reflector]\ndscp = -1\n",
+     "stamp.toml:2:8: 'reflector.dscp' must be \"copy\" or an integer 0..63"},
+    {"reflector dscp a float", "[reflector]\ndscp = 46.0\n",
+     "stamp.toml:2:8: 'reflector.dscp' must be \"copy\" or an integer 0..63"},
+    {"reflector dscp another word", "[reflector]\ndscp = \"keep\"\n",
+     "stamp.toml:2:8: 'reflector.dscp' must be \"copy\" or an integer 0..63"},
+    {"reflector ecn out of range", "[reflector]\necn = 4\n",
+     "stamp.toml:2:7: 'reflector.ecn' must be \"copy\" or an integer 0..3"},
+    {"reflector ecn a boolean", "[reflector]\necn = true\n",
+     "stamp.toml:2:7: 'reflector.ecn' must be \"copy\" or an integer 0..3"},
 };
+
+TEST(Config, DscpAndEcn) {
+  Config d = parseOk("[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\n");
+  EXPECT_FALSE(d.reflector.dscp) << "default: copy the request's DSCP";
+  EXPECT_FALSE(d.reflector.ecn) << "default: copy the request's ECN";
+  EXPECT_EQ(d.sessions.at(0).ecn, 0) << "default: Not-ECT";
+
+  Config c = parseOk(R"toml(
+[reflector]
+dscp = 10
+ecn = 0
+[[session]]
+name = "ef"
+target = "192.0.2.1"
+dscp = 46
+ecn = 1
+)toml");
+  EXPECT_EQ(c.reflector.dscp, std::optional<uint8_t>(10));
+  EXPECT_EQ(c.reflector.ecn, std::optional<uint8_t>(0));
+  EXPECT_EQ(c.sessions.at(0).dscp, 46);
+  EXPECT_EQ(c.sessions.at(0).ecn, 1);
+
+  Config copy = parseOk("[reflector]\ndscp = \"copy\"\necn = \"copy\"\n");
+  EXPECT_FALSE(copy.reflector.dscp);
+  EXPECT_FALSE(copy.reflector.ecn);
+  Config edges = parseOk("[reflector]\ndscp = 63\necn = 3\n");
+  EXPECT_EQ(edges.reflector.dscp, std::optional<uint8_t>(63));
+  EXPECT_EQ(edges.reflector.ecn, std::optional<uint8_t>(3));
+  // A changed policy is a changed reflector (reload applies it).
+  EXPECT_FALSE(copy.reflector == edges.reflector);
+}
 
 TEST(Config, ErrorsNamePathLineColumn) {
   for (const BadCase& c : kBadCases) EXPECT_EQ(parseError(c.toml), c.message) << c.what;

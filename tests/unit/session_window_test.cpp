@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -123,6 +124,8 @@ class TestReflector {
       return;
     }
     port_ = ntohs(a.sin_port);
+    int one = 1;
+    setsockopt(sock_.get(), IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
     thread_ = std::thread([this] { run(); });
   }
 
@@ -136,6 +139,16 @@ class TestReflector {
 
   const std::string& error() const { return error_; }
   uint16_t port() const { return port_; }
+
+  // The TOS (DSCP and ECN) of the replies from now on.
+  bool setReplyTos(int tos) {
+    return setsockopt(sock_.get(), IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) == 0;
+  }
+  // The TOS of each request received, by sender sequence number.
+  std::map<uint32_t, int> requestTos() const {
+    std::lock_guard lock(mu_);
+    return requestTos_;
+  }
 
   // CLOCK_MONOTONIC time each reply was sent, by sender sequence number.
   std::map<uint32_t, int64_t> replies() const {
@@ -176,13 +189,25 @@ class TestReflector {
     for (;;) {
       uint8_t buf[2048];
       sockaddr_in peer{};
-      socklen_t plen = sizeof(peer);
-      ssize_t n =
-          recvfrom(sock_.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &plen);
+      alignas(cmsghdr) char control[64];
+      iovec iov{buf, sizeof(buf)};
+      msghdr msg{};
+      msg.msg_name = &peer;
+      msg.msg_namelen = sizeof(peer);
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      ssize_t n = recvmsg(sock_.get(), &msg, 0);
       if (n < 0) return;
       UnixNs t2 = realtimeNow();
       auto p = decodeSender(std::span<const uint8_t>(buf, size_t(n)));
       if (!p) continue;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) {
+          std::lock_guard lock(mu_);
+          requestTos_[p->seq] = *CMSG_DATA(c);
+        }
       std::optional<milliseconds> hold = policy_(p->seq);
       if (!hold) {
         std::lock_guard lock(mu_);
@@ -228,6 +253,7 @@ class TestReflector {
   std::thread thread_;
   mutable std::mutex mu_;
   std::map<uint32_t, int64_t> replies_;
+  std::map<uint32_t, int> requestTos_;
   std::vector<uint32_t> dropped_;
 };
 
@@ -771,6 +797,70 @@ TEST_F(SessionWindowTest, HandBuiltSubSecondWindowIsHonoured) {
   EXPECT_TRUE(ws[3].duringStop);  // still waiting for its timeout at the stop
   EXPECT_TRUE(ws[4].duringStop);
   EXPECT_EQ(sent, num(run, "sent"));
+}
+
+// DSCP and ECN without BPF: the session's socket sends DSCP 46 / ECT(1)
+// (IP_TOS, ECN bits included) and learns each reply's TOS from IP_RECVTOS;
+// the reflector here answers with DSCP 10 / CE, which the summary counts.
+TEST_F(SessionWindowTest, DscpAndEcnSentAndRepliesCounted) {
+  startReflector(answerAll);
+  ASSERT_TRUE(reflector_->setReplyTos(10 << 2 | 3)) << std::strerror(errno);
+  SessionSpec spec = continuousSpec(0s, 1s);
+  spec.count = 20;
+  spec.interval = 5ms;
+  spec.dscp = 46;
+  spec.ecn = 1;
+  startSession(spec);
+  {
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, kWaitLimit, [this] { return finishedCalls_ > 0; }))
+        << "the run did not finish";
+  }
+  json s = sessionSummary();
+  SCOPED_TRACE(s.dump());
+  auto tos = reflector_->requestTos();
+  EXPECT_EQ(tos.size(), 20u);
+  for (const auto& [seq, t] : tos) EXPECT_EQ(t, 46 << 2 | 1) << "request " << seq;
+  EXPECT_EQ(num(s, "received"), 20u);
+  EXPECT_EQ(s.value("dscp", json()), 46);
+  EXPECT_EQ(s.value("ecn", json()), 1);
+  EXPECT_EQ(s.value("reply_dscp", json()), json({{"10", 20}}));
+  EXPECT_EQ(s.value("reply_ecn", json()), json({{"3", 20}}));
+  EXPECT_EQ(s.value("reply_ecn_ce", json()), 20);
+}
+
+TEST(SessionTosSpec, BuildersCheckDscpAndEcn) {
+  auto fromJson = [](json extra) {
+    json a = {{"target", "127.0.0.1"}};
+    a.update(extra);
+    return specFromJson(a);
+  };
+  auto good = fromJson({{"dscp", 63}, {"ecn", 3}});
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(good->dscp, 63);
+  EXPECT_EQ(good->ecn, 3);
+  auto byDefault = fromJson(json::object());
+  ASSERT_TRUE(byDefault.ok());
+  EXPECT_EQ(byDefault->ecn, 0);
+  for (auto [key, value, message] : {std::tuple{"dscp", 64, "dscp must be 0..63"},
+                                     {"dscp", 300, "dscp must be 0..63"},
+                                     {"dscp", -1, "dscp must be 0..63"},
+                                     {"ecn", 4, "ecn must be 0..3"},
+                                     {"ecn", 257, "ecn must be 0..3"}}) {
+    auto r = fromJson({{key, value}});
+    ASSERT_FALSE(r.ok()) << key << "=" << value;
+    EXPECT_EQ(r.error().code, EINVAL);
+    EXPECT_NE(r.error().message.find(message), std::string::npos) << r.error().message;
+  }
+  SessionConfig c;
+  c.name = "cfg";
+  c.target = "127.0.0.1";
+  c.dscp = 46;
+  c.ecn = 2;
+  auto spec = specFromConfig(c);
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  EXPECT_EQ(spec->dscp, 46);
+  EXPECT_EQ(spec->ecn, 2);
 }
 
 // The window rules of the two spec builders: at least 1 s, not negative,
