@@ -59,6 +59,8 @@ struct {
   __type(value, struct stamp_state_counters);
 } stamp_state_cnt SEC(".maps");
 
+#include "stamp_tlv.bpf.h"
+
 static __always_inline struct stamp_refl_counters *counters_for(__u32 ifindex)
 {
   struct stamp_refl_counters *c = bpf_map_lookup_elem(&stamp_counters, &ifindex);
@@ -345,6 +347,8 @@ int stamp_refl_in(struct __sk_buff *skb)
     if (done == 0) {
       if (cnt)
         cnt->reflected++;
+      /* RFC 8972 TLVs after the base (authenticated mode: base 112). */
+      stamp_tlv_reflect(skb, &p, STAMP_UNAUTH_BASE, opts.stateful, port->idle_timeout_s);
       return bpf_redirect(skb->ifindex, 0);
     }
   }
@@ -426,6 +430,7 @@ int stamp_refl_in(struct __sk_buff *skb)
   skb->mark = STAMP_REFLECT_MARK | p.payload_off;
   if (cnt)
     cnt->reflected++;
+  stamp_tlv_reflect(skb, &p, STAMP_UNAUTH_BASE, opts.stateful, port->idle_timeout_s);
   return bpf_redirect(skb->ifindex, 0);
 }
 
@@ -434,7 +439,8 @@ int stamp_refl_out(struct __sk_buff *skb)
 {
   if ((skb->mark & STAMP_REFLECT_MARK_MASK) != STAMP_REFLECT_MARK)
     return STAMP_TC_NEXT;
-  __u32 payload_off = skb->mark & ~STAMP_REFLECT_MARK_MASK;
+  __u32 mark = skb->mark;
+  __u32 payload_off = mark & STAMP_REFLECT_MARK_OFF;
   skb->mark = 0;
   if (payload_off < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) ||
       payload_off + STAMP_UNAUTH_BASE > skb->len)
@@ -472,6 +478,8 @@ int stamp_refl_out(struct __sk_buff *skb)
   /* The UDP checksum field sits 2 octets before the payload. */
   if (bpf_l4_csum_replace(skb, payload_off - 2, 0, (__u32)sum, BPF_F_MARK_MANGLED_0))
     return STAMP_TC_NEXT;
+  if (mark & STAMP_REFLECT_MARK_T3)
+    stamp_tlv_record_t3(skb, t3); /* for the session's next Follow-Up TLV */
 
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)
