@@ -98,24 +98,30 @@ Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxS
   takeLibbpfLog();
   stamp_refl* skel = stamp_refl__open();
   if (!skel) return sysError(errno, "cannot open the embedded reflector BPF object");
-  if (int e = bpf_map__set_max_entries(skel->maps.stamp_refl_sess, maxSessions)) {
-    stamp_refl__destroy(skel);
-    return sysError(e, "cannot size " STAMP_MAP_REFL_SESS " to " + std::to_string(maxSessions));
-  }
+  for (bpf_map* m : {skel->maps.stamp_refl_sess, skel->maps.stamp_tlv_sess})
+    if (int e = bpf_map__set_max_entries(m, maxSessions)) {
+      stamp_refl__destroy(skel);
+      return sysError(e, std::string("cannot size ") + bpf_map__name(m) + " to " +
+                             std::to_string(maxSessions));
+    }
   if (!pinDir.empty()) {
-    // A pinned map is adopted only with its exact size; the session table
-    // may be resized, at the price of its sessions.
-    std::string sess = pinDir + "/" STAMP_MAP_REFL_SESS;
-    if (uint32_t was = pinnedMaxEntries(sess); was != 0 && was != maxSessions) {
-      spdlog::info("reflector max_sessions {} -> {}: stateful sessions restart at 0", was,
-                   maxSessions);
-      if (::unlink(sess.c_str()) != 0 && errno != ENOENT) {
-        stamp_refl__destroy(skel);
-        return errnoError("cannot remove " + sess);
+    // A pinned map is adopted only with its exact size; the session tables
+    // may be resized, at the price of their sessions.
+    for (const char* name : {STAMP_MAP_REFL_SESS, STAMP_MAP_TLV_SESS}) {
+      std::string sess = pinDir + "/" + name;
+      if (uint32_t was = pinnedMaxEntries(sess); was != 0 && was != maxSessions) {
+        spdlog::info("reflector max_sessions {} -> {}: {} starts empty", was, maxSessions, name);
+        if (::unlink(sess.c_str()) != 0 && errno != ENOENT) {
+          stamp_refl__destroy(skel);
+          return errnoError("cannot remove " + sess);
+        }
       }
     }
     bpf_map* map;
     bpf_object__for_each_map(map, skel->obj) {
+      // The TLV walk's per-CPU work area holds nothing across packets; not
+      // pinning it lets its layout change between versions.
+      if (std::string(bpf_map__name(map)) == STAMP_MAP_TLV_SCRATCH) continue;
       std::string path = pinDir + "/" + bpf_map__name(map);
       if (int e = bpf_map__set_pin_path(map, path.c_str())) {
         stamp_refl__destroy(skel);
@@ -295,6 +301,44 @@ Result<std::map<unsigned, stamp_state_counters>> ReflectorBpf::stateCounters() c
         sum.sessions_new += c.sessions_new;
         sum.sessions_expired += c.sessions_expired;
         sum.drop_no_state += c.drop_no_state;
+      }
+      out[next] = sum;
+    }
+    cur = next;
+    prev = &cur;
+  }
+  return out;
+}
+
+Result<void> ReflectorBpf::setTlvConfig(const stamp_tlv_cfg& cfg) {
+  uint32_t key = 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stamp_tlv_cfg), &key, &cfg, BPF_ANY) != 0)
+    return sysError(errno, "cannot update " STAMP_MAP_TLV_CFG);
+  return {};
+}
+
+int ReflectorBpf::tlvSessionMapFd() const { return bpf_map__fd(skel_->maps.stamp_tlv_sess); }
+
+Result<std::map<unsigned, stamp_tlv_counters>> ReflectorBpf::tlvCounters() const {
+  std::map<unsigned, stamp_tlv_counters> out;
+  int fd = bpf_map__fd(skel_->maps.stamp_tlv_cnt);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
+  std::vector<stamp_tlv_counters> per(static_cast<size_t>(ncpu));
+  uint32_t cur = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
+      stamp_tlv_counters sum{};
+      for (const auto& c : per) {
+        sum.packets += c.packets;
+        sum.tlvs += c.tlvs;
+        sum.unknown += c.unknown;
+        sum.malformed += c.malformed;
+        sum.integrity += c.integrity;
+        sum.over_limit += c.over_limit;
+        sum.cos_refused += c.cos_refused;
+        sum.no_state += c.no_state;
       }
       out[next] = sum;
     }
