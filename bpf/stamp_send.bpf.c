@@ -26,6 +26,44 @@ struct {
   __uint(max_entries, 1 << 22);
 } stamp_events SEC(".maps");
 
+/* The TLV octets of replies to sessions with STAMP_SEND_F_TLV (RFC 8972),
+ * beside stamp_events, whose record layout is fixed. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 22);
+} stamp_tlv_ev SEC(".maps");
+
+/* Octets after the base of the reply `p` to session `s`, if it sends TLVs:
+ * one stamp_tlv_record, the first STAMP_TLV_CAPTURE of them. The base is
+ * 44 octets (an authenticated session's would be 112). A full ring loses
+ * the record, not the reply. */
+static __always_inline void push_tlvs(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                      const struct stamp_send_session *s,
+                                      const struct stamp_refl_unauth *r)
+{
+  const __u32 base = STAMP_UNAUTH_BASE;
+  if (!(s->flags & STAMP_SEND_F_TLV) || p->payload_len <= base)
+    return;
+  __u32 len = p->payload_len - base;
+  __u64 cap = len < STAMP_TLV_CAPTURE ? len : STAMP_TLV_CAPTURE;
+  asm volatile("%0 &= 1023" : "+r"(cap)); /* a bound the verifier sees */
+  if (cap == 0 || cap > STAMP_TLV_CAPTURE)
+    return;
+  struct stamp_tlv_record *rec = bpf_ringbuf_reserve(&stamp_tlv_ev, sizeof(*rec), 0);
+  if (!rec)
+    return;
+  rec->session_id = s->session_id;
+  rec->sender_seq = bpf_ntohl(r->sender_seq);
+  rec->refl_seq = bpf_ntohl(r->seq);
+  rec->tlv_len = len > 0xffff ? 0xffff : len;
+  rec->captured = cap;
+  if (bpf_skb_load_bytes(skb, p->payload_off + base, rec->data, cap)) {
+    bpf_ringbuf_discard(rec, 0);
+    return;
+  }
+  bpf_ringbuf_submit(rec, 0);
+}
+
 static __always_inline int addr_eq(const struct stamp_addr_key *a, const struct stamp_addr_key *b)
 {
   __u64 x[2], y[2];
@@ -120,5 +158,6 @@ int stamp_send_in(struct __sk_buff *skb)
   rec->reply_tos = p.tos;
   rec->flags = flags;
   bpf_ringbuf_submit(rec, 0);
+  push_tlvs(skb, &p, s, &r);
   return TC_ACT_SHOT;
 }

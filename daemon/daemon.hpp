@@ -65,6 +65,7 @@ class Daemon {
   // The reflector's counters by attached interface name (zeros if none yet).
   std::map<std::string, stamp_refl_counters> reflectorCounters() const;
   std::map<std::string, stamp_state_counters> stateCounters() const;
+  std::map<std::string, stamp_tlv_counters> tlvCounters() const;
   void onWatchdog();
   void onSessionFinished(const std::string& name);
   // Starts a session; `client` (0: none) is told its replies when `follow`.

@@ -25,6 +25,8 @@
 #include "result.hpp"
 #include "stamp_abi.h"
 #include "stats.hpp"
+#include "tlv.hpp"
+#include "tlv_report.hpp"
 #include "unique_fd.hpp"
 
 namespace stamp {
@@ -49,6 +51,11 @@ struct SessionSpec {
   std::chrono::nanoseconds window{0};
   bool statefulReflector = false;  // split loss by direction (RFC 8762 4.3)
   bool stopOnZeroSsid = false;     // a reply with SSID 0 ends the run
+  // RFC 8972 TLVs in every test packet; `size` is then at least the base
+  // plus these, and whatever it leaves goes into an Extra Padding TLV.
+  tlv::RequestOptions tlvs;
+  std::chrono::nanoseconds accessReportTimeout = std::chrono::seconds(3);
+  uint32_t accessReportRetries = 4;
 };
 
 // From a [[session]] of stamp.toml.
@@ -77,6 +84,8 @@ class Session {
 
   // A reply record from the ring buffer for this session's id.
   void onRecord(const stamp_rx_record& rec, const ClockState& clock);
+  // The TLV octets of a reply (after its onRecord()).
+  void onTlvRecord(const stamp_tlv_record& rec, const ClockState& clock);
   // Ends the run now: outstanding packets count as lost once their timeout
   // has passed, not before; the summary is final.
   void stop();
@@ -98,6 +107,8 @@ class Session {
   void onTimer();
   void onSocket();
   void sendOne();
+  // Writes the octets after the base of the next packet into pkt_.
+  void fillTlvs(uint32_t seq);
   void armAt(std::chrono::nanoseconds monotonicDeadline);
   // What one reply carried besides the timestamps, for the reply events.
   struct ReplyInfo {
@@ -145,6 +156,12 @@ class Session {
   uint64_t zeroSsidReplies_ = 0;  // replies whose SSID the reflector zeroed
   std::string stoppedBy_;         // why the run ended early, if it did
   SessionStats stats_;
+  TlvReport tlvReport_;
+  std::vector<uint8_t> pkt_;          // the test packet, reused
+  std::vector<uint8_t> paddingFill_;  // Extra Padding content (RFC 8972 4.1)
+  bool tlvPadding_ = false;           // octets after the base are TLVs
+  uint64_t repliesSeen_ = 0;          // S_RxC for Direct Measurement
+  bool lastReplyPtp_ = false;         // Z of the reflector's Error Estimate
   std::unique_ptr<Window> window_, closing_;
   std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};
 };
