@@ -17,6 +17,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -573,6 +574,94 @@ TEST_F(TlvReflector, AllTypesTogether) {
   EXPECT_EQ(r.view.tos, 46 << 2);
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 7});
   egress(r);
+}
+
+// ---- The sender: reply TLVs to the daemon (stamp_send_in) ----
+
+class TlvSender : public ::testing::Test {
+ protected:
+  static constexpr uint16_t kLocalPort = 50011, kPlainPort = 50012;
+  static constexpr uint32_t kTlvId = 0x7171, kPlainId = 0x7272;
+
+  static void SetUpTestSuite() {
+    loadForSuite(bpf_, skipReason_, loadError_, [] {
+      return SenderBpf::load([](const stamp_rx_record& r) { records_.push_back(r); },
+                             [](const stamp_tlv_record& r) { tlvRecords_.push_back(r); });
+    });
+  }
+  static void TearDownTestSuite() { bpf_.reset(); }
+
+  void SetUp() override {
+    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
+    ASSERT_TRUE(bpf_) << loadError_;
+    for (auto [port, id, flags] : {std::tuple{kLocalPort, kTlvId, uint8_t(STAMP_SEND_F_TLV)},
+                                   std::tuple{kPlainPort, kPlainId, uint8_t(0)}}) {
+      stamp_send_session v{};
+      v.session_id = id;
+      v.peer_port = 862;
+      v.flags = flags;
+      std::copy(kRefl4.begin(), kRefl4.end(), v.peer.addr);
+      ASSERT_TRUE(ok(bpf_->addSession({port, 0, 0}, v)));
+    }
+    bpf_->consume();
+    records_.clear();
+    tlvRecords_.clear();
+  }
+
+  // The reply of the reflector to local port `port`, `tlvs` after the base.
+  static Bytes replyFrame(uint16_t port, const Bytes& tlvs, uint32_t seq = 0x0a0b0c0d) {
+    PacketSpec s;
+    s.src = kRefl4;
+    s.dst = kSender4;
+    s.sport = 862;
+    s.dport = port;
+    s.payload = reflectorPayload(kBase, {.seq = seq, .senderSeq = 0x01020304});
+    s.payload.insert(s.payload.end(), tlvs.begin(), tlvs.end());
+    return buildFrame(s);
+  }
+
+  static inline std::optional<SenderBpf> bpf_;
+  static inline std::string skipReason_, loadError_;
+  static inline std::vector<stamp_rx_record> records_;
+  static inline std::vector<stamp_tlv_record> tlvRecords_;
+};
+
+TEST_F(TlvSender, RepliesWithTlvsReachTheDaemon) {
+  const Bytes tlvs = cat({tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), tlv(0, STAMP_TLV_PADDING, zeros(5))});
+  TcRun run;
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kLocalPort, tlvs), 0, run));
+  EXPECT_EQ(run.verdict, kTcShot) << "a reply is consumed";
+  bpf_->consume();
+  ASSERT_EQ(records_.size(), 1u);
+  ASSERT_EQ(tlvRecords_.size(), 1u);
+  const stamp_tlv_record& r = tlvRecords_[0];
+  EXPECT_EQ(r.session_id, kTlvId);
+  EXPECT_EQ(r.sender_seq, 0x01020304u);
+  EXPECT_EQ(r.refl_seq, 0x0a0b0c0du);
+  EXPECT_EQ(r.tlv_len, tlvs.size());
+  EXPECT_EQ(r.captured, tlvs.size());
+  EXPECT_EQ(Bytes(r.data, r.data + r.captured), tlvs);
+}
+
+TEST_F(TlvSender, LongRepliesAreCapturedToTheLimit) {
+  const Bytes tlvs = tlv(0, STAMP_TLV_PADDING, fill(1400, 0x3c));
+  TcRun run;
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kLocalPort, tlvs), 0, run));
+  bpf_->consume();
+  ASSERT_EQ(tlvRecords_.size(), 1u);
+  EXPECT_EQ(tlvRecords_[0].tlv_len, tlvs.size());
+  EXPECT_EQ(tlvRecords_[0].captured, STAMP_TLV_CAPTURE);
+  EXPECT_EQ(Bytes(tlvRecords_[0].data, tlvRecords_[0].data + STAMP_TLV_CAPTURE),
+            Bytes(tlvs.begin(), tlvs.begin() + STAMP_TLV_CAPTURE));
+}
+
+TEST_F(TlvSender, OnlySessionsWithTlvsAndOnlyLongerReplies) {
+  TcRun run;
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kPlainPort, tlv(0, 1, zeros(4))), 0, run));
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kLocalPort, {}), 0, run));
+  bpf_->consume();
+  EXPECT_EQ(records_.size(), 2u) << "both replies are consumed and recorded";
+  EXPECT_TRUE(tlvRecords_.empty()) << "no TLV octets for a plain session or a 44-octet reply";
 }
 
 }  // namespace
