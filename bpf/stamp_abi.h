@@ -359,14 +359,19 @@ struct stamp_rx_record {
 };
 
 /* One record per reply that carried octets after the base, for sessions
- * with STAMP_SEND_F_TLV, on the ring buffer STAMP_MAP_TLV_EVENTS. */
+ * with STAMP_SEND_F_TLV, on the ring buffer STAMP_MAP_TLV_EVENTS. It is
+ * submitted before the reply's stamp_rx_record, and the daemon drains this
+ * ring first, so that a reply's TLVs are in before the record that may end
+ * the run. */
 #define STAMP_TLV_CAPTURE 512
 struct stamp_tlv_record {
   __u32 session_id;
-  __u32 sender_seq; /* Session-Sender Sequence Number of the reply */
-  __u32 refl_seq;   /* its reflector Sequence Number */
-  __u16 tlv_len;    /* octets after the base in the reply */
-  __u16 captured;   /* of those, the first ones in data[] */
+  __u32 sender_seq;   /* Session-Sender Sequence Number of the reply */
+  __u32 refl_seq;     /* its reflector Sequence Number */
+  __u16 refl_err_est; /* its Error Estimate (Z: the timestamps' format) */
+  __u16 tlv_len;      /* octets after the base in the reply */
+  __u16 captured;     /* of those, the first ones in data[] */
+  __u16 pad;
   __u8 data[STAMP_TLV_CAPTURE];
 };
 

@@ -55,6 +55,8 @@ static __always_inline void push_tlvs(struct __sk_buff *skb, const struct stamp_
   rec->session_id = s->session_id;
   rec->sender_seq = bpf_ntohl(r->sender_seq);
   rec->refl_seq = bpf_ntohl(r->seq);
+  rec->refl_err_est = bpf_ntohs(r->err_est);
+  rec->pad = 0;
   rec->tlv_len = len > 0xffff ? 0xffff : len;
   rec->captured = cap;
   if (bpf_skb_load_bytes(skb, p->payload_off + base, rec->data, cap)) {
@@ -142,6 +144,7 @@ int stamp_send_in(struct __sk_buff *skb)
   struct stamp_rx_record *rec = bpf_ringbuf_reserve(&stamp_events, sizeof(*rec), 0);
   if (!rec)
     return STAMP_TC_NEXT; /* ring full: the daemon's socket still gets the reply */
+  push_tlvs(skb, &p, s, &r); /* before the record, which may end the run */
   rec->session_id = s->session_id;
   rec->sender_seq = bpf_ntohl(r.sender_seq);
   rec->refl_seq = bpf_ntohl(r.seq);
@@ -158,6 +161,5 @@ int stamp_send_in(struct __sk_buff *skb)
   rec->reply_tos = p.tos;
   rec->flags = flags;
   bpf_ringbuf_submit(rec, 0);
-  push_tlvs(skb, &p, s, &r);
   return TC_ACT_SHOT;
 }

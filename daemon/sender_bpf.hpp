@@ -27,7 +27,7 @@ class SenderBpf {
   using TlvFn = std::function<void(const stamp_tlv_record& rec)>;
 
   // Loads the programs; `onRecord` is called from consume() for every reply,
-  // `onTlv` (if set) for every reply that carried TLVs, after its record.
+  // `onTlv` (if set) for every reply that carried TLVs, before its record.
   static Result<SenderBpf> load(RecordFn onRecord, TlvFn onTlv = {});
 
   SenderBpf(SenderBpf&&) noexcept;

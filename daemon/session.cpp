@@ -439,7 +439,6 @@ void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   info.length = rec.length;
   info.local = senderEe;
   info.remote = reflEe;
-  lastReplyPtp_ = reflEe.ptp;
   tlvReport_.onReplyT3(rec.refl_seq, rec.t3);
   tlvReport_.onReplyTos(rec.reply_tos);
   record(rec.sender_seq, rec.refl_seq, t1, t2, t3, t4, info);
@@ -449,8 +448,8 @@ void Session::onTlvRecord(const stamp_tlv_record& rec, const ClockState& clock) 
   if (finished_ || !spec_.tlvs.any()) return;
   TlvReport::Context c;
   c.reflSeq = rec.refl_seq;
-  c.senderReceived = repliesSeen_;
-  c.reflectorPtp = lastReplyPtp_;
+  c.senderReceived = repliesSeen_ + 1;  // its own record comes next
+  c.reflectorPtp = ErrorEstimate::decode(rec.refl_err_est).ptp;
   c.taiOffsetSec = clock.taiOffsetSec;
   c.now = realtimeNow();
   const size_t n = std::min<size_t>(rec.captured, sizeof(rec.data));
@@ -498,18 +497,17 @@ void Session::onSocket() {
     info.kernel = false;
     info.local = senderEe;
     info.remote = reflEe;
-    lastReplyPtp_ = reflEe.ptp;
     tlvReport_.onReplyT3(r->seq, r->ts.raw());
-    record(r->senderSeq, r->seq, t1, t2, t3, t4, info);
-    if (spec_.tlvs.any() && size_t(n) > kUnauthBase && !finished_) {
+    if (spec_.tlvs.any() && size_t(n) > kUnauthBase) {  // before record(): it may end the run
       TlvReport::Context c;
       c.reflSeq = r->seq;
-      c.senderReceived = repliesSeen_;
+      c.senderReceived = repliesSeen_ + 1;
       c.reflectorPtp = reflEe.ptp;
       c.now = now;
       std::span<const uint8_t> rest(buf + kUnauthBase, size_t(n) - kUnauthBase);
       tlvReport_.onReply(rest, rest.size(), c);
     }
+    record(r->senderSeq, r->seq, t1, t2, t3, t4, info);
   }
 }
 

@@ -84,7 +84,7 @@ class Session {
 
   // A reply record from the ring buffer for this session's id.
   void onRecord(const stamp_rx_record& rec, const ClockState& clock);
-  // The TLV octets of a reply (after its onRecord()).
+  // The TLV octets of a reply (before its onRecord()).
   void onTlvRecord(const stamp_tlv_record& rec, const ClockState& clock);
   // Ends the run now: outstanding packets count as lost once their timeout
   // has passed, not before; the summary is final.
@@ -161,7 +161,6 @@ class Session {
   std::vector<uint8_t> paddingFill_;  // Extra Padding content (RFC 8972 4.1)
   bool tlvPadding_ = false;           // octets after the base are TLVs
   uint64_t repliesSeen_ = 0;          // S_RxC for Direct Measurement
-  bool lastReplyPtp_ = false;         // Z of the reflector's Error Estimate
   std::unique_ptr<Window> window_, closing_;
   std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};
 };
