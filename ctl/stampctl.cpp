@@ -290,6 +290,16 @@ int cmdStatus(Connection& c, bool asJson) {
                 ifname.c_str(), i.value("attach", std::string()).c_str(), i["rx"].dump().c_str(),
                 i["reflected"].dump().c_str(), i["fragments"].dump().c_str(),
                 drops.empty() ? " none" : drops.c_str());
+    const json t = i.value("tlvs", json::object());
+    if (t.value("requests", 0) > 0)
+      std::printf("    TLVs: %s requests, %s answered, %s unrecognized (U), %s malformed (M), %s "
+                  "integrity (I), %s over the 16-TLV walk, %s CoS refused\n",
+                  t["requests"].dump().c_str(), t.value("answered", json(0)).dump().c_str(),
+                  t.value("unrecognized", json(0)).dump().c_str(),
+                  t.value("malformed", json(0)).dump().c_str(),
+                  t.value("integrity", json(0)).dump().c_str(),
+                  t.value("over_limit", json(0)).dump().c_str(),
+                  t.value("cos_refused", json(0)).dump().c_str());
   }
   std::printf("sessions running: %d\n", s.value("sessions_running", 0));
   json store = s.value("results_store", json::object());
