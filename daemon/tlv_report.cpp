@@ -52,6 +52,11 @@ void TlvReport::onReply(std::span<const uint8_t> tlvs, size_t total, const Conte
   ++replies_;
   const bool cut = tlvs.size() < total;
   tlv::Split s = tlv::split(tlvs);
+  // HOOK (HMAC TLV at the sender, with authenticated mode): RFC 8972 4.8
+  // wants the reply's HMAC TLV verified before any TLV data is used, over
+  // the reply's Sequence Number and the TLVs before it; on failure nothing
+  // below may run (count it like `integrity`). This sender sends no HMAC
+  // TLV yet, so a reply carrying one is only counted (type "hmac").
   // RFC 8972 4: I on any TLV: discard them all.
   bool integrity = false;
   for (const auto& t : s.tlvs) integrity |= (t.flags & tlv::kI) != 0;
