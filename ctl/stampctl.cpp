@@ -202,15 +202,16 @@ void printSummary(const json& s) {
 
 // What came back in RFC 8972 TLVs ("tlvs" of the summary), one line a type.
 void printTlvs(const json& t) {
-  std::printf("TLVs: %llu replies carried TLVs, %llu discarded for integrity (I), %llu stopped "
-              "at a malformed TLV (M)\n",
-              (unsigned long long)t.value("replies", 0),
-              (unsigned long long)t.value("integrity_failed", 0),
-              (unsigned long long)t.value("stopped_malformed", 0));
+  std::printf(
+      "TLVs: %llu replies carried TLVs, %llu discarded for integrity (I), %llu stopped "
+      "at a malformed TLV (M)\n",
+      (unsigned long long)t.value("replies", 0), (unsigned long long)t.value("integrity_failed", 0),
+      (unsigned long long)t.value("stopped_malformed", 0));
   for (const auto& [name, e] : t.items()) {
     if (!e.is_object()) continue;
     std::string line = "  " + name + ": " + std::to_string(e.value("received", 0)) + " received";
-    for (auto [key, flag] : {std::pair{"unrecognized", "U"}, {"malformed", "M"}, {"integrity", "I"}})
+    for (auto [key, flag] :
+         {std::pair{"unrecognized", "U"}, {"malformed", "M"}, {"integrity", "I"}})
       if (e.value(key, 0) > 0) line += std::string(", ") + flag + " " + e[key].dump();
     const json last = e.value("last", json());
     auto str = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
@@ -253,8 +254,8 @@ void printTlvs(const json& t) {
                : e.value("aborted", false)    ? "aborted unacknowledged"
                                               : "not acknowledged");
     if (name == "follow_up" && e.contains("t3_matched"))
-      line += "; " + e["t3_matched"].dump() + " matched the T3 seen, " +
-              e["t3_mismatched"].dump() + " did not";
+      line += "; " + e["t3_matched"].dump() + " matched the T3 seen, " + e["t3_mismatched"].dump() +
+              " did not";
     std::printf("%s\n", line.c_str());
   }
 }
@@ -292,14 +293,15 @@ int cmdStatus(Connection& c, bool asJson) {
                 drops.empty() ? " none" : drops.c_str());
     const json t = i.value("tlvs", json::object());
     if (t.value("requests", 0) > 0)
-      std::printf("    TLVs: %s requests, %s answered, %s unrecognized (U), %s malformed (M), %s "
-                  "integrity (I), %s over the 16-TLV walk, %s CoS refused\n",
-                  t["requests"].dump().c_str(), t.value("answered", json(0)).dump().c_str(),
-                  t.value("unrecognized", json(0)).dump().c_str(),
-                  t.value("malformed", json(0)).dump().c_str(),
-                  t.value("integrity", json(0)).dump().c_str(),
-                  t.value("over_limit", json(0)).dump().c_str(),
-                  t.value("cos_refused", json(0)).dump().c_str());
+      std::printf(
+          "    TLVs: %s requests, %s answered, %s unrecognized (U), %s malformed (M), %s "
+          "integrity (I), %s over the 16-TLV walk, %s CoS refused\n",
+          t["requests"].dump().c_str(), t.value("answered", json(0)).dump().c_str(),
+          t.value("unrecognized", json(0)).dump().c_str(),
+          t.value("malformed", json(0)).dump().c_str(),
+          t.value("integrity", json(0)).dump().c_str(),
+          t.value("over_limit", json(0)).dump().c_str(),
+          t.value("cos_refused", json(0)).dump().c_str());
   }
   std::printf("sessions running: %d\n", s.value("sessions_running", 0));
   json store = s.value("results_store", json::object());

@@ -101,8 +101,8 @@ Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxS
   for (bpf_map* m : {skel->maps.stamp_refl_sess, skel->maps.stamp_tlv_sess})
     if (int e = bpf_map__set_max_entries(m, maxSessions)) {
       stamp_refl__destroy(skel);
-      return sysError(e, std::string("cannot size ") + bpf_map__name(m) + " to " +
-                             std::to_string(maxSessions));
+      return sysError(
+          e, std::string("cannot size ") + bpf_map__name(m) + " to " + std::to_string(maxSessions));
     }
   if (!pinDir.empty()) {
     // A pinned map is adopted only with its exact size; the session tables
@@ -317,7 +317,9 @@ Result<void> ReflectorBpf::setTlvConfig(const stamp_tlv_cfg& cfg) {
   return {};
 }
 
-int ReflectorBpf::tlvSessionMapFd() const { return bpf_map__fd(skel_->maps.stamp_tlv_sess); }
+int ReflectorBpf::tlvSessionMapFd() const {
+  return bpf_map__fd(skel_->maps.stamp_tlv_sess);
+}
 
 Result<std::map<unsigned, stamp_tlv_counters>> ReflectorBpf::tlvCounters() const {
   std::map<unsigned, stamp_tlv_counters> out;

@@ -291,8 +291,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
          if (v && std::find(std::begin(kSources), std::end(kSources), *v) != std::end(kSources))
            r.tlvSyncSource = *v;
          else
-           e.add(n.source(),
-                 "'" + key + "' must be one of auto, ntp, ptp, ssu_bits, gnss, local");
+           e.add(n.source(), "'" + key + "' must be one of auto, ntp, ptp, ssu_bits, gnss, local");
        }},
       {"addresses",
        [&r](const toml::node& n, const std::string& key, Errors& e) {
@@ -368,8 +367,8 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
              else e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
            }},
           {"tlv_padding",
-           [&s, &tlvPadding, h = integer(tlvPadding, 0, 8952)](
-               const toml::node& n, const std::string& key, Errors& e) {
+           [&s, &tlvPadding, h = integer(tlvPadding, 0, 8952)](const toml::node& n,
+                                                               const std::string& key, Errors& e) {
              h(n, key, e);
              if (n.is_integer()) s.tlvs.padding = tlvPadding;
            }},
@@ -380,11 +379,13 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"tlv_cos",
            [&s](const toml::node& n, const std::string& key, Errors& e) {
              const toml::table* t = n.as_table();
-             if (!t) return e.add(n.source(), "'" + key + "' must be a table such as { dscp = 46 }");
+             if (!t)
+               return e.add(n.source(), "'" + key + "' must be a table such as { dscp = 46 }");
              uint8_t dscp = 0;
              bool has = false;
              walk(*t, key + ".",
-                  {{"dscp", [&](const toml::node& d, const std::string& k, Errors& er) {
+                  {{"dscp",
+                    [&](const toml::node& d, const std::string& k, Errors& er) {
                       integer(dscp, 0, 63)(d, k, er);
                       has = true;
                     }}},

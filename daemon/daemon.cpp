@@ -342,10 +342,10 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       i["sessions_started"] = state[ifname].sessions_new;
       i["sessions_expired"] = state[ifname].sessions_expired;
       const stamp_tlv_counters& t = tlvs[ifname];
-      i["tlvs"] = {{"requests", t.packets},         {"answered", t.tlvs},
-                   {"unrecognized", t.unknown},     {"malformed", t.malformed},
-                   {"integrity", t.integrity},      {"over_limit", t.over_limit},
-                   {"cos_refused", t.cos_refused},  {"no_state", t.no_state}};
+      i["tlvs"] = {{"requests", t.packets},        {"answered", t.tlvs},
+                   {"unrecognized", t.unknown},    {"malformed", t.malformed},
+                   {"integrity", t.integrity},     {"over_limit", t.over_limit},
+                   {"cos_refused", t.cos_refused}, {"no_state", t.no_state}};
       refl["interfaces"][ifname] = i;
     }
   }
@@ -973,11 +973,13 @@ std::string Daemon::renderMetrics() {
              "Requests with a malformed TLV, failed TLV integrity, more TLVs than the walk "
              "takes; CoS TLVs refused by policy; DM/Follow-Up TLVs without session state.");
     for (auto& [ifname, c] : tlvs)
-      for (auto [problem, v] : {std::pair{"malformed", c.malformed}, {"integrity", c.integrity},
-                                {"over_limit", c.over_limit}, {"cos_refused", c.cos_refused},
+      for (auto [problem, v] : {std::pair{"malformed", c.malformed},
+                                {"integrity", c.integrity},
+                                {"over_limit", c.over_limit},
+                                {"cos_refused", c.cos_refused},
                                 {"no_state", c.no_state}})
-        m.sample("stamp_reflector_tlv_problems_total", {{"interface", ifname}, {"problem", problem}},
-                 double(v));
+        m.sample("stamp_reflector_tlv_problems_total",
+                 {{"interface", ifname}, {"problem", problem}}, double(v));
     m.family("stamp_reflector_sessions", "gauge",
              "Entries in the stateful session table (idle ones included until evicted).");
     if (auto n = reflector_->bpf().sessionCount())

@@ -61,8 +61,8 @@ Result<SenderBpf> SenderBpf::load(RecordFn onRecord, TlvFn onTlv) {
   // were added: TLV records first, so that a reply's TLVs are in before the
   // record that may end its session's run (stamp_send_in submits them in
   // that order too).
-  s.ring_ = ring_buffer__new(bpf_map__fd(s.skel_->maps.stamp_tlv_ev), onTlvRing, s.onTlv_.get(),
-                             nullptr);
+  s.ring_ =
+      ring_buffer__new(bpf_map__fd(s.skel_->maps.stamp_tlv_ev), onTlvRing, s.onTlv_.get(), nullptr);
   if (!s.ring_) return sysError(errno, "cannot open the " STAMP_MAP_TLV_EVENTS " ring buffer");
   if (int e = ring_buffer__add(s.ring_, bpf_map__fd(s.skel_->maps.stamp_events), onRing,
                                s.onRecord_.get()))

@@ -40,14 +40,15 @@ Result<SessionSpec> checked(SessionSpec s) {
     if (s.size < need) s.size = need;
     const uint32_t left = s.size - need;
     if (!s.tlvs.padding && left > 0 && left < tlv::kHeader)
-      return makeError(EINVAL, "size " + std::to_string(s.size) + " leaves " +
-                                   std::to_string(left) +
-                                   " octets after the TLVs, too few for an Extra Padding TLV: "
-                                   "use " + std::to_string(need) + " or at least " +
-                                   std::to_string(need + tlv::kHeader));
+      return makeError(
+          EINVAL, "size " + std::to_string(s.size) + " leaves " + std::to_string(left) +
+                      " octets after the TLVs, too few for an Extra Padding TLV: "
+                      "use " +
+                      std::to_string(need) + " or at least " + std::to_string(need + tlv::kHeader));
     if (s.tlvs.cosDscp && *s.tlvs.cosDscp > 63)
       return makeError(EINVAL, "tlv_cos dscp must be 0..63");
-    if (s.tlvs.accessReport && (s.tlvs.accessReport->accessId < 1 || s.tlvs.accessReport->accessId > 2))
+    if (s.tlvs.accessReport &&
+        (s.tlvs.accessReport->accessId < 1 || s.tlvs.accessReport->accessId > 2))
       return makeError(EINVAL, "tlv_access_report access_id must be 1 (3GPP) or 2 (non-3GPP)");
     if (s.accessReportTimeout <= nanoseconds(0))
       return makeError(EINVAL, "tlv_access_report timeout must be positive");

@@ -113,7 +113,8 @@ void TlvReport::decode(const tlv::Tlv& t, const Context& c) {
                                   : nlohmann::json(nullptr);
       j["destination_ip"] =
           l->dstIp.empty() ? nlohmann::json(nullptr) : nlohmann::json(formatAddr(l->dstIp));
-      j["source_ip"] = l->srcIp.empty() ? nlohmann::json(nullptr) : nlohmann::json(formatAddr(l->srcIp));
+      j["source_ip"] =
+          l->srcIp.empty() ? nlohmann::json(nullptr) : nlohmann::json(formatAddr(l->srcIp));
       j["unanswered_sub_tlvs"] = l->unanswered;
       if (l->malformedSub) bad();
       p.last = j;
@@ -189,7 +190,10 @@ nlohmann::json TlvReport::toJson() const {
   auto entry = [&](uint8_t type) -> nlohmann::json& {
     std::string name = tlv::typeName(type);
     if (!j.contains(name))
-      j[name] = {{"received", 0}, {"unrecognized", 0}, {"malformed", 0}, {"integrity", 0},
+      j[name] = {{"received", 0},
+                 {"unrecognized", 0},
+                 {"malformed", 0},
+                 {"integrity", 0},
                  {"last", nullptr}};
     return j[name];
   };

@@ -6,7 +6,9 @@
 namespace stamp::tlv {
 namespace {
 
-uint16_t rd16(std::span<const uint8_t> b, size_t off) { return uint16_t(b[off] << 8 | b[off + 1]); }
+uint16_t rd16(std::span<const uint8_t> b, size_t off) {
+  return uint16_t(b[off] << 8 | b[off + 1]);
+}
 uint32_t rd32(std::span<const uint8_t> b, size_t off) {
   return uint32_t(b[off]) << 24 | uint32_t(b[off + 1]) << 16 | uint32_t(b[off + 2]) << 8 |
          b[off + 3];

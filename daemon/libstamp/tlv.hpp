@@ -39,7 +39,7 @@ struct RequestOptions {
   std::optional<uint32_t> padding;  // an Extra Padding TLV with this many Value octets
   bool location = false;            // Source MAC, Destination IP, Source IP requested
   bool timestampInfo = false;
-  std::optional<uint8_t> cosDscp;   // Class of Service: DSCP1 wanted for the reply
+  std::optional<uint8_t> cosDscp;  // Class of Service: DSCP1 wanted for the reply
   bool directMeasurement = false;
   std::optional<AccessReportRequest> accessReport;
   bool followUp = false;
@@ -97,7 +97,7 @@ struct Location {
   bool srcMacEui48 = false;
   // Addresses as answered: 4 or 16 octets.
   std::vector<uint8_t> dstIp, srcIp;
-  int unanswered = 0;  // request sub-TLVs left unanswered (U = 1, or not a reply sub-type)
+  int unanswered = 0;         // request sub-TLVs left unanswered (U = 1, or not a reply sub-type)
   bool malformedSub = false;  // a sub-TLV header or Length that does not fit
 };
 std::optional<Location> decodeLocation(const Tlv& t);

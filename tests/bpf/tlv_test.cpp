@@ -62,10 +62,18 @@ Bytes cat(std::initializer_list<Bytes> parts) {
   return b;
 }
 
-Bytes zeros(size_t n) { return Bytes(n, 0); }
-Bytes fill(size_t n, uint8_t v) { return Bytes(n, v); }
-Bytes be16(uint16_t v) { return {uint8_t(v >> 8), uint8_t(v)}; }
-Bytes be32(uint32_t v) { return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)}; }
+Bytes zeros(size_t n) {
+  return Bytes(n, 0);
+}
+Bytes fill(size_t n, uint8_t v) {
+  return Bytes(n, v);
+}
+Bytes be16(uint16_t v) {
+  return {uint8_t(v >> 8), uint8_t(v)};
+}
+Bytes be32(uint32_t v) {
+  return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+}
 Bytes addr(const Ip16& a, bool v6) {
   return v6 ? Bytes(a.begin(), a.end()) : Bytes(a.begin() + 12, a.end());
 }
@@ -73,15 +81,17 @@ Bytes addr(const Ip16& a, bool v6) {
 constexpr uint8_t U = STAMP_TLV_U, M = STAMP_TLV_M, I = STAMP_TLV_I;
 
 // A sender's request TLV: U set, the rest zero but what the sender fills.
-Bytes req(uint8_t type, const Bytes& value) { return tlv(U, type, value); }
+Bytes req(uint8_t type, const Bytes& value) {
+  return tlv(U, type, value);
+}
 
 PacketSpec request(const Bytes& tlvs, bool v6 = false, uint16_t ssid = 0x1234, uint32_t seq = 7) {
   PacketSpec s;
   s.src = v6 ? kSender6 : kSender4;
   s.dst = v6 ? kRefl6 : kRefl4;
   s.srcMac = kSenderMac;
-  s.payload = senderPayload(kBase, {.seq = seq, .t1 = 0xe93c7f0080000000ULL, .errEst = 0x8001,
-                                    .ssid = ssid});
+  s.payload = senderPayload(
+      kBase, {.seq = seq, .t1 = 0xe93c7f0080000000ULL, .errEst = 0x8001, .ssid = ssid});
   s.payload.insert(s.payload.end(), tlvs.begin(), tlvs.end());
   return s;
 }
@@ -238,10 +248,9 @@ TEST_F(TlvReflector, ExtraPaddingAnsweredUnchanged) {
 }
 
 TEST_F(TlvReflector, LocationReportsAddressesPortsAndMac) {
-  const Bytes request4 = req(STAMP_TLV_LOCATION,
-                             cat({zeros(4), tlv(U, STAMP_LOC_SRC_MAC, zeros(8)),
-                                  tlv(U, STAMP_LOC_DST_IP, zeros(16)),
-                                  tlv(U, STAMP_LOC_SRC_IP, zeros(16))}));
+  const Bytes request4 = req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_SRC_MAC, zeros(8)),
+                                                      tlv(U, STAMP_LOC_DST_IP, zeros(16)),
+                                                      tlv(U, STAMP_LOC_SRC_IP, zeros(16))}));
   for (bool v6 : {false, true}) {
     SCOPED_TRACE(v6 ? "IPv6" : "IPv4");
     Reply r = reflect(request(request4, v6));
@@ -251,8 +260,7 @@ TEST_F(TlvReflector, LocationReportsAddressesPortsAndMac) {
     src.resize(16, 0);
     mac.resize(8, 0);
     EXPECT_TLVS(r, tlv(0, STAMP_TLV_LOCATION,
-                       cat({be16(kStatelessPort), be16(40000),
-                            tlv(0, STAMP_LOC_SRC_EUI48, mac),
+                       cat({be16(kStatelessPort), be16(40000), tlv(0, STAMP_LOC_SRC_EUI48, mac),
                             tlv(0, v6 ? STAMP_LOC_DST_IPV6 : STAMP_LOC_DST_IPV4, dst),
                             tlv(0, v6 ? STAMP_LOC_SRC_IPV6 : STAMP_LOC_SRC_IPV4, src)})));
   }
@@ -262,9 +270,9 @@ TEST_F(TlvReflector, LocationPolicyOffReportsZeros) {
   stamp_tlv_cfg c = defaultCfg();
   c.flags &= ~STAMP_TLV_CFG_LOCATION;
   ASSERT_TRUE(ok(bpf_->setTlvConfig(c)));
-  Reply r = reflect(request(req(STAMP_TLV_LOCATION,
-                                cat({zeros(4), tlv(U, STAMP_LOC_SRC_MAC, zeros(8)),
-                                     tlv(U, STAMP_LOC_SRC_IP, zeros(16))}))));
+  Reply r =
+      reflect(request(req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_SRC_MAC, zeros(8)),
+                                                   tlv(U, STAMP_LOC_SRC_IP, zeros(16))}))));
   EXPECT_TLVS(r, tlv(0, STAMP_TLV_LOCATION,
                      cat({zeros(4), tlv(0, STAMP_LOC_SRC_EUI64, zeros(8)),
                           tlv(0, STAMP_LOC_SRC_IPV4, zeros(16))})));
@@ -273,16 +281,15 @@ TEST_F(TlvReflector, LocationPolicyOffReportsZeros) {
 TEST_F(TlvReflector, LocationUnknownSubTlvGetsU) {
   // Sub-type 42 (and an answer type, 5, in a request) are not requests this
   // reflector answers: U = 1, the rest as received.
-  Reply r = reflect(request(req(STAMP_TLV_LOCATION,
-                                cat({zeros(4), tlv(0, 42, Bytes{9, 9, 9}),
-                                     tlv(0, STAMP_LOC_DST_IPV4, fill(16, 1)),
-                                     tlv(U, STAMP_LOC_DST_IP, zeros(16))}))));
+  Reply r = reflect(request(req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(0, 42, Bytes{9, 9, 9}),
+                                                         tlv(0, STAMP_LOC_DST_IPV4, fill(16, 1)),
+                                                         tlv(U, STAMP_LOC_DST_IP, zeros(16))}))));
   Bytes dst = addr(kRefl4, false);
   dst.resize(16, 0);
-  EXPECT_TLVS(r, tlv(0, STAMP_TLV_LOCATION,
-                     cat({be16(kStatelessPort), be16(40000), tlv(U, 42, Bytes{9, 9, 9}),
-                          tlv(U, STAMP_LOC_DST_IPV4, fill(16, 1)),
-                          tlv(0, STAMP_LOC_DST_IPV4, dst)})));
+  EXPECT_TLVS(r,
+              tlv(0, STAMP_TLV_LOCATION,
+                  cat({be16(kStatelessPort), be16(40000), tlv(U, 42, Bytes{9, 9, 9}),
+                       tlv(U, STAMP_LOC_DST_IPV4, fill(16, 1)), tlv(0, STAMP_LOC_DST_IPV4, dst)})));
 }
 
 TEST_F(TlvReflector, LocationMalformedSubTlv) {
@@ -291,11 +298,11 @@ TEST_F(TlvReflector, LocationMalformedSubTlv) {
   // TLV are malformed; the walk stops there, the CoS TLV after it is
   // copied as received.
   const Bytes cos = req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0});
-  Reply r = reflect(request(cat({req(STAMP_TLV_LOCATION,
-                                     cat({zeros(4), tlv(U, STAMP_LOC_DST_IP, zeros(8))})),
-                                 cos})));
-  EXPECT_TLVS(r, cat({tlv(M, STAMP_TLV_LOCATION, cat({zeros(4), tlv(M, STAMP_LOC_DST_IP, zeros(8))})),
-                      cos}));
+  Reply r = reflect(request(
+      cat({req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_DST_IP, zeros(8))})), cos})));
+  EXPECT_TLVS(
+      r,
+      cat({tlv(M, STAMP_TLV_LOCATION, cat({zeros(4), tlv(M, STAMP_LOC_DST_IP, zeros(8))})), cos}));
   auto v = r.view;
   EXPECT_EQ(v.tos, 0) << "a CoS TLV after a malformed one is not acted on";
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .malformed = 1});
@@ -321,8 +328,8 @@ TEST_F(TlvReflector, ClassOfServicePermittedSetsReplyDscp) {
     s.tos = (10 << 2) | 1;  // arrived with AF11, ECT(1)
     Reply r = reflect(s);
     // DSCP1 46 | DSCP2 10 | ECN 01 | RP 0 | Reserved 0.
-    EXPECT_TLVS(r, tlv(0, STAMP_TLV_COS, Bytes{(46 << 2) | (10 >> 4), ((10 & 0xf) << 4) | (1 << 2) | 0,
-                                               0, 0}));
+    EXPECT_TLVS(r, tlv(0, STAMP_TLV_COS,
+                       Bytes{(46 << 2) | (10 >> 4), ((10 & 0xf) << 4) | (1 << 2) | 0, 0, 0}));
     const uint8_t tos = v6 ? uint8_t(r.view.v6VerTcFlow >> 20) : r.view.tos;
     EXPECT_EQ(tos, (46 << 2) | 1) << "the reply goes with DSCP1 and keeps the ECN it arrived with";
     if (v6) {
@@ -337,8 +344,9 @@ TEST_F(TlvReflector, ClassOfServiceRefusedSetsRp) {
   PacketSpec s = request(req(STAMP_TLV_COS, Bytes{kRefusedDscp << 2, 0, 0, 0}));
   s.tos = (34 << 2) | 2;
   Reply r = reflect(s);
-  EXPECT_TLVS(r, tlv(0, STAMP_TLV_COS,
-                     Bytes{(kRefusedDscp << 2) | (34 >> 4), ((34 & 0xf) << 4) | (2 << 2) | 1, 0, 0}));
+  EXPECT_TLVS(r,
+              tlv(0, STAMP_TLV_COS,
+                  Bytes{(kRefusedDscp << 2) | (34 >> 4), ((34 & 0xf) << 4) | (2 << 2) | 1, 0, 0}));
   EXPECT_EQ(r.view.tos, (34 << 2) | 2) << "refused: the DSCP the request arrived with";
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 1, .cosRefused = 1});
 }
@@ -353,7 +361,8 @@ TEST_F(TlvReflector, DirectMeasurementCountsPerSession) {
   } steps[] = {{1, 1, 1}, {1, 2, 2}, {2, 1, 1}, {1, 5, 3}, {2, 2, 2}};
   for (const Step& st : steps) {
     SCOPED_TRACE(::testing::Message() << "SSID " << st.ssid << " S_TxC " << st.stxc);
-    Reply r = reflect(request(req(STAMP_TLV_DIRECT, cat({be32(st.stxc), garbage})), false, st.ssid));
+    Reply r =
+        reflect(request(req(STAMP_TLV_DIRECT, cat({be32(st.stxc), garbage})), false, st.ssid));
     EXPECT_TLVS(r, tlv(0, STAMP_TLV_DIRECT, cat({be32(st.stxc), be32(st.want), be32(st.want)})));
   }
 }
@@ -388,7 +397,8 @@ TEST_F(TlvReflector, FollowUpCarriesThePreviousReplysT3) {
   // The first reply of the session has no predecessor.
   Reply r0 = reflect(s);
   EXPECT_TLVS(r0, tlv(0, STAMP_TLV_FOLLOW_UP, zeros(16)));
-  EXPECT_EQ(r0.run.markOut, STAMP_REFLECT_MARK | STAMP_REFLECT_MARK_T3 | uint32_t(r0.view.payloadOff));
+  EXPECT_EQ(r0.run.markOut,
+            STAMP_REFLECT_MARK | STAMP_REFLECT_MARK_T3 | uint32_t(r0.view.payloadOff));
   uint64_t prevT3 = 0;
   uint32_t prevSeq = 0;
   Reply prev = r0;
@@ -417,19 +427,23 @@ TEST_F(TlvReflector, HmacTlvWithoutKeyIsAnIntegrityFailure) {
   auto before = loTlvCounters(*bpf_);
   // No key to verify with (unauthenticated, no HMAC TLV control): the TLVs
   // come back as received, each with I = 1, and nothing is acted on.
-  PacketSpec s = request(cat({req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
-                              req(STAMP_TLV_HMAC, fill(16, 0x5a)), req(STAMP_TLV_PADDING, zeros(3))}));
+  PacketSpec s =
+      request(cat({req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), req(STAMP_TLV_HMAC, fill(16, 0x5a)),
+                   req(STAMP_TLV_PADDING, zeros(3))}));
   Reply r = reflect(s);
   EXPECT_TLVS(r, cat({tlv(U | I, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
-                      tlv(U | I, STAMP_TLV_HMAC, fill(16, 0x5a)), tlv(U | I, STAMP_TLV_PADDING, zeros(3))}));
+                      tlv(U | I, STAMP_TLV_HMAC, fill(16, 0x5a)),
+                      tlv(U | I, STAMP_TLV_PADDING, zeros(3))}));
   EXPECT_EQ(r.view.tos, 0) << "DSCP1 not applied";
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .integrity = 1});
 }
 
 TEST_F(TlvReflector, MisplacedHmacTlvIsAnIntegrityFailure) {
   // A TLV other than Extra Padding after the HMAC TLV (4.8).
-  Reply r = reflect(request(cat({req(STAMP_TLV_HMAC, zeros(16)), req(STAMP_TLV_TS_INFO, zeros(4))})));
-  EXPECT_TLVS(r, cat({tlv(U | I, STAMP_TLV_HMAC, zeros(16)), tlv(U | I, STAMP_TLV_TS_INFO, zeros(4))}));
+  Reply r =
+      reflect(request(cat({req(STAMP_TLV_HMAC, zeros(16)), req(STAMP_TLV_TS_INFO, zeros(4))})));
+  EXPECT_TLVS(
+      r, cat({tlv(U | I, STAMP_TLV_HMAC, zeros(16)), tlv(U | I, STAMP_TLV_TS_INFO, zeros(4))}));
 }
 
 TEST_F(TlvReflector, UnknownTypesGetU) {
@@ -437,11 +451,12 @@ TEST_F(TlvReflector, UnknownTypesGetU) {
   // Reserved 0 and 255, an unassigned 100, experimental 250, RFC 9503's 10
   // (not implemented): copied with U = 1 (also when the sender cleared
   // it), the flags' other bits cleared; the Padding between is understood.
-  Reply r = reflect(request(cat({tlv(0, 0, {}), tlv(U | M | I | 0x1f, 255, Bytes{1}),
-                                 req(100, Bytes{1, 2, 3}), req(250, zeros(2)),
-                                 req(STAMP_TLV_PADDING, zeros(1)), req(10, fill(8, 3))})));
-  EXPECT_TLVS(r, cat({tlv(U, 0, {}), tlv(U, 255, Bytes{1}), tlv(U, 100, Bytes{1, 2, 3}),
-                      tlv(U, 250, zeros(2)), tlv(0, STAMP_TLV_PADDING, zeros(1)), tlv(U, 10, fill(8, 3))}));
+  Reply r = reflect(
+      request(cat({tlv(0, 0, {}), tlv(U | M | I | 0x1f, 255, Bytes{1}), req(100, Bytes{1, 2, 3}),
+                   req(250, zeros(2)), req(STAMP_TLV_PADDING, zeros(1)), req(10, fill(8, 3))})));
+  EXPECT_TLVS(
+      r, cat({tlv(U, 0, {}), tlv(U, 255, Bytes{1}), tlv(U, 100, Bytes{1, 2, 3}),
+              tlv(U, 250, zeros(2)), tlv(0, STAMP_TLV_PADDING, zeros(1)), tlv(U, 10, fill(8, 3))}));
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 1, .unknown = 5});
 }
 
@@ -470,7 +485,8 @@ TEST_F(TlvReflector, MalformedTlvsStopTheWalk) {
       {"HMAC Length 12", req(STAMP_TLV_HMAC, zeros(12)), tlv(M, STAMP_TLV_HMAC, zeros(12))},
       {"Timestamp Information Length 3", req(STAMP_TLV_TS_INFO, zeros(3)),
        tlv(M, STAMP_TLV_TS_INFO, zeros(3))},
-      {"Location Length 2", req(STAMP_TLV_LOCATION, zeros(2)), tlv(M, STAMP_TLV_LOCATION, zeros(2))},
+      {"Location Length 2", req(STAMP_TLV_LOCATION, zeros(2)),
+       tlv(M, STAMP_TLV_LOCATION, zeros(2))},
       // 4.7 with erratum 8339: a Follow-Up TLV of the wrong length gets its
       // Sequence Number and Timestamp zeroed, as far as they are there.
       {"Follow-Up Length 12", req(STAMP_TLV_FOLLOW_UP, fill(12, 0xee)),
@@ -480,7 +496,8 @@ TEST_F(TlvReflector, MalformedTlvsStopTheWalk) {
       // Length beyond the end of the packet.
       {"overrun", cat({pad, tlv(U, STAMP_TLV_PADDING, zeros(6), 7)}),
        cat({padAnswered, tlv(M, STAMP_TLV_PADDING, zeros(6), 7)})},
-      {"overrun by far", tlv(U, STAMP_TLV_COS, zeros(4), 0xffff), tlv(M, STAMP_TLV_COS, zeros(4), 0xffff)},
+      {"overrun by far", tlv(U, STAMP_TLV_COS, zeros(4), 0xffff),
+       tlv(M, STAMP_TLV_COS, zeros(4), 0xffff)},
       // Fewer than 4 octets left: a truncated header.
       {"truncated header, 3 octets", cat({cos, Bytes{U, STAMP_TLV_PADDING, 0}}),
        cat({cosAnswered, Bytes{M, STAMP_TLV_PADDING, 0}})},
@@ -508,8 +525,7 @@ TEST_F(TlvReflector, MoreTlvsThanTheBoundAreCopiedAndCounted) {
   }
   Reply r = reflect(request(sent));
   EXPECT_TLVS(r, want);
-  expectDelta(before, loTlvCounters(*bpf_),
-              {.packets = 1, .tlvs = STAMP_TLV_MAX, .overLimit = 1});
+  expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = STAMP_TLV_MAX, .overLimit = 1});
 
   // Exactly the bound: nothing over.
   before = loTlvCounters(*bpf_);
@@ -541,8 +557,8 @@ TEST_F(TlvReflector, GeneralPathAndZeroUdpChecksum) {
   // IPv4 options (the general path), with an IPv4 UDP checksum of 0 that
   // must stay 0; then a VLAN-tagged IPv6 request.
   const Bytes sent = cat({req(STAMP_TLV_PADDING, zeros(1)), req(STAMP_TLV_TS_INFO, zeros(4))});
-  const Bytes want = cat({tlv(0, STAMP_TLV_PADDING, zeros(1)),
-                          tlv(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2})});
+  const Bytes want =
+      cat({tlv(0, STAMP_TLV_PADDING, zeros(1)), tlv(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2})});
   PacketSpec s = request(sent);
   s.ipOptions = {0x01, 0x01, 0x01, 0x00};
   s.zeroUdpChecksum = true;
@@ -555,22 +571,23 @@ TEST_F(TlvReflector, GeneralPathAndZeroUdpChecksum) {
 // Everything in one packet, as the e2e test sends it.
 TEST_F(TlvReflector, AllTypesTogether) {
   auto before = loTlvCounters(*bpf_);
-  PacketSpec s = request(cat({req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_SRC_IP, zeros(16))})),
-                              req(STAMP_TLV_TS_INFO, zeros(4)), req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
-                              req(STAMP_TLV_DIRECT, cat({be32(1), zeros(8)})),
-                              req(STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
-                              req(STAMP_TLV_FOLLOW_UP, zeros(16)), req(STAMP_TLV_PADDING, zeros(7))}));
+  PacketSpec s = request(cat(
+      {req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_SRC_IP, zeros(16))})),
+       req(STAMP_TLV_TS_INFO, zeros(4)), req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
+       req(STAMP_TLV_DIRECT, cat({be32(1), zeros(8)})), req(STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
+       req(STAMP_TLV_FOLLOW_UP, zeros(16)), req(STAMP_TLV_PADDING, zeros(7))}));
   s.dport = kStatefulPort;
   Reply r = reflect(s);
   Bytes src = addr(kSender4, false);
   src.resize(16, 0);
-  EXPECT_TLVS(r, cat({tlv(0, STAMP_TLV_LOCATION,
-                          cat({be16(kStatefulPort), be16(40000), tlv(0, STAMP_LOC_SRC_IPV4, src)})),
-                      tlv(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2}),
-                      tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
-                      tlv(0, STAMP_TLV_DIRECT, cat({be32(1), be32(1), be32(1)})),
-                      tlv(0, STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
-                      tlv(0, STAMP_TLV_FOLLOW_UP, zeros(16)), tlv(0, STAMP_TLV_PADDING, zeros(7))}));
+  EXPECT_TLVS(r,
+              cat({tlv(0, STAMP_TLV_LOCATION,
+                       cat({be16(kStatefulPort), be16(40000), tlv(0, STAMP_LOC_SRC_IPV4, src)})),
+                   tlv(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2}),
+                   tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
+                   tlv(0, STAMP_TLV_DIRECT, cat({be32(1), be32(1), be32(1)})),
+                   tlv(0, STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
+                   tlv(0, STAMP_TLV_FOLLOW_UP, zeros(16)), tlv(0, STAMP_TLV_PADDING, zeros(7))}));
   EXPECT_EQ(r.view.tos, 46 << 2);
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 7});
   egress(r);
@@ -627,7 +644,8 @@ class TlvSender : public ::testing::Test {
 };
 
 TEST_F(TlvSender, RepliesWithTlvsReachTheDaemon) {
-  const Bytes tlvs = cat({tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), tlv(0, STAMP_TLV_PADDING, zeros(5))});
+  const Bytes tlvs =
+      cat({tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), tlv(0, STAMP_TLV_PADDING, zeros(5))});
   TcRun run;
   ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kLocalPort, tlvs), 0, run));
   EXPECT_EQ(run.verdict, kTcShot) << "a reply is consumed";

@@ -35,7 +35,9 @@ Bytes cat(std::initializer_list<Bytes> parts) {
   for (const auto& p : parts) b.insert(b.end(), p.begin(), p.end());
   return b;
 }
-Bytes zeros(size_t n) { return Bytes(n, 0); }
+Bytes zeros(size_t n) {
+  return Bytes(n, 0);
+}
 
 constexpr uint8_t U = STAMP_TLV_U, M = STAMP_TLV_M, I = STAMP_TLV_I;
 
@@ -53,8 +55,9 @@ TEST(TlvEncode, EveryRequestTlvOctetByOctet) {
   const Bytes fill{0xa1, 0xa2};
   ASSERT_TRUE(tlv::encodeRequest(o, 77, true, fill, out));
   const Bytes want = cat({
-      tlvBytes(U, STAMP_TLV_LOCATION, cat({zeros(4), tlvBytes(U, 1, zeros(8)), tlvBytes(U, 4, zeros(16)),
-                                           tlvBytes(U, 7, zeros(16))})),
+      tlvBytes(U, STAMP_TLV_LOCATION,
+               cat({zeros(4), tlvBytes(U, 1, zeros(8)), tlvBytes(U, 4, zeros(16)),
+                    tlvBytes(U, 7, zeros(16))})),
       tlvBytes(U, STAMP_TLV_TS_INFO, zeros(4)),
       tlvBytes(U, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
       tlvBytes(U, STAMP_TLV_DIRECT, Bytes{0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0}),
@@ -70,13 +73,15 @@ TEST(TlvEncode, PaddingTakesWhatIsLeft) {
   o.timestampInfo = true;
   Bytes out(8 + 10, 0xee);
   ASSERT_TRUE(tlv::encodeRequest(o, 1, false, Bytes{}, out)) << "10 octets left: a TLV of 6";
-  EXPECT_EQ(out, cat({tlvBytes(U, STAMP_TLV_TS_INFO, zeros(4)), tlvBytes(U, STAMP_TLV_PADDING, zeros(6))}));
+  EXPECT_EQ(out, cat({tlvBytes(U, STAMP_TLV_TS_INFO, zeros(4)),
+                      tlvBytes(U, STAMP_TLV_PADDING, zeros(6))}));
 
   Bytes exact(8);
   EXPECT_TRUE(tlv::encodeRequest(o, 1, false, Bytes{}, exact)) << "nothing left: no padding";
   for (size_t extra : {1u, 2u, 3u}) {
     Bytes odd(8 + extra);
-    EXPECT_FALSE(tlv::encodeRequest(o, 1, false, Bytes{}, odd)) << extra << " octets cannot be a TLV";
+    EXPECT_FALSE(tlv::encodeRequest(o, 1, false, Bytes{}, odd))
+        << extra << " octets cannot be a TLV";
   }
   Bytes small(7);
   EXPECT_FALSE(tlv::encodeRequest(o, 1, false, Bytes{}, small));
@@ -85,7 +90,8 @@ TEST(TlvEncode, PaddingTakesWhatIsLeft) {
   o.accessReport = tlv::AccessReportRequest{};
   Bytes ar(tlv::requestSize(o));
   ASSERT_TRUE(tlv::encodeRequest(o, 1, false, Bytes{}, ar));
-  EXPECT_EQ(ar, cat({tlvBytes(U, STAMP_TLV_TS_INFO, zeros(4)), tlvBytes(U, STAMP_TLV_PADDING, zeros(4))}));
+  EXPECT_EQ(ar, cat({tlvBytes(U, STAMP_TLV_TS_INFO, zeros(4)),
+                     tlvBytes(U, STAMP_TLV_PADDING, zeros(4))}));
 
   // No options at all: one Extra Padding TLV (a plain session's size).
   Bytes plain(100);
@@ -123,11 +129,11 @@ TEST(TlvDecode, TypedValues) {
   Bytes v6(16, 0);
   v6[0] = 0xfd;
   v6[15] = 1;
-  auto loc = tlv::decodeLocation(tlv::split(tlvBytes(0, STAMP_TLV_LOCATION,
-                                                     cat({Bytes{3, 0x5e, 0x9c, 0x40},
-                                                          tlvBytes(0, 2, mac), tlvBytes(0, 5, v4),
-                                                          tlvBytes(0, 9, v6), tlvBytes(U, 7, zeros(16))})))
-                                      .tlvs[0]);
+  auto loc = tlv::decodeLocation(
+      tlv::split(tlvBytes(0, STAMP_TLV_LOCATION,
+                          cat({Bytes{3, 0x5e, 0x9c, 0x40}, tlvBytes(0, 2, mac), tlvBytes(0, 5, v4),
+                               tlvBytes(0, 9, v6), tlvBytes(U, 7, zeros(16))})))
+          .tlvs[0]);
   ASSERT_TRUE(loc);
   EXPECT_EQ(loc->dstPort, 862);
   EXPECT_EQ(loc->srcPort, 40000);
@@ -139,7 +145,8 @@ TEST(TlvDecode, TypedValues) {
   EXPECT_FALSE(loc->malformedSub);
 
   auto cos = tlv::decodeClassOfService(
-      tlv::split(tlvBytes(0, STAMP_TLV_COS, Bytes{(46 << 2) | (34 >> 4), ((34 & 0xf) << 4) | (3 << 2) | 1, 0, 0}))
+      tlv::split(tlvBytes(0, STAMP_TLV_COS,
+                          Bytes{(46 << 2) | (34 >> 4), ((34 & 0xf) << 4) | (3 << 2) | 1, 0, 0}))
           .tlvs[0]);
   ASSERT_TRUE(cos);
   EXPECT_EQ(cos->dscp1, 46);
@@ -165,13 +172,16 @@ TEST(TlvDecode, TypedValues) {
 
   // Wrong lengths are refused, not guessed at.
   EXPECT_FALSE(tlv::decodeClassOfService(tlv::split(tlvBytes(0, STAMP_TLV_COS, zeros(5))).tlvs[0]));
-  EXPECT_FALSE(tlv::decodeDirectMeasurement(tlv::split(tlvBytes(0, STAMP_TLV_DIRECT, zeros(8))).tlvs[0]));
-  EXPECT_FALSE(tlv::decodeFollowUp(tlv::split(tlvBytes(0, STAMP_TLV_FOLLOW_UP, zeros(12))).tlvs[0]));
+  EXPECT_FALSE(
+      tlv::decodeDirectMeasurement(tlv::split(tlvBytes(0, STAMP_TLV_DIRECT, zeros(8))).tlvs[0]));
+  EXPECT_FALSE(
+      tlv::decodeFollowUp(tlv::split(tlvBytes(0, STAMP_TLV_FOLLOW_UP, zeros(12))).tlvs[0]));
   EXPECT_FALSE(tlv::decodeLocation(tlv::split(tlvBytes(0, STAMP_TLV_LOCATION, zeros(3))).tlvs[0]));
   EXPECT_FALSE(tlv::decodeAccessReport(tlv::split(tlvBytes(0, STAMP_TLV_COS, zeros(4))).tlvs[0]))
       << "the type is checked too";
   auto badSub = tlv::decodeLocation(
-      tlv::split(tlvBytes(0, STAMP_TLV_LOCATION, cat({zeros(4), tlvBytes(0, 5, zeros(16), 30)}))).tlvs[0]);
+      tlv::split(tlvBytes(0, STAMP_TLV_LOCATION, cat({zeros(4), tlvBytes(0, 5, zeros(16), 30)})))
+          .tlvs[0]);
   ASSERT_TRUE(badSub);
   EXPECT_TRUE(badSub->malformedSub);
 }
@@ -195,8 +205,9 @@ TEST(TlvReport, UnknownSkippedMalformedStopsIntegrityDiscards) {
   r.onReplyTos(46 << 2);
   r.onReply(cat({tlvBytes(U, STAMP_TLV_TS_INFO, zeros(4)), cos}), 16, ctx());
   r.onReply(cat({tlvBytes(M, STAMP_TLV_COS, zeros(5)), ts}), 17, ctx());
-  r.onReply(cat({tlvBytes(I | U, STAMP_TLV_COS, zeros(4)), tlvBytes(I, STAMP_TLV_TS_INFO, zeros(4))}), 16,
-            ctx());
+  r.onReply(
+      cat({tlvBytes(I | U, STAMP_TLV_COS, zeros(4)), tlvBytes(I, STAMP_TLV_TS_INFO, zeros(4))}), 16,
+      ctx());
   json j = r.toJson();
   EXPECT_EQ(j["replies"], 3);
   EXPECT_EQ(j["integrity_failed"], 1);
@@ -204,7 +215,8 @@ TEST(TlvReport, UnknownSkippedMalformedStopsIntegrityDiscards) {
   EXPECT_EQ(j["timestamp_info"]["received"], 2) << "after M, the TLV is not even looked at";
   EXPECT_EQ(j["timestamp_info"]["unrecognized"], 1);
   EXPECT_EQ(j["timestamp_info"]["integrity"], 1);
-  EXPECT_TRUE(j["timestamp_info"]["last"].is_null()) << "never decoded: U, then M before it, then I";
+  EXPECT_TRUE(j["timestamp_info"]["last"].is_null())
+      << "never decoded: U, then M before it, then I";
   EXPECT_EQ(j["class_of_service"]["received"], 3);
   EXPECT_EQ(j["class_of_service"]["malformed"], 1);
   EXPECT_EQ(j["class_of_service"]["last"]["dscp1"], 46);
@@ -235,7 +247,7 @@ TEST(TlvReport, DirectMeasurementLossAndFollowUpMatch) {
   // 10 sent, the reflector got 8 and sent 8, we got 7.
   r.onReply(cat({dm(10, 8, 8), fu(41, 0xe93c7f0080000000ULL)}), 36, ctx(7));
   r.onReply(fu(42, 0xe93c7f0190000001ULL), 20, ctx(8));  // not the T3 seen
-  r.onReply(fu(0, 0), 20, ctx(9));                        // nothing reported
+  r.onReply(fu(0, 0), 20, ctx(9));                       // nothing reported
   json j = r.toJson();
   EXPECT_EQ(j["direct_measurement"]["last"]["forward_lost"], 2);
   EXPECT_EQ(j["direct_measurement"]["last"]["backward_lost"], 1);
@@ -297,7 +309,9 @@ TEST(TlvReport, AccessReportRetransmitsThenAborts) {
 // offset + 4, holds min(Length, what is left), and TLVs tile the span.
 TEST(TlvDecode, RandomBytesKeepTheInvariants) {
   std::mt19937_64 rng(20240601);
-  TlvReport report(tlv::RequestOptions{.location = true, .timestampInfo = true, .cosDscp = 1,
+  TlvReport report(tlv::RequestOptions{.location = true,
+                                       .timestampInfo = true,
+                                       .cosDscp = 1,
                                        .directMeasurement = true,
                                        .accessReport = tlv::AccessReportRequest{},
                                        .followUp = true});
@@ -393,9 +407,10 @@ TEST(TlvConfig, ErrorsNameTheirPlace) {
     const char* where;
     const char* what;
   } cases[] = {
-      {"[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\ntlv_cos = { dscp = 64 }\n", "t.toml:4:",
-       "out of range 0..63"},
-      {"[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\ntlv_cos = 46\n", "t.toml:4:", "must be a table"},
+      {"[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\ntlv_cos = { dscp = 64 }\n",
+       "t.toml:4:", "out of range 0..63"},
+      {"[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\ntlv_cos = 46\n",
+       "t.toml:4:", "must be a table"},
       {"[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\ntlv_access_report = { access_id = 3 }\n",
        "t.toml:4:", "out of range 1..2"},
       {"[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\ntlv_access_report = { acces_id = 1 }\n",
