@@ -805,9 +805,11 @@ struct {
 static __always_inline void stamp_tlv_reflect(struct __sk_buff *skb, const struct stamp_pkt *p,
                                               __u32 base, __u8 stateful, __u32 idle_s)
 {
+  if (p->payload_len <= base)
+    return; /* the common case: nothing after the base, no lookup */
   __u32 zero = 0;
   struct stamp_tlv_cfg *cfg = bpf_map_lookup_elem(&stamp_tlv_cfg, &zero);
-  if (!cfg || !(cfg->flags & STAMP_TLV_CFG_ON) || p->payload_len <= base)
+  if (!cfg || !(cfg->flags & STAMP_TLV_CFG_ON))
     return;
   struct stamp_tlv_walk *w = stamp_tlv_work();
   if (!w)
