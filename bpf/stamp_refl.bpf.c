@@ -17,6 +17,9 @@
  * sequence per session, kept in the LRU map stamp_refl_sess). The stateful
  * lookup happens only for ports configured so.
  *
+ * RFC 8972 TLVs after the base are answered by stamp_refl_tlv, which
+ * stamp_refl_in tail-calls (bpf/stamp_tlv.bpf.h).
+ *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
  */
 #include "stamp_parse.bpf.h"

@@ -30,7 +30,7 @@ struct {
  * beside stamp_events, whose record layout is fixed. */
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 1 << 22);
+  __uint(max_entries, 1 << 21); /* about 3,900 records of 532 octets */
 } stamp_tlv_ev SEC(".maps");
 
 /* Octets after the base of the reply `p` to session `s`, if it sends TLVs:
