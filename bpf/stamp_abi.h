@@ -42,6 +42,12 @@
 #define STAMP_MAP_REFL_TOS "stamp_refl_tos"
 #define STAMP_PROG_SEND_IN "stamp_send_in"
 #define STAMP_PROG_SEND_OUT "stamp_send_out"
+/* RFC 8972 TLVs (reflector: stamp_tlv.bpf.h; sender: stamp_send.bpf.c). */
+#define STAMP_MAP_TLV_CFG "stamp_tlv_cfg"
+#define STAMP_MAP_TLV_SESS "stamp_tlv_sess"
+#define STAMP_MAP_TLV_COUNTERS "stamp_tlv_cnt"
+#define STAMP_MAP_TLV_SCRATCH "stamp_tlv_wk" /* per-CPU work area, never pinned */
+#define STAMP_MAP_TLV_EVENTS "stamp_tlv_ev"
 
 #define STAMP_PORT_DEFAULT 862
 #define STAMP_UNAUTH_BASE 44
@@ -65,9 +71,14 @@
  * payload, so that egress need not parse the headers again. */
 #define STAMP_REFLECT_MARK 0x57a30000u
 #define STAMP_REFLECT_MARK_MASK 0xffff0000u
-/* In the low half: the reply is authenticated (T3 at octet 16, and egress
- * signs it); the offset is then the low 15 bits. */
-#define STAMP_REFLECT_MARK_AUTH 0x8000u
+/* Low half of the mark: the payload offset (at most 86) in the low byte,
+ * flags above it. STAMP_REFLECT_MARK_T3: the reply carries a Follow-Up
+ * Telemetry TLV, so egress records its T3 for the session's next reply. */
+#define STAMP_REFLECT_MARK_OFF 0x000000ffu
+#define STAMP_REFLECT_MARK_T3 0x00008000u
+/* STAMP_REFLECT_MARK_AUTH: the reply is authenticated (T3 at octet 16, and
+ * egress signs it). */
+#define STAMP_REFLECT_MARK_AUTH 0x00004000u
 
 /* TTL / Hop Limit of reflected packets: 255 lets the sender count the hops
  * of the backward path (255 minus the TTL it sees). */
@@ -253,6 +264,90 @@ struct stamp_auth_counters {
   __u64 no_key;   /* authenticated port without a key in STAMP_MAP_KEYS */
 };
 
+/* ---- RFC 8972 TLVs ---- */
+
+/* TLV header (RFC 8972 section 4): Flags, Type, Length of the Value. */
+#define STAMP_TLV_HDR 4
+#define STAMP_TLV_U 0x80 /* Unrecognized */
+#define STAMP_TLV_M 0x40 /* Malformed */
+#define STAMP_TLV_I 0x20 /* Integrity (HMAC) failed */
+enum stamp_tlv_type {
+  STAMP_TLV_PADDING = 1,   /* Extra Padding, 4.1 */
+  STAMP_TLV_LOCATION = 2,  /* 4.2: Value = ports (4) + sub-TLVs */
+  STAMP_TLV_TS_INFO = 3,   /* Timestamp Information, 4.3: Value >= 4 */
+  STAMP_TLV_COS = 4,       /* Class of Service, 4.4: Value 4 */
+  STAMP_TLV_DIRECT = 5,    /* Direct Measurement, 4.5: Value 12 */
+  STAMP_TLV_ACCESS = 6,    /* Access Report, 4.6: Value 4 */
+  STAMP_TLV_FOLLOW_UP = 7, /* Follow-Up Telemetry, 4.7: Value 16 */
+  STAMP_TLV_HMAC = 8,      /* 4.8: Value 16 */
+};
+/* Location sub-TLV types (RFC 8972 4.2.1); Value lengths 8 or 16. */
+enum stamp_loc_sub {
+  STAMP_LOC_SRC_MAC = 1,   /* request; answered with 2 or 3 */
+  STAMP_LOC_SRC_EUI48 = 2,
+  STAMP_LOC_SRC_EUI64 = 3,
+  STAMP_LOC_DST_IP = 4,    /* request; answered with 5 or 6 */
+  STAMP_LOC_DST_IPV4 = 5,
+  STAMP_LOC_DST_IPV6 = 6,
+  STAMP_LOC_SRC_IP = 7,    /* request; answered with 8 or 9 */
+  STAMP_LOC_SRC_IPV4 = 8,
+  STAMP_LOC_SRC_IPV6 = 9,
+};
+/* Synchronization sources (RFC 8972 5.4) and timestamping methods (5.5). */
+#define STAMP_SYNC_NTP 1
+#define STAMP_SYNC_PTP 2
+#define STAMP_SYNC_SSU 3
+#define STAMP_SYNC_GPS 4
+#define STAMP_SYNC_LOCAL 5
+#define STAMP_TSM_HW 1
+#define STAMP_TSM_SW 2 /* stampd: software timestamps taken in tc */
+#define STAMP_TSM_CP 3
+
+/* TLVs the reflector walks per request, and Location sub-TLVs per Location
+ * TLV; what lies beyond is copied unchanged (and counted). */
+#define STAMP_TLV_MAX 16
+#define STAMP_LOC_SUB_MAX 8
+
+/* STAMP_MAP_TLV_CFG: array of one entry, written by stampd. All zero (never
+ * written): TLVs are not processed, octets after the base are copied as
+ * RFC 8762 says. */
+#define STAMP_TLV_CFG_ON 0x01       /* process TLVs (RFC 8972) */
+#define STAMP_TLV_CFG_LOCATION 0x02 /* answer Location with addresses and
+                                     * ports; otherwise zeros (4.2.2 policy) */
+struct stamp_tlv_cfg {
+  __u64 dscp_allowed; /* bit n set: DSCP n may be used for a reply (CoS TLV
+                       * DSCP1); otherwise RP = 1 and the DSCP received */
+  __u8 flags;         /* STAMP_TLV_CFG_* */
+  __u8 sync_src;      /* STAMP_SYNC_* of this host's clock */
+  __u8 ts_method;     /* STAMP_TSM_* of T2 and T3 */
+  __u8 pad[5];
+};
+
+/* STAMP_MAP_TLV_SESS: LRU hash keyed by stamp_refl_sess_key (4-tuple +
+ * SSID), sized like STAMP_MAP_REFL_SESS: what Direct Measurement and
+ * Follow-Up Telemetry remember per session. */
+#define STAMP_TLV_SESS_HAS_T3 0x1
+struct stamp_tlv_sess {
+  __u32 rx;       /* R_RxC: requests with a Direct Measurement TLV */
+  __u32 tx;       /* R_TxC: replies to them */
+  __u32 last_seq; /* reflector Sequence Number of the last reply stamped */
+  __u32 flags;    /* STAMP_TLV_SESS_* */
+  __u64 last_t3;  /* its Timestamp (T3) as sent: sec << 32 | frac */
+  __u64 last_ns;  /* bpf_ktime_get_ns() of the last request */
+};
+
+/* STAMP_MAP_TLV_COUNTERS: per-CPU hash keyed by ifindex. */
+struct stamp_tlv_counters {
+  __u64 packets;     /* requests whose octets after the base were walked */
+  __u64 tlvs;        /* TLVs understood and answered (U = 0) */
+  __u64 unknown;     /* TLVs answered with U = 1 */
+  __u64 malformed;   /* requests with a malformed TLV (M = 1, walk stopped) */
+  __u64 integrity;   /* requests whose TLVs failed HMAC (I = 1) */
+  __u64 over_limit;  /* requests with more than STAMP_TLV_MAX TLVs */
+  __u64 cos_refused; /* CoS TLVs whose DSCP1 the policy refused (RP = 1) */
+  __u64 no_state;    /* DM / Follow-Up TLVs without session state */
+};
+
 /* ---- Sender ---- */
 
 /* STAMP_MAP_SESSIONS: hash keyed by the session's local UDP port and
@@ -276,6 +371,8 @@ struct stamp_send_session {
 
 /* STAMP_MAP_SEND_KEYS: hash keyed by session_id (__u32), value struct
  * stamp_hmac_key. */
+#define STAMP_SEND_F_TLV 0x40 /* the session sends TLVs: push each reply's
+                               * TLV octets to STAMP_MAP_TLV_EVENTS */
 
 /* stamp_rx_record.flags */
 #define STAMP_RX_HAS_SSID 0x01       /* the reply held octets 14..15 (44 octets) */
@@ -303,6 +400,23 @@ struct stamp_rx_record {
   __u8 reply_ttl;  /* TTL / Hop Limit of the reply's IP header */
   __u8 reply_tos;  /* TOS / Traffic Class of the reply */
   __u8 flags;
+};
+
+/* One record per reply that carried octets after the base, for sessions
+ * with STAMP_SEND_F_TLV, on the ring buffer STAMP_MAP_TLV_EVENTS. It is
+ * submitted before the reply's stamp_rx_record, and the daemon drains this
+ * ring first, so that a reply's TLVs are in before the record that may end
+ * the run. */
+#define STAMP_TLV_CAPTURE 512
+struct stamp_tlv_record {
+  __u32 session_id;
+  __u32 sender_seq;   /* Session-Sender Sequence Number of the reply */
+  __u32 refl_seq;     /* its reflector Sequence Number */
+  __u16 refl_err_est; /* its Error Estimate (Z: the timestamps' format) */
+  __u16 tlv_len;      /* octets after the base in the reply */
+  __u16 captured;     /* of those, the first ones in data[] */
+  __u16 pad;
+  __u8 data[STAMP_TLV_CAPTURE];
 };
 
 #endif /* STAMP_ABI_H */

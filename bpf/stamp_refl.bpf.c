@@ -22,6 +22,8 @@
  * DSCP and ECN of the reply: the request's, which the in-place reply keeps
  * (copy-received-value), unless stamp_refl_tos sets either
  * (use-configured-value); see stamp_tos.bpf.h.
+ * RFC 8972 TLVs after the base are answered by stamp_refl_tlv, which
+ * stamp_refl_in tail-calls (bpf/stamp_tlv.bpf.h).
  *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
  */
@@ -97,6 +99,7 @@ static __always_inline struct stamp_auth_counters *auth_counters_for(__u32 ifind
   bpf_map_update_elem(&stamp_auth_cnt, &ifindex, &zero, BPF_NOEXIST);
   return bpf_map_lookup_elem(&stamp_auth_cnt, &ifindex);
 }
+#include "stamp_tlv.bpf.h"
 
 static __always_inline struct stamp_refl_counters *counters_for(__u32 ifindex)
 {
@@ -495,6 +498,8 @@ int stamp_refl_in(struct __sk_buff *skb)
       return drop(cnt, STAMP_DROP_MALFORMED);
     if (cnt)
       cnt->reflected++;
+    /* RFC 8972 TLVs after the 112-octet base (a tail call when there are). */
+    stamp_tlv_reflect(skb, &p, STAMP_AUTH_BASE, opts.stateful, port->idle_timeout_s);
     return bpf_redirect(skb->ifindex, 0);
   }
 
@@ -518,6 +523,8 @@ int stamp_refl_in(struct __sk_buff *skb)
         return drop(cnt, STAMP_DROP_MALFORMED);
       if (cnt)
         cnt->reflected++;
+      /* RFC 8972 TLVs after the base. */
+      stamp_tlv_reflect(skb, &p, STAMP_UNAUTH_BASE, opts.stateful, port->idle_timeout_s);
       return bpf_redirect(skb->ifindex, 0);
     }
   }
@@ -578,6 +585,7 @@ int stamp_refl_in(struct __sk_buff *skb)
   skb->mark = STAMP_REFLECT_MARK | p.payload_off;
   if (cnt)
     cnt->reflected++;
+  stamp_tlv_reflect(skb, &p, STAMP_UNAUTH_BASE, opts.stateful, port->idle_timeout_s);
   return bpf_redirect(skb->ifindex, 0);
 }
 
@@ -586,7 +594,7 @@ int stamp_refl_in(struct __sk_buff *skb)
  * A reply that cannot be signed is dropped: unsigned, the sender would
  * reject it anyway, and no unauthenticated octets leave an authenticated
  * port. */
-static __always_inline int sign_reply(struct __sk_buff *skb, __u32 payload_off)
+static __always_inline int sign_reply(struct __sk_buff *skb, __u32 payload_off, __u32 mark)
 {
   if (payload_off < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) ||
       payload_off + STAMP_AUTH_BASE > skb->len)
@@ -614,6 +622,10 @@ static __always_inline int sign_reply(struct __sk_buff *skb, __u32 payload_off)
   auth_sign_now(key, w);
   if (auth_store_now(skb, w, payload_off, payload_off - 2))
     return TC_ACT_SHOT;
+  if (mark & STAMP_REFLECT_MARK_T3) {
+    __be32 t3[2] = {t3_sec, t3_frac};
+    stamp_tlv_record_t3(skb, t3); /* for the session's next Follow-Up TLV */
+  }
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)
     cnt->t3_stamped++;
@@ -625,10 +637,11 @@ int stamp_refl_out(struct __sk_buff *skb)
 {
   if ((skb->mark & STAMP_REFLECT_MARK_MASK) != STAMP_REFLECT_MARK)
     return STAMP_TC_NEXT;
-  __u32 payload_off = skb->mark & ~STAMP_REFLECT_MARK_MASK;
+  __u32 mark = skb->mark;
+  __u32 payload_off = mark & STAMP_REFLECT_MARK_OFF;
   skb->mark = 0;
-  if (payload_off & STAMP_REFLECT_MARK_AUTH)
-    return sign_reply(skb, payload_off & ~STAMP_REFLECT_MARK_AUTH);
+  if (mark & STAMP_REFLECT_MARK_AUTH)
+    return sign_reply(skb, payload_off, mark);
   if (payload_off < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) ||
       payload_off + STAMP_UNAUTH_BASE > skb->len)
     return STAMP_TC_NEXT;
@@ -665,6 +678,8 @@ int stamp_refl_out(struct __sk_buff *skb)
   /* The UDP checksum field sits 2 octets before the payload. */
   if (bpf_l4_csum_replace(skb, payload_off - 2, 0, (__u32)sum, BPF_F_MARK_MANGLED_0))
     return STAMP_TC_NEXT;
+  if (mark & STAMP_REFLECT_MARK_T3)
+    stamp_tlv_record_t3(skb, t3); /* for the session's next Follow-Up TLV */
 
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)

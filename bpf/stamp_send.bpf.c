@@ -54,6 +54,45 @@ static __always_inline int sign_request(struct __sk_buff *skb, const struct stam
   return STAMP_TC_NEXT;
 }
 
+/* The TLV octets of replies to sessions with STAMP_SEND_F_TLV (RFC 8972),
+ * beside stamp_events, whose record layout is fixed. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 21); /* about 3,900 records of 532 octets */
+} stamp_tlv_ev SEC(".maps");
+
+/* Octets after the base of the reply `p` to session `s`, if it sends TLVs:
+ * one stamp_tlv_record, the first STAMP_TLV_CAPTURE of them. `base` is 44,
+ * or 112 for an authenticated session. A full ring loses
+ * the record, not the reply. */
+static __always_inline void push_tlvs(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                      const struct stamp_send_session *s, __u32 base,
+                                      __be32 sender_seq, __be32 refl_seq, __be16 refl_err_est)
+{
+  if (!(s->flags & STAMP_SEND_F_TLV) || p->payload_len <= base)
+    return;
+  __u32 len = p->payload_len - base;
+  __u64 cap = len < STAMP_TLV_CAPTURE ? len : STAMP_TLV_CAPTURE;
+  asm volatile("%0 &= 1023" : "+r"(cap)); /* a bound the verifier sees */
+  if (cap == 0 || cap > STAMP_TLV_CAPTURE)
+    return;
+  struct stamp_tlv_record *rec = bpf_ringbuf_reserve(&stamp_tlv_ev, sizeof(*rec), 0);
+  if (!rec)
+    return;
+  rec->session_id = s->session_id;
+  rec->sender_seq = bpf_ntohl(sender_seq);
+  rec->refl_seq = bpf_ntohl(refl_seq);
+  rec->refl_err_est = bpf_ntohs(refl_err_est);
+  rec->pad = 0;
+  rec->tlv_len = len > 0xffff ? 0xffff : len;
+  rec->captured = cap;
+  if (bpf_skb_load_bytes(skb, p->payload_off + base, rec->data, cap)) {
+    bpf_ringbuf_discard(rec, 0);
+    return;
+  }
+  bpf_ringbuf_submit(rec, 0);
+}
+
 static __always_inline int addr_eq(const struct stamp_addr_key *a, const struct stamp_addr_key *b)
 {
   __u64 x[2], y[2];
@@ -114,6 +153,9 @@ static __always_inline int auth_reply(struct __sk_buff *skb, const struct stamp_
   __u8 flags = STAMP_RX_HAS_SSID | STAMP_RX_HAS_SENDER_TTL |
                (auth_verify_now(key, w) ? STAMP_RX_AUTH : STAMP_RX_AUTH_FAIL);
   const struct stamp_refl_auth *r = (const void *)w->now;
+  /* TLVs after the 112-octet base (only a verified reply's are used). */
+  if (flags & STAMP_RX_AUTH)
+    push_tlvs(skb, p, s, STAMP_AUTH_BASE, r->sender_seq, r->seq, r->err_est);
   struct stamp_rx_record *rec = bpf_ringbuf_reserve(&stamp_events, sizeof(*rec), 0);
   if (!rec)
     return STAMP_TC_NEXT;
@@ -175,6 +217,8 @@ int stamp_send_in(struct __sk_buff *skb)
   struct stamp_rx_record *rec = bpf_ringbuf_reserve(&stamp_events, sizeof(*rec), 0);
   if (!rec)
     return STAMP_TC_NEXT; /* ring full: the daemon's socket still gets the reply */
+  /* before the record, which may end the run */
+  push_tlvs(skb, &p, s, STAMP_UNAUTH_BASE, r.sender_seq, r.seq, r.err_est);
   rec->session_id = s->session_id;
   rec->sender_seq = bpf_ntohl(r.sender_seq);
   rec->refl_seq = bpf_ntohl(r.seq);

@@ -27,6 +27,7 @@
 
 #include "control_protocol.hpp"
 #include "duration.hpp"
+#include "timefmt.hpp"
 
 namespace {
 
@@ -154,6 +155,8 @@ int printError(const json& resp) {
   return kExitError;
 }
 
+void printTlvs(const json& t);
+
 void printSummary(const json& s) {
   uint64_t sent = s.value("sent", 0), received = s.value("received", 0), lost = s.value("lost", 0);
   std::printf("--- %s (%s port %d) statistics ---\n", s.value("session", std::string()).c_str(),
@@ -231,6 +234,67 @@ void printSummary(const json& s) {
         "(%s); the trusted one-way figures (JSON one_way) leave them out\n",
         (unsigned long long)nFlagged, why.c_str());
   }
+  if (s.contains("tlvs") && s["tlvs"].is_object()) printTlvs(s["tlvs"]);
+}
+
+// What came back in RFC 8972 TLVs ("tlvs" of the summary), one line a type.
+void printTlvs(const json& t) {
+  std::printf(
+      "TLVs: %llu replies carried TLVs, %llu discarded for integrity (I), %llu stopped "
+      "at a malformed TLV (M)\n",
+      (unsigned long long)t.value("replies", 0), (unsigned long long)t.value("integrity_failed", 0),
+      (unsigned long long)t.value("stopped_malformed", 0));
+  for (const auto& [name, e] : t.items()) {
+    if (!e.is_object()) continue;
+    std::string line = "  " + name + ": " + std::to_string(e.value("received", 0)) + " received";
+    for (auto [key, flag] :
+         {std::pair{"unrecognized", "U"}, {"malformed", "M"}, {"integrity", "I"}})
+      if (e.value(key, 0) > 0) line += std::string(", ") + flag + " " + e[key].dump();
+    const json last = e.value("last", json());
+    auto str = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    if (last.is_object()) {
+      if (name == "location")
+        line += "; reflector " + str(last.value("destination_ip", json())) + " port " +
+                str(last.value("destination_port", json())) + ", sender seen as " +
+                str(last.value("source_ip", json())) + " port " +
+                str(last.value("source_port", json())) + ", source MAC " +
+                str(last.value("source_mac", json()));
+      else if (name == "timestamp_info")
+        line += "; T2 " + str(last.value("sync_source_in", json())) + "/" +
+                str(last.value("timestamp_in", json())) + ", T3 " +
+                str(last.value("sync_source_out", json())) + "/" +
+                str(last.value("timestamp_out", json()));
+      else if (name == "class_of_service")
+        line += "; DSCP1 " + str(last.value("dscp1", json())) +
+                (last.value("rp", 0) ? " refused (RP 1)" : " applied") + ", reply DSCP " +
+                str(last.value("reply_dscp", json())) + ", arrived with DSCP2 " +
+                str(last.value("dscp2", json())) + " ECN " + str(last.value("ecn", json()));
+      else if (name == "direct_measurement")
+        line += "; S_TxC " + str(last.value("s_txc", json())) + " R_RxC " +
+                str(last.value("r_rxc", json())) + " R_TxC " + str(last.value("r_txc", json())) +
+                " S_RxC " + str(last.value("s_rxc", json())) + " (lost " +
+                str(last.value("forward_lost", json())) + " forward, " +
+                str(last.value("backward_lost", json())) + " backward)";
+      else if (name == "access_report")
+        line += "; access ID " + str(last.value("access_id", json())) + ", return code " +
+                str(last.value("return_code", json()));
+      else if (name == "follow_up")
+        line += "; last names reflector seq " + str(last.value("sequence", json())) + " sent at " +
+                (last.value("timestamp_ns", json()).is_number()
+                     ? stamp::formatRfc3339(last["timestamp_ns"].get<int64_t>())
+                     : std::string("-")) +
+                " (" + str(last.value("mode", json())) + ")";
+    }
+    if (name == "access_report")
+      line += "; sent " + std::to_string(e.value("sent", 0)) + " time(s), " +
+              (e.value("acknowledged", false) ? "acknowledged"
+               : e.value("aborted", false)    ? "aborted unacknowledged"
+                                              : "not acknowledged");
+    if (name == "follow_up" && e.contains("t3_matched"))
+      line += "; " + e["t3_matched"].dump() + " matched the T3 seen, " + e["t3_mismatched"].dump() +
+              " did not";
+    std::printf("%s\n", line.c_str());
+  }
 }
 
 int cmdStatus(Connection& c, bool asJson) {
@@ -271,6 +335,17 @@ int cmdStatus(Connection& c, bool asJson) {
                 ifname.c_str(), i.value("attach", std::string()).c_str(), i["rx"].dump().c_str(),
                 i["reflected"].dump().c_str(), i["fragments"].dump().c_str(),
                 drops.empty() ? " none" : drops.c_str());
+    const json t = i.value("tlvs", json::object());
+    if (t.value("requests", 0) > 0)
+      std::printf(
+          "    TLVs: %s requests, %s answered, %s unrecognized (U), %s malformed (M), %s "
+          "integrity (I), %s over the 16-TLV walk, %s CoS refused\n",
+          t["requests"].dump().c_str(), t.value("answered", json(0)).dump().c_str(),
+          t.value("unrecognized", json(0)).dump().c_str(),
+          t.value("malformed", json(0)).dump().c_str(),
+          t.value("integrity", json(0)).dump().c_str(),
+          t.value("over_limit", json(0)).dump().c_str(),
+          t.value("cos_refused", json(0)).dump().c_str());
   }
   std::printf("sessions running: %d\n", s.value("sessions_running", 0));
   json store = s.value("results_store", json::object());
@@ -564,6 +639,24 @@ int main(int argc, char** argv) {
   start->add_option("--ecn", ecn, "ECN of the test packets: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE")
       ->check(CLI::Range(0, 3));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
+  // RFC 8972 TLVs in every test packet.
+  int tlvPadding = -1, tlvCos = -1;
+  bool tlvLocation = false, tlvTimestampInfo = false, tlvDirect = false, tlvFollowUp = false;
+  std::string tlvAccessReport;
+  start->add_option("--tlv-padding", tlvPadding, "an Extra Padding TLV of N octets")
+      ->check(CLI::Range(0, 8952));
+  start->add_flag("--tlv-location", tlvLocation,
+                  "Location TLV: the reflector reports the addresses, ports and MAC it saw");
+  start->add_flag("--tlv-timestamp-info", tlvTimestampInfo,
+                  "Timestamp Information TLV: the reflector's sync source and method");
+  start->add_option("--tlv-cos", tlvCos, "Class of Service TLV asking this DSCP for the reply")
+      ->check(CLI::Range(0, 63));
+  start->add_flag("--tlv-direct-measurement", tlvDirect,
+                  "Direct Measurement TLV: the reflector's packet counters");
+  start->add_flag("--tlv-follow-up", tlvFollowUp,
+                  "Follow-Up Telemetry TLV: the previous reply's sequence and T3");
+  start->add_option("--tlv-access-report", tlvAccessReport,
+                    "Access Report TLV: ACCESS_ID[,RETURN_CODE] (1 3GPP, 2 non-3GPP)");
   std::string reflectorMode = "stateless";
   start
       ->add_option("--reflector-mode", reflectorMode,
@@ -628,6 +721,32 @@ int main(int argc, char** argv) {
       }
     }
     if (requireSync) args["require_sync"] = true;
+    if (!target.empty()) {
+      if (tlvPadding >= 0) args["tlv_padding"] = tlvPadding;
+      if (tlvLocation) args["tlv_location"] = true;
+      if (tlvTimestampInfo) args["tlv_timestamp_info"] = true;
+      if (tlvCos >= 0) args["tlv_cos_dscp"] = tlvCos;
+      if (tlvDirect) args["tlv_direct_measurement"] = true;
+      if (tlvFollowUp) args["tlv_follow_up"] = true;
+      if (!tlvAccessReport.empty()) {
+        unsigned id = 0, code = 1;
+        char extra;
+        int n = std::sscanf(tlvAccessReport.c_str(), "%u,%u%c", &id, &code, &extra);
+        if ((n != 1 && n != 2) || id < 1 || id > 2 || code > 255) {
+          std::fprintf(stderr,
+                       "stampctl: --tlv-access-report takes ACCESS_ID[,RETURN_CODE]: 1 or 2, "
+                       "then 0..255\n");
+          return kExitUsage;
+        }
+        args["tlv_access_report"] = {{"access_id", id}, {"return_code", code}};
+      }
+    } else if (tlvPadding >= 0 || tlvLocation || tlvTimestampInfo || tlvCos >= 0 || tlvDirect ||
+               tlvFollowUp || !tlvAccessReport.empty()) {
+      std::fprintf(stderr,
+                   "stampctl: --tlv-* options are for ad-hoc sessions (--target); a configured "
+                   "session takes its tlv_* keys from stamp.toml\n");
+      return kExitUsage;
+    }
   }
 
   auto conn = Connection::open(socketPath);

@@ -98,20 +98,23 @@ Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxS
   takeLibbpfLog();
   stamp_refl* skel = stamp_refl__open();
   if (!skel) return sysError(errno, "cannot open the embedded reflector BPF object");
-  if (int e = bpf_map__set_max_entries(skel->maps.stamp_refl_sess, maxSessions)) {
-    stamp_refl__destroy(skel);
-    return sysError(e, "cannot size " STAMP_MAP_REFL_SESS " to " + std::to_string(maxSessions));
-  }
+  for (bpf_map* m : {skel->maps.stamp_refl_sess, skel->maps.stamp_tlv_sess})
+    if (int e = bpf_map__set_max_entries(m, maxSessions)) {
+      stamp_refl__destroy(skel);
+      return sysError(
+          e, std::string("cannot size ") + bpf_map__name(m) + " to " + std::to_string(maxSessions));
+    }
   if (!pinDir.empty()) {
-    // A pinned map is adopted only with its exact size; the session table
-    // may be resized, at the price of its sessions.
-    std::string sess = pinDir + "/" STAMP_MAP_REFL_SESS;
-    if (uint32_t was = pinnedMaxEntries(sess); was != 0 && was != maxSessions) {
-      spdlog::info("reflector max_sessions {} -> {}: stateful sessions restart at 0", was,
-                   maxSessions);
-      if (::unlink(sess.c_str()) != 0 && errno != ENOENT) {
-        stamp_refl__destroy(skel);
-        return errnoError("cannot remove " + sess);
+    // A pinned map is adopted only with its exact size; the session tables
+    // may be resized, at the price of their sessions.
+    for (const char* name : {STAMP_MAP_REFL_SESS, STAMP_MAP_TLV_SESS}) {
+      std::string sess = pinDir + "/" + name;
+      if (uint32_t was = pinnedMaxEntries(sess); was != 0 && was != maxSessions) {
+        spdlog::info("reflector max_sessions {} -> {}: {} starts empty", was, maxSessions, name);
+        if (::unlink(sess.c_str()) != 0 && errno != ENOENT) {
+          stamp_refl__destroy(skel);
+          return errnoError("cannot remove " + sess);
+        }
       }
     }
     bpf_map* map;
@@ -119,6 +122,9 @@ Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxS
       // Constants (.rodata: SHA-256's round constants) belong to the
       // program that is loaded, not to the pinned state.
       if (bpf_map__is_internal(map)) continue;
+      // The TLV walk's per-CPU work area holds nothing across packets; not
+      // pinning it lets its layout change between versions.
+      if (std::string(bpf_map__name(map)) == STAMP_MAP_TLV_SCRATCH) continue;
       std::string path = pinDir + "/" + bpf_map__name(map);
       if (int e = bpf_map__set_pin_path(map, path.c_str())) {
         stamp_refl__destroy(skel);
@@ -333,6 +339,21 @@ Result<std::map<unsigned, stamp_auth_counters>> ReflectorBpf::authCounters() con
 
 Result<void> ReflectorBpf::setKeys(const std::vector<uint16_t>& ports, const stamp_hmac_key& key) {
   return syncHash(bpf_map__fd(skel_->maps.stamp_keys), ports, key, STAMP_MAP_KEYS);
+}
+
+Result<void> ReflectorBpf::setTlvConfig(const stamp_tlv_cfg& cfg) {
+  uint32_t key = 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stamp_tlv_cfg), &key, &cfg, BPF_ANY) != 0)
+    return sysError(errno, "cannot update " STAMP_MAP_TLV_CFG);
+  return {};
+}
+
+int ReflectorBpf::tlvSessionMapFd() const {
+  return bpf_map__fd(skel_->maps.stamp_tlv_sess);
+}
+
+Result<std::map<unsigned, stamp_tlv_counters>> ReflectorBpf::tlvCounters() const {
+  return sumPerCpu<stamp_tlv_counters>(bpf_map__fd(skel_->maps.stamp_tlv_cnt));
 }
 
 Result<std::map<unsigned, stamp_refl_counters>> ReflectorBpf::counters() const {

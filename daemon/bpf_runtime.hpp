@@ -29,8 +29,9 @@ class ReflectorBpf {
   // With a `pinDir`, the maps are pinned there (and adopted from there when
   // a compatible pin exists, counters and all), and attach() pins its links
   // there too, adopting pinned ones by swapping in the new programs.
-  // `maxSessions` sizes the stateful session table (STAMP_MAP_REFL_SESS);
-  // a pinned table of another size is replaced, its sessions restart at 0.
+  // `maxSessions` sizes the stateful session table (STAMP_MAP_REFL_SESS)
+  // and the TLV session state (STAMP_MAP_TLV_SESS); a pinned table of
+  // another size is replaced, its sessions restart at 0.
   static Result<ReflectorBpf> load(const std::string& pinDir = {},
                                    uint32_t maxSessions = STAMP_REFL_SESS_DEFAULT);
   // Removes every pin under `pinDir` and detaches what they held; for
@@ -73,6 +74,12 @@ class ReflectorBpf {
   Result<std::map<unsigned, stamp_auth_counters>> authCounters() const;
   // The key midstates of the authenticated ports (exactly these ports).
   Result<void> setKeys(const std::vector<uint16_t>& ports, const stamp_hmac_key& key);
+  // RFC 8972 TLV processing: its configuration (all zero until written:
+  // TLVs copied unchanged), counters per ifindex summed over CPUs, and the
+  // per-session Direct Measurement / Follow-Up state (for tests).
+  Result<void> setTlvConfig(const stamp_tlv_cfg& cfg);
+  Result<std::map<unsigned, stamp_tlv_counters>> tlvCounters() const;
+  int tlvSessionMapFd() const;
   // The stateful session table: its fd (for status and tests), its size as
   // loaded, and how many sessions it holds now.
   int sessionMapFd() const;

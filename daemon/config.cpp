@@ -284,6 +284,30 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
              r.ports.push_back(uint16_t(*v));
          }
        }},
+      {"tlvs", boolean(r.tlvs)},
+      {"tlv_location_report", boolean(r.tlvLocationReport)},
+      {"tlv_cos_allowed_dscp",
+       [&r](const toml::node& n, const std::string& key, Errors& e) {
+         const toml::array* a = n.as_array();
+         if (!a) return e.add(n.source(), "'" + key + "' must be an array of DSCP values 0..63");
+         r.tlvCosAllowedDscp = 0;
+         for (const auto& x : *a) {
+           auto v = x.is_integer() ? x.value<int64_t>() : std::nullopt;
+           if (!v || *v < 0 || *v > 63)
+             e.add(x.source(), "'" + key + "': a DSCP value is an integer 0..63");
+           else
+             r.tlvCosAllowedDscp |= uint64_t{1} << *v;
+         }
+       }},
+      {"tlv_sync_source",
+       [&r](const toml::node& n, const std::string& key, Errors& e) {
+         auto v = n.value<std::string>();
+         static const char* kSources[] = {"auto", "ntp", "ptp", "ssu_bits", "gnss", "local"};
+         if (v && std::find(std::begin(kSources), std::end(kSources), *v) != std::end(kSources))
+           r.tlvSyncSource = *v;
+         else
+           e.add(n.source(), "'" + key + "' must be one of auto, ntp, ptp, ssu_bits, gnss, local");
+       }},
       {"addresses",
        [&r](const toml::node& n, const std::string& key, Errors& e) {
          const toml::array* a = n.as_array();
@@ -313,6 +337,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
         continue;
       }
       SessionConfig s;
+      uint32_t tlvPadding = 0;
       std::map<std::string, Handler> keys = {
           {"name", str(s.name)},
           {"target", str(s.target)},
@@ -356,6 +381,51 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
              auto v = n.value<std::string>();
              if (v && (*v == "stateless" || *v == "stateful")) s.statefulReflector = *v == "stateful";
              else e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
+           }},
+          {"tlv_padding",
+           [&s, &tlvPadding, h = integer(tlvPadding, 0, 8952)](const toml::node& n,
+                                                               const std::string& key, Errors& e) {
+             h(n, key, e);
+             if (n.is_integer()) s.tlvs.padding = tlvPadding;
+           }},
+          {"tlv_location", boolean(s.tlvs.location)},
+          {"tlv_timestamp_info", boolean(s.tlvs.timestampInfo)},
+          {"tlv_direct_measurement", boolean(s.tlvs.directMeasurement)},
+          {"tlv_follow_up", boolean(s.tlvs.followUp)},
+          {"tlv_cos",
+           [&s](const toml::node& n, const std::string& key, Errors& e) {
+             const toml::table* t = n.as_table();
+             if (!t)
+               return e.add(n.source(), "'" + key + "' must be a table such as { dscp = 46 }");
+             uint8_t dscp = 0;
+             bool has = false;
+             walk(*t, key + ".",
+                  {{"dscp",
+                    [&](const toml::node& d, const std::string& k, Errors& er) {
+                      integer(dscp, 0, 63)(d, k, er);
+                      has = true;
+                    }}},
+                  e);
+             if (!has) return e.add(n.source(), "'" + key + "' needs 'dscp' (0..63)");
+             s.tlvs.cosDscp = dscp;
+           }},
+          {"tlv_access_report",
+           [&s](const toml::node& n, const std::string& key, Errors& e) {
+             const toml::table* t = n.as_table();
+             if (!t)
+               return e.add(n.source(), "'" + key +
+                                            "' must be a table such as { access_id = 1, "
+                                            "return_code = 1 }");
+             tlv::AccessReportRequest ar;
+             walk(*t, key + ".",
+                  {{"access_id", integer(ar.accessId, 1, 2)},
+                   {"return_code", integer(ar.returnCode, 0, 255)},
+                   {"timeout", duration(s.tlvAccessReportTimeout)},
+                   {"retries", integer(s.tlvAccessReportRetries, 0, 100)}},
+                  e);
+             if (s.tlvAccessReportTimeout <= std::chrono::nanoseconds(0))
+               e.add(n.source(), "'" + key + ".timeout' must be positive");
+             s.tlvs.accessReport = ar;
            }},
       };
       walk(*t, key + ".", keys, e);

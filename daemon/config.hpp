@@ -13,6 +13,7 @@
 #include "duration.hpp"
 #include "netif.hpp"
 #include "result.hpp"
+#include "tlv.hpp"
 
 namespace stamp {
 
@@ -50,6 +51,16 @@ struct ReflectorConfig {
   // DSCP (0..63) and ECN (0..3) of the replies; unset ("copy"): those the
   // request arrived with.
   std::optional<uint8_t> dscp, ecn;
+  // RFC 8972 TLVs: processed (false: the octets after the base are copied
+  // as RFC 8762 says); the Location TLV answered with addresses and ports
+  // (false: zeros, RFC 8972 4.2.2); the DSCP values a Class of Service TLV
+  // may ask for its reply (bit n: DSCP n; others get RP = 1); the sync
+  // source the Timestamp Information TLV names ("auto": ntp when the clock
+  // is synchronised, local otherwise).
+  bool tlvs = true;
+  bool tlvLocationReport = true;
+  uint64_t tlvCosAllowedDscp = ~uint64_t{0};
+  std::string tlvSyncSource = "auto";
   bool operator==(const ReflectorConfig&) const = default;
 };
 
@@ -95,6 +106,11 @@ struct SessionConfig {
   // RFC 8972 3: a reflector that zeroes the SSID does not support it; stop
   // the run then (otherwise the replies are used and counted).
   bool stopOnZeroSsid = false;
+  // RFC 8972 TLVs every test packet carries (tlv_* keys), and the Access
+  // Report's retransmission timer and count (RFC 8972 4.6).
+  tlv::RequestOptions tlvs;
+  std::chrono::nanoseconds tlvAccessReportTimeout = std::chrono::seconds(3);
+  uint32_t tlvAccessReportRetries = 4;
   bool operator==(const SessionConfig&) const = default;
 };
 

@@ -97,10 +97,15 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   }
 
   Daemon* raw = d.get();
-  auto sender = SenderBpf::load([raw](const stamp_rx_record& rec) {
-    auto it = raw->byId_.find(rec.session_id);
-    if (it != raw->byId_.end()) it->second->onRecord(rec, raw->clock_);
-  });
+  auto sender = SenderBpf::load(
+      [raw](const stamp_rx_record& rec) {
+        auto it = raw->byId_.find(rec.session_id);
+        if (it != raw->byId_.end()) it->second->onRecord(rec, raw->clock_);
+      },
+      [raw](const stamp_tlv_record& rec) {
+        auto it = raw->byId_.find(rec.session_id);
+        if (it != raw->byId_.end()) it->second->onTlvRecord(rec, raw->clock_);
+      });
   if (!sender) return sender.error();
   d->sender_.emplace(std::move(*sender));
   if (auto r = d->sender_->setClock(d->clock_); !r) return r.error();
@@ -308,6 +313,11 @@ std::map<std::string, stamp_auth_counters> Daemon::authCounters() const {
   return byInterface(reflector_->bpf(), reflector_->bpf().authCounters());
 }
 
+std::map<std::string, stamp_tlv_counters> Daemon::tlvCounters() const {
+  if (!reflector_) return {};
+  return byInterface(reflector_->bpf(), reflector_->bpf().tlvCounters());
+}
+
 std::map<std::string, stamp_refl_counters> Daemon::reflectorCounters() const {
   if (!reflector_) return {};
   return byInterface(reflector_->bpf(), reflector_->bpf().counters());
@@ -320,6 +330,7 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       {"mode", cfg_.reflector.mode == ReflectorMode::Stateful ? "stateful" : "stateless"},
       {"timestamp_format", cfg_.reflector.tsFormat == TsFormat::Ptp ? "ptp" : "ntp"},
       {"authenticated", !cfg_.reflector.authKey.empty()},
+      {"tlvs", cfg_.reflector.tlvs},
       {"interfaces", nlohmann::json::object()}};
   // The key's name only; its value never leaves stampd.
   if (!cfg_.reflector.authKey.empty()) refl["auth_key"] = cfg_.reflector.authKey;
@@ -335,6 +346,7 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
     auto kinds = reflector_->bpf().attachments();
     auto state = stateCounters();
     auto auth = authCounters();
+    auto tlvs = tlvCounters();
     for (const auto& [ifname, c] : reflectorCounters()) {
       nlohmann::json i = {{"attach", kinds[ifname]}};
       i["rx"] = c.rx;
@@ -351,6 +363,11 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       i["auth_verified"] = auth[ifname].verified;
       i["sessions_started"] = state[ifname].sessions_new;
       i["sessions_expired"] = state[ifname].sessions_expired;
+      const stamp_tlv_counters& t = tlvs[ifname];
+      i["tlvs"] = {{"requests", t.packets},        {"answered", t.tlvs},
+                   {"unrecognized", t.unknown},    {"malformed", t.malformed},
+                   {"integrity", t.integrity},     {"over_limit", t.over_limit},
+                   {"cos_refused", t.cos_refused}, {"no_state", t.no_state}};
       refl["interfaces"][ifname] = i;
     }
   }
@@ -984,6 +1001,30 @@ std::string Daemon::renderMetrics() {
     for (auto& [ifname, c] : state)
       m.sample("stamp_reflector_sessions_expired_total", {{"interface", ifname}},
                double(c.sessions_expired));
+    auto tlvs = tlvCounters();
+    m.family("stamp_reflector_tlv_requests_total", "counter",
+             "Requests whose octets after the base were walked as RFC 8972 TLVs.");
+    for (auto& [ifname, c] : tlvs)
+      m.sample("stamp_reflector_tlv_requests_total", {{"interface", ifname}}, double(c.packets));
+    m.family("stamp_reflector_tlvs_total", "counter",
+             "TLVs answered: understood (U = 0) or not (U = 1).");
+    for (auto& [ifname, c] : tlvs) {
+      m.sample("stamp_reflector_tlvs_total", {{"interface", ifname}, {"result", "answered"}},
+               double(c.tlvs));
+      m.sample("stamp_reflector_tlvs_total", {{"interface", ifname}, {"result", "unrecognized"}},
+               double(c.unknown));
+    }
+    m.family("stamp_reflector_tlv_problems_total", "counter",
+             "Requests with a malformed TLV, failed TLV integrity, more TLVs than the walk "
+             "takes; CoS TLVs refused by policy; DM/Follow-Up TLVs without session state.");
+    for (auto& [ifname, c] : tlvs)
+      for (auto [problem, v] : {std::pair{"malformed", c.malformed},
+                                {"integrity", c.integrity},
+                                {"over_limit", c.over_limit},
+                                {"cos_refused", c.cos_refused},
+                                {"no_state", c.no_state}})
+        m.sample("stamp_reflector_tlv_problems_total",
+                 {{"interface", ifname}, {"problem", problem}}, double(v));
     m.family("stamp_reflector_sessions", "gauge",
              "Entries in the stateful session table (idle ones included until evicted).");
     if (auto n = reflector_->bpf().sessionCount())

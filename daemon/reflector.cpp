@@ -42,7 +42,37 @@ Result<Reflector> Reflector::start(const Config& cfg, const KeyRing& keys, Attac
   return r;
 }
 
+// The stamp_tlv_cfg entry for `rc`: what the Timestamp Information TLV
+// names is the clock T2 and T3 come from (tlv_sync_source, or with "auto"
+// NTP when the kernel clock is synchronised and the local oscillator when
+// not) and how they are taken: software timestamps in tc (SW Local).
+namespace {
+
+stamp_tlv_cfg tlvConfigFor(const ReflectorConfig& rc, bool clockSynchronized) {
+  stamp_tlv_cfg c{};
+  if (rc.tlvs) c.flags |= STAMP_TLV_CFG_ON;
+  if (rc.tlvLocationReport) c.flags |= STAMP_TLV_CFG_LOCATION;
+  c.dscp_allowed = rc.tlvCosAllowedDscp;
+  const std::string& src = rc.tlvSyncSource;
+  c.sync_src = src == "ntp"        ? STAMP_SYNC_NTP
+               : src == "ptp"      ? STAMP_SYNC_PTP
+               : src == "ssu_bits" ? STAMP_SYNC_SSU
+               : src == "gnss"     ? STAMP_SYNC_GPS
+               : src == "local"    ? STAMP_SYNC_LOCAL
+               : clockSynchronized ? STAMP_SYNC_NTP
+                                   : STAMP_SYNC_LOCAL;
+  c.ts_method = STAMP_TSM_SW;
+  return c;
+}
+
+}  // namespace
+
+Result<void> Reflector::writeTlvConfig(bool clockSynchronized) {
+  return bpf_.setTlvConfig(tlvConfigFor(rc_, clockSynchronized));
+}
+
 Result<void> Reflector::writePorts(const ReflectorConfig& rc, const KeyRing& keys) {
+  rc_ = rc;
   stamp_port_cfg pc{};
   const stamp_hmac_key* key = rc.authKey.empty() ? nullptr : keys.find(rc.authKey);
   if (!rc.authKey.empty() && !key)
@@ -110,6 +140,7 @@ Result<void> Reflector::refresh() {
   auto clock = readClock();
   if (!clock) return clock.error();
   if (auto res = bpf_.setClock(*clock); !res) return res;
+  if (auto res = writeTlvConfig(clock->synchronized); !res) return res;
 
   std::vector<Ip16> addrs = interfaceAddresses(interfaces_);
   for (const auto& a : extraAddrs_)

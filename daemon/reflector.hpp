@@ -50,7 +50,11 @@ class Reflector {
   Reflector(ReflectorBpf bpf, std::vector<std::string> ifs, std::vector<Ip16> extra)
       : bpf_(std::move(bpf)), interfaces_(std::move(ifs)), extraAddrs_(std::move(extra)) {}
   Result<void> writePorts(const ReflectorConfig& rc, const KeyRing& keys);
+  // The RFC 8972 TLV configuration map, from rc_ and the clock's state
+  // (tlv_sync_source "auto" follows it).
+  Result<void> writeTlvConfig(bool clockSynchronized);
   ReflectorBpf bpf_;
+  ReflectorConfig rc_;
   std::vector<std::string> interfaces_;
   std::vector<Ip16> extraAddrs_;
   std::vector<Ip16> lastAddrs_;

@@ -24,6 +24,14 @@ int onRing(void* ctx, void* data, size_t size) {
   return 0;
 }
 
+int onTlvRing(void* ctx, void* data, size_t size) {
+  // The record is large; hand it over in place (ring memory, 8-aligned).
+  if (size < sizeof(stamp_tlv_record)) return 0;
+  auto* fn = static_cast<SenderBpf::TlvFn*>(ctx);
+  if (*fn) (*fn)(*static_cast<const stamp_tlv_record*>(data));
+  return 0;
+}
+
 }  // namespace
 
 Result<void> writeClockMap(int mapFd, const ClockState& clock) {
@@ -37,9 +45,10 @@ Result<void> writeClockMap(int mapFd, const ClockState& clock) {
   return {};
 }
 
-Result<SenderBpf> SenderBpf::load(RecordFn onRecord) {
+Result<SenderBpf> SenderBpf::load(RecordFn onRecord, TlvFn onTlv) {
   SenderBpf s;
   s.onRecord_ = std::make_unique<RecordFn>(std::move(onRecord));
+  s.onTlv_ = std::make_unique<TlvFn>(std::move(onTlv));
   takeLibbpfLog();
   s.skel_ = stamp_send__open();
   if (!s.skel_) return sysError(errno, "cannot open the embedded sender BPF object");
@@ -48,9 +57,16 @@ Result<SenderBpf> SenderBpf::load(RecordFn onRecord) {
     if (std::string log = takeLibbpfLog(); !log.empty()) e.message += "\nverifier/libbpf log:\n" + log;
     return e;
   }
-  s.ring_ = ring_buffer__new(bpf_map__fd(s.skel_->maps.stamp_events), onRing, s.onRecord_.get(),
-                             nullptr);
-  if (!s.ring_) return sysError(errno, "cannot open the " STAMP_MAP_EVENTS " ring buffer");
+  // One epoll set for both rings. consume() drains them in the order they
+  // were added: TLV records first, so that a reply's TLVs are in before the
+  // record that may end its session's run (stamp_send_in submits them in
+  // that order too).
+  s.ring_ =
+      ring_buffer__new(bpf_map__fd(s.skel_->maps.stamp_tlv_ev), onTlvRing, s.onTlv_.get(), nullptr);
+  if (!s.ring_) return sysError(errno, "cannot open the " STAMP_MAP_TLV_EVENTS " ring buffer");
+  if (int e = ring_buffer__add(s.ring_, bpf_map__fd(s.skel_->maps.stamp_events), onRing,
+                               s.onRecord_.get()))
+    return sysError(e, "cannot open the " STAMP_MAP_EVENTS " ring buffer");
   return s;
 }
 
@@ -62,6 +78,7 @@ SenderBpf& SenderBpf::operator=(SenderBpf&& o) noexcept {
     skel_ = std::exchange(o.skel_, nullptr);
     ring_ = std::exchange(o.ring_, nullptr);
     onRecord_ = std::move(o.onRecord_);
+    onTlv_ = std::move(o.onTlv_);
     attached_ = std::move(o.attached_);
     o.attached_.clear();
   }

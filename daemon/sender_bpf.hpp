@@ -22,9 +22,13 @@ namespace stamp {
 class SenderBpf {
  public:
   using RecordFn = std::function<void(const stamp_rx_record&)>;
+  // A reply's TLV octets (sessions with STAMP_SEND_F_TLV); `data` holds
+  // rec.captured octets, valid during the call only.
+  using TlvFn = std::function<void(const stamp_tlv_record& rec)>;
 
-  // Loads the programs; `onRecord` is called from consume() for every reply.
-  static Result<SenderBpf> load(RecordFn onRecord);
+  // Loads the programs; `onRecord` is called from consume() for every reply,
+  // `onTlv` (if set) for every reply that carried TLVs, before its record.
+  static Result<SenderBpf> load(RecordFn onRecord, TlvFn onTlv = {});
 
   SenderBpf(SenderBpf&&) noexcept;
   SenderBpf& operator=(SenderBpf&&) noexcept;
@@ -56,6 +60,7 @@ class SenderBpf {
   stamp_send* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   std::unique_ptr<RecordFn> onRecord_;  // stable address: the ring's context
+  std::unique_ptr<TlvFn> onTlv_;
   std::vector<TcAttachment> attached_;
 };
 

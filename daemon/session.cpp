@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -32,9 +33,30 @@ Result<SessionSpec> checked(SessionSpec s) {
   if (s.size < kUnauthBase)
     return makeError(EINVAL,
                      "size " + std::to_string(s.size) + " is below the 44-octet STAMP base");
+  const size_t base = s.authKey.empty() ? kUnauthBase : kAuthBase;
   if (!s.authKey.empty() && s.size < kAuthBase)
     return makeError(EINVAL, "size " + std::to_string(s.size) +
                                  " is below the 112-octet base of authenticated mode");
+  if (s.tlvs.any()) {
+    // The TLVs set the smallest size; a larger one is filled with Extra
+    // Padding, which needs at least its 4-octet header.
+    const uint32_t need = uint32_t(base + tlv::requestSize(s.tlvs));
+    if (s.size < need) s.size = need;
+    const uint32_t left = s.size - need;
+    if (!s.tlvs.padding && left > 0 && left < tlv::kHeader)
+      return makeError(
+          EINVAL, "size " + std::to_string(s.size) + " leaves " + std::to_string(left) +
+                      " octets after the TLVs, too few for an Extra Padding TLV: "
+                      "use " +
+                      std::to_string(need) + " or at least " + std::to_string(need + tlv::kHeader));
+    if (s.tlvs.cosDscp && *s.tlvs.cosDscp > 63)
+      return makeError(EINVAL, "tlv_cos dscp must be 0..63");
+    if (s.tlvs.accessReport &&
+        (s.tlvs.accessReport->accessId < 1 || s.tlvs.accessReport->accessId > 2))
+      return makeError(EINVAL, "tlv_access_report access_id must be 1 (3GPP) or 2 (non-3GPP)");
+    if (s.accessReportTimeout <= nanoseconds(0))
+      return makeError(EINVAL, "tlv_access_report timeout must be positive");
+  }
   if (s.size > kMaxSize)
     return makeError(EINVAL,
                      "size " + std::to_string(s.size) + " exceeds " + std::to_string(kMaxSize));
@@ -89,6 +111,9 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   // The default size is the unauthenticated base; authenticated, the base
   // is 112.
   if (!s.authKey.empty() && s.size == kUnauthBase) s.size = kAuthBase;
+  s.tlvs = c.tlvs;
+  s.accessReportTimeout = c.tlvAccessReportTimeout;
+  s.accessReportRetries = c.tlvAccessReportRetries;
   return checked(s);
 }
 
@@ -130,6 +155,21 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
     if (fmt != "ntp" && fmt != "ptp")
       return makeError(EINVAL, "timestamp_format must be ntp or ptp");
     s.tsFormat = fmt == "ptp" ? TsFormat::Ptp : TsFormat::Ntp;
+    // RFC 8972 TLVs (stampctl --tlv-*).
+    if (a.contains("tlv_padding")) s.tlvs.padding = a["tlv_padding"].get<uint32_t>();
+    s.tlvs.location = a.value("tlv_location", false);
+    s.tlvs.timestampInfo = a.value("tlv_timestamp_info", false);
+    if (a.contains("tlv_cos_dscp")) s.tlvs.cosDscp = a["tlv_cos_dscp"].get<uint8_t>();
+    s.tlvs.directMeasurement = a.value("tlv_direct_measurement", false);
+    s.tlvs.followUp = a.value("tlv_follow_up", false);
+    if (a.contains("tlv_access_report")) {
+      const auto& ar = a["tlv_access_report"];
+      if (!ar.is_object()) return makeError(EINVAL, "tlv_access_report must be an object");
+      s.tlvs.accessReport = tlv::AccessReportRequest{ar.value("access_id", uint8_t{1}),
+                                                     ar.value("return_code", uint8_t{1})};
+      s.accessReportTimeout = nanoseconds(ar.value("timeout_ns", int64_t{3'000'000'000}));
+      s.accessReportRetries = ar.value("retries", uint32_t{4});
+    }
   } catch (const nlohmann::json::exception& e) {
     return makeError(EINVAL, std::string("bad session argument: ") + e.what());
   }
@@ -142,8 +182,27 @@ Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf,
       loop_(loop),
       bpf_(bpf),
       observer_(std::move(observer)),
-      stats_(spec_.histogram) {
+      stats_(spec_.histogram),
+      tlvReport_(spec_.tlvs) {
   stats_.setStatefulReflector(spec_.statefulReflector);
+  pkt_.assign(spec_.size, 0);
+  // Octets after the base go into TLVs when the session asks for any, and
+  // otherwise into an Extra Padding TLV when there is room for one (RFC 8972
+  // 4.1 recommends it for packets larger than the base; a reflector that
+  // walks TLVs would mark zero padding as unknown TLVs).
+  const size_t after = spec_.size - baseSize();
+  tlvPadding_ = spec_.tlvs.any() || after >= tlv::kHeader;
+  if (tlvPadding_) {
+    // Pseudorandom content, controlled by us (RFC 8972 4.1): never memory.
+    paddingFill_.resize(std::max<size_t>(after, 1));
+    uint64_t x = 0x9e3779b97f4a7c15ULL ^ (uint64_t(id) << 17) ^ uint64_t(realtimeNow());
+    for (auto& b : paddingFill_) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      b = uint8_t(x >> 24);
+    }
+  }
 }
 
 Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, EventLoop& loop,
@@ -229,6 +288,7 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
     v.peer_port = s->spec_.port;
     v.ts_format = s->spec_.tsFormat == TsFormat::Ptp ? STAMP_TS_PTP : STAMP_TS_NTP;
     v.flags = s->spec_.hmac ? STAMP_SEND_F_AUTH : 0;
+    if (s->spec_.tlvs.any()) v.flags |= STAMP_SEND_F_TLV;
     std::memcpy(v.peer.addr, s->spec_.target.data(), 16);
     const stamp_hmac_key* hk = s->spec_.hmac ? &*s->spec_.hmac : nullptr;
     if (auto r = bpf->addSession(s->bpfKey_, v, hk); !r) return r.error();
@@ -308,9 +368,20 @@ void Session::onTimer() {
     armAt(lastSend_ + spec_.timeout);
 }
 
+void Session::fillTlvs(uint32_t seq) {
+  if (!tlvPadding_) return;
+  std::span<uint8_t> rest(pkt_.data() + baseSize(), pkt_.size() - baseSize());
+  const bool ar = tlvReport_.accessReportDue(monotonicNow(), spec_.accessReportTimeout,
+                                             spec_.accessReportRetries);
+  // S_TxC: packets sent in the session, this one included (RFC 8972 4.5).
+  if (!tlv::encodeRequest(spec_.tlvs, seq + 1, ar, paddingFill_, rest))
+    std::fill(rest.begin(), rest.end(), 0);  // checked() makes this unreachable
+}
+
 void Session::sendOne() {
-  std::vector<uint8_t> pkt(spec_.size, 0);
+  std::vector<uint8_t>& pkt = pkt_;
   uint32_t seq = uint32_t(nextIndex_);
+  fillTlvs(seq);
   UnixNs t1 = realtimeNow();
   SenderPacket p;
   p.seq = seq;
@@ -348,6 +419,7 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   r.hasT3 = t3.has_value();
   r.t4 = t4;
   r.late = t4 - t1 > spec_.timeout.count();
+  ++repliesSeen_;
   if (t2) r.forwardFlag = classifyOneWay(*t2 - t1, info.local, info.remote);
   if (t3) r.backwardFlag = classifyOneWay(t4 - *t3, info.local, info.remote);
   stats_.expire(realtimeNow(), spec_.timeout);
@@ -422,7 +494,21 @@ void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   info.length = rec.length;
   info.local = senderEe;
   info.remote = reflEe;
+  tlvReport_.onReplyT3(rec.refl_seq, rec.t3);
+  tlvReport_.onReplyTos(rec.reply_tos);
   record(rec.sender_seq, rec.refl_seq, t1, t2, t3, t4, info);
+}
+
+void Session::onTlvRecord(const stamp_tlv_record& rec, const ClockState& clock) {
+  if (finished_ || !spec_.tlvs.any()) return;
+  TlvReport::Context c;
+  c.reflSeq = rec.refl_seq;
+  c.senderReceived = repliesSeen_ + 1;  // its own record comes next
+  c.reflectorPtp = ErrorEstimate::decode(rec.refl_err_est).ptp;
+  c.taiOffsetSec = clock.taiOffsetSec;
+  c.now = realtimeNow();
+  const size_t n = std::min<size_t>(rec.captured, sizeof(rec.data));
+  tlvReport_.onReply(std::span<const uint8_t>(rec.data, n), rec.tlv_len, c);
 }
 
 void Session::onSocket() {
@@ -487,6 +573,16 @@ void Session::onSocket() {
     info.kernel = false;
     info.local = senderEe;
     info.remote = reflEe;
+    tlvReport_.onReplyT3(r->seq, r->ts.raw());
+    if (spec_.tlvs.any() && size_t(n) > baseSize()) {  // before record(): it may end the run
+      TlvReport::Context c;
+      c.reflSeq = r->seq;
+      c.senderReceived = repliesSeen_ + 1;
+      c.reflectorPtp = reflEe.ptp;
+      c.now = now;
+      std::span<const uint8_t> rest(buf + baseSize(), size_t(n) - baseSize());
+      tlvReport_.onReply(rest, rest.size(), c);
+    }
     record(r->senderSeq, r->seq, t1, t2, t3, t4, info);
   }
 }
@@ -591,6 +687,8 @@ nlohmann::json Session::summary() const {
   // Both ends' clocks as the packets said: one-way figures are only as good
   // as these (RFC 8762 4.1.2 Error Estimate).
   j["clock"] = {{"local", clockJson(localClock())}, {"remote", clockJson(remoteClock_)}};
+  // RFC 8972: what the reflector sent back in the TLVs the session asked for.
+  if (spec_.tlvs.any()) j["tlvs"] = tlvReport_.toJson();
   return j;
 }
 

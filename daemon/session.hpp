@@ -25,8 +25,11 @@
 #include "netif.hpp"
 #include "result.hpp"
 #include "stamp_abi.h"
+#include "codec.hpp"
 #include "hmac.hpp"
 #include "stats.hpp"
+#include "tlv.hpp"
+#include "tlv_report.hpp"
 #include "unique_fd.hpp"
 
 namespace stamp {
@@ -56,6 +59,11 @@ struct SessionSpec {
   // filled in by the daemon from the key file when the run starts.
   std::string authKey;
   std::optional<stamp_hmac_key> hmac;
+  // RFC 8972 TLVs in every test packet; `size` is then at least the base
+  // plus these, and whatever it leaves goes into an Extra Padding TLV.
+  tlv::RequestOptions tlvs;
+  std::chrono::nanoseconds accessReportTimeout = std::chrono::seconds(3);
+  uint32_t accessReportRetries = 4;
 };
 
 // The DSCP and ECN the replies arrived with (their IPv4 TOS / IPv6 Traffic
@@ -100,6 +108,8 @@ class Session {
 
   // A reply record from the ring buffer for this session's id.
   void onRecord(const stamp_rx_record& rec, const ClockState& clock);
+  // The TLV octets of a reply (before its onRecord()).
+  void onTlvRecord(const stamp_tlv_record& rec, const ClockState& clock);
   // Ends the run now: outstanding packets count as lost once their timeout
   // has passed, not before; the summary is final.
   void stop();
@@ -121,6 +131,8 @@ class Session {
   void onTimer();
   void onSocket();
   void sendOne();
+  // Writes the octets after the base of the next packet into pkt_.
+  void fillTlvs(uint32_t seq);
   void armAt(std::chrono::nanoseconds monotonicDeadline);
   // What one reply carried besides the timestamps, for the reply events.
   struct ReplyInfo {
@@ -172,6 +184,13 @@ class Session {
   std::string stoppedBy_;         // why the run ended early, if it did
   SessionStats stats_;
   ReplyTosCounts replyTos_;
+  // Octets of the base packet: 112 authenticated, 44 otherwise; TLVs follow.
+  size_t baseSize() const { return spec_.authKey.empty() ? kUnauthBase : kAuthBase; }
+  TlvReport tlvReport_;
+  std::vector<uint8_t> pkt_;          // the test packet, reused
+  std::vector<uint8_t> paddingFill_;  // Extra Padding content (RFC 8972 4.1)
+  bool tlvPadding_ = false;           // octets after the base are TLVs
+  uint64_t repliesSeen_ = 0;          // S_RxC for Direct Measurement
   std::unique_ptr<Window> window_, closing_;
   std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};
 };

@@ -142,3 +142,28 @@ static_assert(STAMP_AUTH_BASE == sizeof(stamp_sender_auth) &&
               STAMP_AUTH_BASE == sizeof(stamp_refl_auth));
 static_assert(STAMP_AUTH_HMAC_OFF == offsetof(stamp_refl_auth, hmac) &&
               STAMP_AUTH_HMAC_OFF == offsetof(stamp_sender_auth, hmac));
+static_assert(sizeof(stamp_tlv_cfg) == 16);
+AT(stamp_tlv_cfg, dscp_allowed, 0);
+AT(stamp_tlv_cfg, flags, 8);
+AT(stamp_tlv_cfg, sync_src, 9);
+AT(stamp_tlv_cfg, ts_method, 10);
+static_assert(sizeof(stamp_tlv_sess) == 32);
+AT(stamp_tlv_sess, rx, 0);
+AT(stamp_tlv_sess, tx, 4);
+AT(stamp_tlv_sess, last_seq, 8);
+AT(stamp_tlv_sess, flags, 12);
+AT(stamp_tlv_sess, last_t3, 16);
+AT(stamp_tlv_sess, last_ns, 24);
+static_assert(sizeof(stamp_tlv_counters) == 64);
+AT(stamp_tlv_counters, packets, 0);
+AT(stamp_tlv_counters, over_limit, 40);
+AT(stamp_tlv_counters, no_state, 56);
+static_assert(sizeof(stamp_tlv_record) == 20 + STAMP_TLV_CAPTURE);
+AT(stamp_tlv_record, session_id, 0);
+AT(stamp_tlv_record, sender_seq, 4);
+AT(stamp_tlv_record, refl_seq, 8);
+AT(stamp_tlv_record, refl_err_est, 12);
+AT(stamp_tlv_record, tlv_len, 14);
+AT(stamp_tlv_record, captured, 16);
+AT(stamp_tlv_record, data, 20);
+static_assert(STAMP_TLV_CAPTURE < 65536, "captured is 16 bits");

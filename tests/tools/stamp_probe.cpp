@@ -201,9 +201,29 @@ UdpCounters readUdpCounters(bool ipv6) {
 }
 
 // Padding beyond the 44-octet base: the offset mixed with the sequence
-// number, so a shifted, truncated or swapped payload shows up.
+// number, so a shifted, truncated or swapped payload shows up. With room
+// for it, the octets after the base are one RFC 8972 Extra Padding TLV
+// (U set, as a Session-Sender sends it) holding that pattern, so that an
+// RFC 8972 reflector has a well-formed TLV to answer.
 uint8_t padByte(uint32_t seq, size_t offset) {
   return uint8_t(offset ^ (seq * 0x9du));
+}
+uint8_t requestByte(uint32_t seq, size_t offset, size_t size) {
+  if (size >= kUnauthBase + STAMP_TLV_HDR && offset < kUnauthBase + STAMP_TLV_HDR) {
+    const size_t len = size - kUnauthBase - STAMP_TLV_HDR;
+    const uint8_t hdr[] = {STAMP_TLV_U, STAMP_TLV_PADDING, uint8_t(len >> 8), uint8_t(len)};
+    return hdr[offset - kUnauthBase];
+  }
+  return padByte(seq, offset);
+}
+// The reply octet for it: the same, except the first octet after the base,
+// which a reflector that walks TLVs rewrites: the Extra Padding TLV's flags
+// cleared (understood), or M set on octets too few for a TLV header.
+bool replyByteOk(uint32_t seq, size_t offset, size_t size, uint8_t got) {
+  const uint8_t sent = requestByte(seq, offset, size);
+  if (got == sent) return true;
+  if (offset != kUnauthBase) return false;
+  return size >= kUnauthBase + STAMP_TLV_HDR ? got == 0 : got == STAMP_TLV_M;
 }
 
 struct Request {
@@ -252,7 +272,7 @@ class Probe {
     r.t1 = ntpFromUnixNs(realtimeNow());
     SenderPacket p{seq, r.t1, clock_.errEst, opt_.ssid};
     encodeSender(p, buf);
-    for (size_t i = kUnauthBase; i < r.size; ++i) buf[i] = padByte(seq, i);
+    for (size_t i = kUnauthBase; i < r.size; ++i) buf[i] = requestByte(seq, i, r.size);
     return r.size;
   }
   void markSent(uint32_t seq) {
@@ -321,9 +341,9 @@ class Probe {
         }
     }
     for (size_t i = kUnauthBase; i < std::min<size_t>(rp.len, rq.size); ++i)
-      if (rp.data[i] != padByte(p.senderSeq, i)) {
+      if (!replyByteOk(p.senderSeq, i, rq.size, rp.data[i])) {
         fail("octet " + std::to_string(i) + " is " + hex(rp.data[i]) + ", sent " +
-             hex(padByte(p.senderSeq, i)));
+             hex(requestByte(p.senderSeq, i, rq.size)));
         break;
       }
 
