@@ -36,7 +36,7 @@
 #ifndef STAMP_TLV_BPF_H
 #define STAMP_TLV_BPF_H
 
-#include "stamp_parse.bpf.h"
+#include "stamp_auth.bpf.h" /* stamp_keys users: HMAC TLV; includes stamp_parse.bpf.h */
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -294,53 +294,168 @@ enum {
   STAMP_TLV_HMAC_FAIL = 2, /* verification failed: I = 1 on every TLV */
 };
 
-/* HOOK (authenticated mode / HMAC TLV): decides the integrity of the TLVs
- * before any of their data is used (RFC 8972 4.8). On entry, pass 1 has run:
- * w->hmac_off is the HMAC TLV (0: none), w->hmac_bad says it is misplaced or
- * repeated, w->n_nonpad counts the TLVs other than Extra Padding, w->first
- * and w->end bound the TLVs, w->base_auth says the base is 112 octets.
- *
- * What it does today, with no key to verify with:
- *   - a misplaced or repeated HMAC TLV is a verification failure (4.8);
- *   - an HMAC TLV present: it cannot be verified without a key, and no TLV
- *     data may be used before it is, so this is a failure too (the TLVs are
- *     copied back with I = 1);
+/* ---- HMAC over a variable length (RFC 8972 4.8, the HMAC TLV) ---- */
+
+/* The HMAC TLV covers the Sequence Number and the TLVs before it: up to
+ * this many octets are checked; a longer span fails verification. */
+#define STAMP_HMAC_VAR_MAX 1024
+#define STAMP_HMAC_VAR_BUF 2048 /* power of two; the message, padded */
+#define STAMP_HMAC_VAR_BLOCKS ((STAMP_HMAC_VAR_MAX + 9 + 63) / 64)
+
+struct stamp_hmac_var {
+  __u8 buf[STAMP_HMAC_VAR_BUF];
+  __u32 st[8];
+  __u32 w[16];
+  __u32 out[8];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stamp_hmac_var);
+} stamp_hmac_varw SEC(".maps");
+
+static __always_inline struct stamp_hmac_var *hmac_var_work(void)
+{
+  __u32 k = 0;
+  return bpf_map_lookup_elem(&stamp_hmac_varw, &k);
+}
+
+/* HMAC-SHA-256 of v->buf[0..len) into v->out (host order), from the key's
+ * midstates: the message's blocks (SHA-256 padding appended here) from the
+ * inner state, then the inner digest from the outer. 0, or -1 when len is
+ * over STAMP_HMAC_VAR_MAX. */
+static __attribute__((noinline)) int stamp_hmac_var_run(const struct stamp_hmac_key *key,
+                                                         struct stamp_hmac_var *v, __u32 len)
+{
+  if (!key || !v || len > STAMP_HMAC_VAR_MAX)
+    return -1;
+  const __u32 mask = STAMP_HMAC_VAR_BUF - 1;
+  __u32 nblk = (len + 9 + 63) / 64;
+  __u32 lenpos = nblk * 64 - 8;
+  v->buf[len & mask] = 0x80;
+  for (__u32 k = 1; k < 72; k++) {
+    __u32 i = len + k;
+    if (i >= lenpos)
+      break;
+    v->buf[i & mask] = 0;
+  }
+  __u64 bits = ((__u64)len + 64) * 8; /* the ipad block, then the message */
+  for (__u32 k = 0; k < 8; k++)
+    v->buf[(lenpos + k) & mask] = (__u8)(bits >> (56 - 8 * k));
+  for (int i = 0; i < 8; i++)
+    v->st[i] = key->inner[i];
+  for (__u32 b = 0; b < STAMP_HMAC_VAR_BLOCKS; b++) {
+    if (b >= nblk)
+      break;
+    for (__u32 i = 0; i < 16; i++) {
+      __u32 o = (b * 64 + i * 4) & (mask & ~3u);
+      v->w[i] = ((__u32)v->buf[o] << 24) | ((__u32)v->buf[o + 1] << 16) |
+                ((__u32)v->buf[o + 2] << 8) | v->buf[o + 3];
+    }
+    stamp_sha256_block(v->st, v->w);
+  }
+  for (int i = 0; i < 8; i++) {
+    v->w[i] = v->st[i];
+    v->out[i] = key->outer[i];
+  }
+  v->w[8] = 0x80000000;
+  for (int i = 9; i < 15; i++)
+    v->w[i] = 0;
+  v->w[15] = (64 + 32) * 8;
+  stamp_sha256_block(v->out, v->w);
+  return 0;
+}
+
+/* The integrity of the TLVs, decided before any of their data is used
+ * (RFC 8972 4.8). On entry, pass 1 has run: w->hmac_off is the HMAC TLV (0:
+ * none), w->hmac_bad says it is misplaced or repeated, w->n_nonpad counts
+ * the TLVs other than Extra Padding, w->first and w->end bound the TLVs,
+ * w->base_auth says the base is 112 octets.
+ *   - a misplaced or repeated HMAC TLV: failure (4.8);
+ *   - an HMAC TLV on a port with a key (authenticated mode): HMAC-SHA-256
+ *     over the request's Sequence Number and the octets from the first TLV
+ *     up to the HMAC TLV, truncated to 16 octets, against its Value: OK or
+ *     failure; on a port without a key it cannot be verified, and no TLV
+ *     data may be used before it is: failure (the TLVs are copied back with
+ *     I = 1). Enabling HMAC TLVs in unauthenticated mode, which the RFC
+ *     allows under a control, is not offered;
  *   - authenticated base without an HMAC TLV, when there are TLVs other
  *     than Extra Padding (4.8: "MUST additionally authenticate the optional
  *     TLVs ... with the sole exception of ... only one TLV ... Extra
  *     Padding"; several Extra Padding TLVs are let pass too): failure;
- *   - otherwise nothing to verify.
- * To plug in the HMAC: with a key for this port (and, unauthenticated,
- * HMAC TLVs enabled), compute HMAC-SHA-256 over the request's Sequence
- * Number (payload octets 0..3) followed by the octets from w->first up to
- * w->hmac_off, truncate to 16 octets, compare with the Value at
- * w->hmac_off + 4, and return STAMP_TLV_HMAC_OK or STAMP_TLV_HMAC_FAIL. */
+ *   - otherwise nothing to verify. */
 __attribute__((noinline)) int stamp_tlv_hmac_verify(struct __sk_buff *skb)
 {
-  asm volatile("" ::"r"(skb)); /* the verifier wants the context passed */
   struct stamp_tlv_walk *w = stamp_tlv_work();
   if (!w)
     return STAMP_TLV_HMAC_FAIL;
   if (w->hmac_bad)
     return STAMP_TLV_HMAC_FAIL;
-  if (w->hmac_off)
-    return STAMP_TLV_HMAC_FAIL; /* no key: cannot be verified */
-  if (w->base_auth && w->n_nonpad)
+  if (!w->hmac_off) {
+    if (w->base_auth && w->n_nonpad)
+      return STAMP_TLV_HMAC_FAIL; /* authenticated TLVs need the HMAC TLV */
+    return STAMP_TLV_HMAC_NONE;
+  }
+  /* The key of an authenticated port; an unauthenticated port has none, so
+   * its HMAC TLVs cannot be verified (the RFC's control to enable them in
+   * unauthenticated mode is off). */
+  __u16 port = w->dport;
+  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_keys, &port);
+  struct stamp_hmac_var *v = hmac_var_work();
+  if (!key || !v)
     return STAMP_TLV_HMAC_FAIL;
-  return STAMP_TLV_HMAC_NONE;
+  /* The request's Sequence Number, which the reply's base now carries as the
+   * Session-Sender Sequence Number, then its TLVs before the HMAC TLV. */
+  __u32 seq_off = w->pl_off + (w->base_auth ? offsetof(struct stamp_refl_auth, sender_seq)
+                                            : offsetof(struct stamp_refl_unauth, sender_seq));
+  __u64 n = w->hmac_off - w->first;
+  if (n > STAMP_HMAC_VAR_MAX - 4 || bpf_skb_load_bytes(skb, seq_off, v->buf, 4))
+    return STAMP_TLV_HMAC_FAIL;
+  STAMP_TLV_BOUND(n, 1023);
+  if (n && bpf_skb_load_bytes(skb, w->first, v->buf + 4, n))
+    return STAMP_TLV_HMAC_FAIL;
+  __u32 got[4];
+  if (bpf_skb_load_bytes(skb, w->hmac_off + STAMP_TLV_HDR, got, sizeof(got)) ||
+      stamp_hmac_var_run(key, v, 4 + n))
+    return STAMP_TLV_HMAC_FAIL;
+  for (int i = 0; i < 4; i++)
+    if (bpf_htonl(v->out[i]) != got[i])
+      return STAMP_TLV_HMAC_FAIL;
+  return STAMP_TLV_HMAC_OK;
 }
 
-/* HOOK (authenticated mode / HMAC TLV): the reply's HMAC TLV. Called after
- * every TLV of the reply is final (flags and fields written), only when
- * stamp_tlv_hmac_verify() returned STAMP_TLV_HMAC_OK. To plug in: compute
- * HMAC-SHA-256 over the reply's Sequence Number (payload octets 0..3 at
- * w->pl_off, already written) followed by the reply's octets from w->first up to
- * w->hmac_off, truncate to 16 octets and write it with stamp_tlv_patch() at
- * w->hmac_off + 4 (it keeps the UDP checksum right). Does nothing today. */
+/* The reply's HMAC TLV, once every TLV of the reply is final (flags and
+ * fields written), only after the request's verified: HMAC over the
+ * reply's Sequence Number and its octets from the first TLV up to the HMAC
+ * TLV, written in place through stamp_tlv_patch() (checksum kept). The
+ * base's own HMAC (authenticated mode) is egress's, after T3. */
 __attribute__((noinline)) int stamp_tlv_hmac_reply(struct __sk_buff *skb)
 {
-  asm volatile("" ::"r"(skb));
-  return 0;
+  struct stamp_tlv_walk *w = stamp_tlv_work();
+  if (!w || !w->hmac_off)
+    return -1;
+  __u16 port = w->dport;
+  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_keys, &port);
+  struct stamp_hmac_var *v = hmac_var_work();
+  if (!key || !v)
+    return -1;
+  __u64 n = w->hmac_off - w->first;
+  if (n > STAMP_HMAC_VAR_MAX - 4 || bpf_skb_load_bytes(skb, w->pl_off, v->buf, 4))
+    return -1;
+  STAMP_TLV_BOUND(n, 1023);
+  if (n && bpf_skb_load_bytes(skb, w->first, v->buf + 4, n))
+    return -1;
+  if (stamp_hmac_var_run(key, v, 4 + n))
+    return -1;
+  w = stamp_tlv_work();
+  if (!w)
+    return -1;
+  __u32 mac[4] = {bpf_htonl(v->out[0]), bpf_htonl(v->out[1]), bpf_htonl(v->out[2]),
+                  bpf_htonl(v->out[3])};
+  __builtin_memcpy(w->src, mac, sizeof(mac));
+  return stamp_tlv_patch(skb, w->hmac_off + STAMP_TLV_HDR, sizeof(mac));
 }
 
 /* ---- Pass 2 ---- */

@@ -461,5 +461,108 @@ TEST_F(SenderAuth, ShortReplyPasses) {
   EXPECT_TRUE(records_.empty());
 }
 
+
+// ---- RFC 8972 TLVs after the authenticated base, the HMAC TLV (4.8) ----
+
+// OpenSSL's HMAC-SHA-256 of `data`, truncated to 16.
+Bytes opensslMacOf(const std::vector<uint8_t>& key, const Bytes& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), data.data(), data.size(), out, &len);
+  return Bytes(out, out + STAMP_HMAC_LEN);
+}
+
+// An authenticated request carrying a Class of Service TLV (all zero:
+// DSCP1 0) and, when `hmacTlv`, an HMAC TLV over its Sequence Number and the
+// CoS TLV; `corrupt` flips a bit of that HMAC.
+Bytes authRequestWithTlvs(const std::vector<uint8_t>& key, bool hmacTlv, bool corrupt = false) {
+  Bytes base = authRequest(kAuth, 4242, key);
+  Bytes cos = {0, STAMP_TLV_COS, 0, 4, 0, 0, 0, 0};
+  base.insert(base.end(), cos.begin(), cos.end());
+  if (hmacTlv) {
+    Bytes covered(base.begin(), base.begin() + 4);
+    covered.insert(covered.end(), cos.begin(), cos.end());
+    Bytes mac = opensslMacOf(key, covered);
+    if (corrupt) mac[3] ^= 0x40;
+    Bytes h = {0, STAMP_TLV_HMAC, 0, 16};
+    h.insert(h.end(), mac.begin(), mac.end());
+    base.insert(base.end(), h.begin(), h.end());
+  }
+  return base;
+}
+
+class AuthTlv : public AuthProgs {
+ protected:
+  void SetUp() override {
+    AuthProgs::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    stamp_tlv_cfg c{};
+    c.dscp_allowed = ~uint64_t{0};
+    c.flags = STAMP_TLV_CFG_ON;
+    c.sync_src = STAMP_SYNC_NTP;
+    c.ts_method = STAMP_TSM_SW;
+    ASSERT_TRUE(ok(bpf_->setTlvConfig(c)));
+  }
+  // The reply's payload, its base HMAC checked.
+  // The request arrives with DSCP 10, so the answered CoS TLV (DSCP2)
+  // differs from the request's and so must the HMAC TLVs.
+  Bytes reflectPayload(const Bytes& req) {
+    PacketSpec spec = spec4(req);
+    spec.tos = 10 << 2;
+    auto reply = reflect(buildFrame(spec));
+    EXPECT_TRUE(reply);
+    if (!reply) return {};
+    auto v = parseFrame(*reply);
+    EXPECT_TRUE(v);
+    if (!v) return {};
+    EXPECT_EQ(verifyUdpChecksum(*reply, *v), UdpChecksum::Valid);
+    Bytes p(v->payload.begin(), v->payload.end());
+    EXPECT_EQ(p.size(), req.size());
+    EXPECT_EQ(Bytes(p.begin() + kHmac, p.begin() + kAuth), opensslMac(key1(), p))
+        << "the base's HMAC";
+    return p;
+  }
+};
+
+// The HMAC TLV verified with the port's key: the CoS TLV is answered, and the
+// reply's HMAC TLV is OpenSSL's over the reply's Sequence Number and its
+// (answered) CoS TLV.
+TEST_F(AuthTlv, HmacTlvVerifiedAndReplySigned) {
+  const Bytes req = authRequestWithTlvs(key1(), true);
+  Bytes p = reflectPayload(req);
+  ASSERT_EQ(p.size(), kAuth + 8 + 20);
+  ASSERT_NE(Bytes(p.begin() + kAuth, p.begin() + kAuth + 8),
+            Bytes(req.begin() + kAuth, req.begin() + kAuth + 8))
+      << "the CoS TLV was not answered (DSCP2)";
+  EXPECT_NE(Bytes(p.begin() + kAuth + 12, p.end()), Bytes(req.begin() + kAuth + 12, req.end()))
+      << "the reply's HMAC TLV is the request's";
+  EXPECT_EQ(p[kAuth] & (STAMP_TLV_U | STAMP_TLV_M | STAMP_TLV_I), 0) << "CoS TLV flags";
+  EXPECT_EQ(p[kAuth + 1], STAMP_TLV_COS);
+  EXPECT_EQ(p[kAuth + 8] & STAMP_TLV_I, 0) << "HMAC TLV flags";
+  Bytes covered(p.begin(), p.begin() + 4);
+  covered.insert(covered.end(), p.begin() + kAuth, p.begin() + kAuth + 8);
+  EXPECT_EQ(Bytes(p.begin() + kAuth + 12, p.end()), opensslMacOf(key1(), covered))
+      << "reply HMAC TLV\n" << hexDump(p);
+}
+
+// A wrong HMAC TLV: the base is still answered (its own HMAC was right), but
+// every TLV comes back as received with I = 1 (RFC 8972 4.8).
+TEST_F(AuthTlv, WrongHmacTlvSetsIOnEveryTlv) {
+  const Bytes req = authRequestWithTlvs(key1(), true, true);
+  Bytes p = reflectPayload(req);
+  ASSERT_EQ(p.size(), req.size());
+  EXPECT_TRUE(p[kAuth] & STAMP_TLV_I) << "CoS TLV";
+  EXPECT_TRUE(p[kAuth + 8] & STAMP_TLV_I) << "HMAC TLV";
+  EXPECT_EQ(Bytes(p.begin() + kAuth + 12, p.end()), Bytes(req.begin() + kAuth + 12, req.end()))
+      << "the HMAC TLV comes back as received";
+}
+
+// Authenticated mode: TLVs other than Extra Padding need the HMAC TLV.
+TEST_F(AuthTlv, AuthenticatedTlvsWithoutHmacTlvFailIntegrity) {
+  Bytes p = reflectPayload(authRequestWithTlvs(key1(), false));
+  ASSERT_EQ(p.size(), kAuth + 8);
+  EXPECT_TRUE(p[kAuth] & STAMP_TLV_I);
+}
+
 }  // namespace
 }  // namespace stamp::test
