@@ -86,6 +86,14 @@ void ReplyTosCounts::addTo(nlohmann::json& j) const {
   j["reply_ecn_ce"] = ecn[3];
 }
 
+// RFC 8972 4.8: an authenticated session's TLVs carry an HMAC TLV, unless
+// the only one is Extra Padding.
+bool needsHmacTlv(const SessionSpec& s) {
+  const tlv::RequestOptions& o = s.tlvs;
+  return !s.authKey.empty() && (o.location || o.timestampInfo || o.cosDscp ||
+                                o.directMeasurement || o.accessReport || o.followUp);
+}
+
 Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   SessionSpec s;
   s.name = c.name;
@@ -114,6 +122,7 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
   s.tlvs = c.tlvs;
   s.accessReportTimeout = c.tlvAccessReportTimeout;
   s.accessReportRetries = c.tlvAccessReportRetries;
+  s.tlvs.hmac = needsHmacTlv(s);
   return checked(s);
 }
 
@@ -173,6 +182,7 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
   } catch (const nlohmann::json::exception& e) {
     return makeError(EINVAL, std::string("bad session argument: ") + e.what());
   }
+  s.tlvs.hmac = needsHmacTlv(s);
   return checked(s);
 }
 
@@ -185,6 +195,7 @@ Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf,
       stats_(spec_.histogram),
       tlvReport_(spec_.tlvs) {
   stats_.setStatefulReflector(spec_.statefulReflector);
+  if (spec_.hmac) tlvReport_.setKey(*spec_.hmac);
   pkt_.assign(spec_.size, 0);
   // Octets after the base go into TLVs when the session asks for any, and
   // otherwise into an Extra Padding TLV when there is room for one (RFC 8972
@@ -376,6 +387,19 @@ void Session::fillTlvs(uint32_t seq) {
   // S_TxC: packets sent in the session, this one included (RFC 8972 4.5).
   if (!tlv::encodeRequest(spec_.tlvs, seq + 1, ar, paddingFill_, rest))
     std::fill(rest.begin(), rest.end(), 0);  // checked() makes this unreachable
+  if (spec_.tlvs.hmac && spec_.hmac) {
+    // The HMAC TLV: over the Sequence Number and the TLVs before it.
+    tlv::Split sp = tlv::split(rest);
+    for (const auto& t : sp.tlvs) {
+      if (t.type != STAMP_TLV_HMAC || t.length != kHmacLen) continue;
+      std::vector<uint8_t> covered = {uint8_t(seq >> 24), uint8_t(seq >> 16), uint8_t(seq >> 8),
+                                      uint8_t(seq)};
+      covered.insert(covered.end(), rest.begin(), rest.begin() + ptrdiff_t(t.offset));
+      auto mac = hmacWith(*spec_.hmac, covered);
+      std::memcpy(rest.data() + t.offset + tlv::kHeader, mac.data(), kHmacLen);
+      break;
+    }
+  }
 }
 
 void Session::sendOne() {

@@ -1,5 +1,7 @@
 #include "tlv_report.hpp"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -52,11 +54,38 @@ void TlvReport::onReply(std::span<const uint8_t> tlvs, size_t total, const Conte
   ++replies_;
   const bool cut = tlvs.size() < total;
   tlv::Split s = tlv::split(tlvs);
-  // HOOK (HMAC TLV at the sender, with authenticated mode): RFC 8972 4.8
-  // wants the reply's HMAC TLV verified before any TLV data is used, over
-  // the reply's Sequence Number and the TLVs before it; on failure nothing
-  // below may run (count it like `integrity`). This sender sends no HMAC
-  // TLV yet, so a reply carrying one is only counted (type "hmac").
+  // RFC 8972 4.8: with a key, the reply's HMAC TLV is verified before any
+  // TLV data is used, over the reply's Sequence Number and the TLVs before
+  // it; a reply that fails (or lacks it) has its TLVs discarded.
+  if (key_ && !s.tlvs.empty()) {
+    bool ok = false;
+    for (const auto& t : s.tlvs) {
+      if (t.type != STAMP_TLV_HMAC) continue;
+      if (t.length == kHmacLen && t.offset + tlv::kHeader + kHmacLen <= tlvs.size()) {
+        std::vector<uint8_t> covered = {uint8_t(c.reflSeq >> 24), uint8_t(c.reflSeq >> 16),
+                                        uint8_t(c.reflSeq >> 8), uint8_t(c.reflSeq)};
+        covered.insert(covered.end(), tlvs.begin(), tlvs.begin() + ptrdiff_t(t.offset));
+        auto mac = hmacWith(*key_, covered);
+        ok = std::equal(mac.begin(), mac.begin() + kHmacLen,
+                        tlvs.begin() + ptrdiff_t(t.offset + tlv::kHeader));
+      }
+      break;
+    }
+    const bool padOnly = std::all_of(s.tlvs.begin(), s.tlvs.end(), [](const tlv::Tlv& t) {
+      return t.type == STAMP_TLV_PADDING;
+    });
+    if (!ok && !padOnly) {
+      ++hmacFailed_;
+      ++integrityFailed_;
+      for (const auto& t : s.tlvs) {
+        PerType& p = of(t.type);
+        ++p.received;
+        ++p.integrity;
+      }
+      return;
+    }
+    if (ok) ++hmacVerified_;
+  }
   // RFC 8972 4: I on any TLV: discard them all.
   bool integrity = false;
   for (const auto& t : s.tlvs) integrity |= (t.flags & tlv::kI) != 0;
@@ -187,6 +216,10 @@ nlohmann::json TlvReport::toJson() const {
                       {"integrity_failed", integrityFailed_},
                       {"stopped_malformed", stoppedMalformed_},
                       {"capture_cut", captureCut_}};
+  if (key_) {
+    j["hmac_verified"] = hmacVerified_;
+    j["hmac_failed"] = hmacFailed_;
+  }
   auto entry = [&](uint8_t type) -> nlohmann::json& {
     std::string name = tlv::typeName(type);
     if (!j.contains(name))

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hmac.hpp"
 #include "tlv.hpp"
 #include "timefmt.hpp"
 
@@ -29,6 +30,9 @@ namespace stamp {
 class TlvReport {
  public:
   explicit TlvReport(tlv::RequestOptions requested = {}) : requested_(std::move(requested)) {}
+  // Authenticated session: replies' HMAC TLVs are verified with this key
+  // before any of their TLVs is used (RFC 8972 4.8).
+  void setKey(const stamp_hmac_key& key) { key_ = key; }
 
   // What the reply being looked at tells besides its TLVs.
   struct Context {
@@ -55,6 +59,7 @@ class TlvReport {
                        uint32_t retries);
 
   // {"replies", "integrity_failed", "stopped_malformed", "capture_cut",
+  //  "hmac_verified", "hmac_failed" (with a key),
   //  TYPE: {"received", "unrecognized", "malformed", "integrity", "last"}...}
   // with TYPE as tlv::typeName(); the types requested always appear.
   nlohmann::json toJson() const;
@@ -70,6 +75,8 @@ class TlvReport {
   tlv::RequestOptions requested_;
   std::map<uint8_t, PerType> types_;
   uint64_t replies_ = 0, integrityFailed_ = 0, stoppedMalformed_ = 0, captureCut_ = 0;
+  std::optional<stamp_hmac_key> key_;
+  uint64_t hmacVerified_ = 0, hmacFailed_ = 0;
   std::optional<uint8_t> lastReplyTos_;
   // Follow-Up checks against the T3 seen in the reply it names.
   static constexpr size_t kT3Ring = 256;

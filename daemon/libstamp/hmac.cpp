@@ -54,6 +54,10 @@ void wipe(void* p, size_t n) {
 
 Sha256::Sha256() { std::memcpy(st_, kIv, sizeof(kIv)); }
 
+Sha256::Sha256(const uint32_t state[8], uint64_t hashed) : total_(hashed) {
+  std::memcpy(st_, state, sizeof(st_));
+}
+
 void Sha256::compressBuffer() {
   uint32_t w[16];
   for (int i = 0; i < 16; i++) w[i] = loadBe32(buf_ + 4 * i);
@@ -102,6 +106,15 @@ std::array<uint8_t, kHmacLen> hmac96(const stamp_hmac_key& key,
   std::array<uint8_t, kHmacLen> out;
   for (size_t i = 0; i < 4; i++) storeBe32(out.data() + 4 * i, s.out[i]);
   return out;
+}
+
+std::array<uint8_t, 32> hmacWith(const stamp_hmac_key& key, std::span<const uint8_t> data) {
+  Sha256 inner(key.inner, 64);
+  inner.update(data);
+  auto d = inner.finish();
+  Sha256 outer(key.outer, 64);
+  outer.update(d);
+  return outer.finish();
 }
 
 std::array<uint8_t, 32> hmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {

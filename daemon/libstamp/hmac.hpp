@@ -21,6 +21,9 @@ inline constexpr size_t kHmacInput = 96;  // octets a base packet's HMAC covers
 class Sha256 {
  public:
   Sha256();
+  // Resumes from a state after `hashed` octets (a multiple of 64): a key
+  // midstate.
+  Sha256(const uint32_t state[8], uint64_t hashed);
   void update(std::span<const uint8_t> data);
   std::array<uint8_t, 32> finish();
 
@@ -38,6 +41,10 @@ stamp_hmac_key hmacKey(std::span<const uint8_t> key);
 // HMAC-SHA-256 over exactly 96 octets, truncated to 16: what BPF computes.
 std::array<uint8_t, kHmacLen> hmac96(const stamp_hmac_key& key,
                                      std::span<const uint8_t, kHmacInput> msg);
+
+// HMAC-SHA-256 of any data from a key's midstates, full 32 octets (the
+// HMAC TLV of RFC 8972 4.8, whose span varies).
+std::array<uint8_t, 32> hmacWith(const stamp_hmac_key& key, std::span<const uint8_t> data);
 
 // Plain HMAC-SHA-256 of any data (RFC 2104), full 32 octets.
 std::array<uint8_t, 32> hmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data);

@@ -55,6 +55,7 @@ size_t requestSize(const RequestOptions& o) {
   if (o.directMeasurement) n += kHeader + 12;
   if (o.accessReport) n += kAccessReportSize;
   if (o.followUp) n += kHeader + 16;
+  if (o.hmac) n += kHeader + 16;
   if (o.padding) n += kHeader + *o.padding;
   return n;
 }
@@ -100,6 +101,11 @@ bool encodeRequest(const RequestOptions& o, uint32_t sTxC, bool withAccessReport
   }
   if (o.followUp) {
     if (!w.header(STAMP_TLV_FOLLOW_UP, 16)) return false;
+    w.skip(16);
+  }
+  if (o.hmac) {  // after every TLV but Extra Padding (RFC 8972 4.8)
+    if (!w.header(STAMP_TLV_HMAC, 16)) return false;
+    std::memset(w.value(), 0, 16);
     w.skip(16);
   }
   size_t left = w.left();

@@ -43,6 +43,10 @@ struct RequestOptions {
   bool directMeasurement = false;
   std::optional<AccessReportRequest> accessReport;
   bool followUp = false;
+  // An HMAC TLV after the others (RFC 8972 4.8; authenticated sessions with
+  // TLVs besides Extra Padding): written with a zero Value, which the
+  // caller fills in. Not a TLV of its own for any().
+  bool hmac = false;
   bool any() const {
     return padding || location || timestampInfo || cosDscp || directMeasurement || accessReport ||
            followUp;

@@ -12,6 +12,8 @@
 #     padding (size 200);
 #   - a wrong key, or an unauthenticated request, gets nothing back and is
 #     counted by reason in `stampctl status`;
+#   - an authenticated session with TLVs: the HMAC TLV is verified by the
+#     reflector and by the sender, both ways (RFC 8972 4.8);
 #   - a key rotated in the key file applies at reload;
 #   - the key never appears in status, logs or results.
 # Exit 77: skipped, with the reason printed.
@@ -68,6 +70,16 @@ interval = "5ms"
 auth_key = "k1"
 size = 300
 [[session]]
+name = "authtlv"
+target = "$R4"
+count = 30
+interval = "5ms"
+auth_key = "k1"
+tlv_timestamp_info = true
+tlv_cos = { dscp = 10 }
+tlv_direct_measurement = true
+tlv_padding = 16
+[[session]]
 name = "wrongkey"
 target = "$R4"
 count = 20
@@ -96,9 +108,18 @@ for name in auth4 auth6; do
 done
 jq -e '.forward_ns.min >= 0 and .backward_ns.min >= 0 and .rtt_ns.max < 50000000' "$E2E_WORK/auth4.json" >/dev/null ||
   fail "auth4: implausible delays: $(jq -c '{rtt_ns, forward_ns, backward_ns}' "$E2E_WORK/auth4.json")"
+step "authenticated session with TLVs and the HMAC TLV (RFC 8972 4.8) both ways"
+sctl --json session start authtlv >"$E2E_WORK/authtlv.json"
+jq -c '{sent, received, auth_failures, tlvs: (.tlvs | {replies, integrity_failed, hmac_verified, hmac_failed,
+  ts: .timestamp_info.received, cos: .class_of_service.last, dm: .direct_measurement.received})}' "$E2E_WORK/authtlv.json"
+jq -e '.sent == 30 and .received == 30 and .auth_failures == 0 and .tlvs.replies == 30 and
+       .tlvs.integrity_failed == 0 and .tlvs.hmac_verified == 30 and .tlvs.hmac_failed == 0 and
+       .tlvs.timestamp_info.received == 30 and .tlvs.direct_measurement.received == 30 and
+       .tlvs.class_of_service.received == 30' "$E2E_WORK/authtlv.json" >/dev/null ||
+  fail "authtlv: TLVs or their HMAC did not come back verified"
 before=$(drops)
 step "reflector counters: $before"
-jq -e '.verified >= 100 and .failed == 0' <<<"$before" >/dev/null || fail "reflector did not count 100 verified"
+jq -e '.verified >= 130 and .failed == 0' <<<"$before" >/dev/null || fail "reflector did not count 130 verified"
 
 for t in "$R4" "$R6"; do
   for size in 112 200; do

@@ -126,6 +126,21 @@ TEST(Hmac, Hmac96MatchesOpenSslForRandomKeysAndPackets) {
   }
 }
 
+// The HMAC TLV's HMAC (any length, from the midstates) = OpenSSL's.
+TEST(Hmac, HmacWithMidstatesMatchesOpenSslForAnyLength) {
+  std::mt19937 rng(8972);
+  for (size_t keyLen : {16, 32, 64, 100}) {
+    std::vector<uint8_t> key(keyLen);
+    for (auto& b : key) b = uint8_t(rng());
+    const stamp_hmac_key k = hmacKey(key);
+    for (size_t len : {0, 1, 4, 55, 56, 63, 64, 65, 119, 120, 128, 1000}) {
+      std::vector<uint8_t> data(len);
+      for (auto& b : data) b = uint8_t(rng());
+      EXPECT_EQ(hex(hmacWith(k, data)), hex(openssl(key, data))) << keyLen << "/" << len;
+    }
+  }
+}
+
 TEST(Hmac, OneFlippedBitChangesTheMac) {
   std::vector<uint8_t> key(32, 0x42);
   auto k = hmacKey(key);
