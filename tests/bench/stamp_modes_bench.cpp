@@ -50,39 +50,39 @@ struct Mode {
   std::vector<double> roundNs;
 };
 
-// One ingress + egress; the kernel's run time of both, or -1 on a failure.
-double reflectOnce(const ReflectorBpf& bpf, const Bytes& frame, Bytes& buf) {
-  __sk_buff in{}, out{};
-  buf.assign(frame.size() + 256, 0);
+// One BPF_PROG_TEST_RUN of `fd` on `frame` with skb mark `mark`: the
+// verdict, or -1 when the syscall failed; the frame, mark and run time out.
+int runOnce(int fd, const Bytes& frame, uint32_t mark, Bytes& out, uint32_t& markOut,
+            double& ns) {
+  __sk_buff in{}, ctx{};
+  in.mark = mark;
+  out.assign(frame.size() + 256, 0);
   bpf_test_run_opts o{};
   o.sz = sizeof(o);
   o.data_in = frame.data();
   o.data_size_in = uint32_t(frame.size());
-  o.data_out = buf.data();
-  o.data_size_out = uint32_t(buf.size());
+  o.data_out = out.data();
+  o.data_size_out = uint32_t(out.size());
   o.ctx_in = &in;
   o.ctx_size_in = sizeof(in);
-  o.ctx_out = &out;
-  o.ctx_size_out = sizeof(out);
+  o.ctx_out = &ctx;
+  o.ctx_size_out = sizeof(ctx);
   o.repeat = 1;
-  if (bpf_prog_test_run_opts(bpf.inProgFd(), &o) != 0 || o.retval != TC_ACT_REDIRECT) return -1;
-  double ns = o.duration;
-  Bytes reply(buf.begin(), buf.begin() + o.data_size_out);
-  __sk_buff in2{}, out2{};
-  in2.mark = out.mark;
-  bpf_test_run_opts e{};
-  e.sz = sizeof(e);
-  e.data_in = reply.data();
-  e.data_size_in = uint32_t(reply.size());
-  e.data_out = buf.data();
-  e.data_size_out = uint32_t(buf.size());
-  e.ctx_in = &in2;
-  e.ctx_size_in = sizeof(in2);
-  e.ctx_out = &out2;
-  e.ctx_size_out = sizeof(out2);
-  e.repeat = 1;
-  if (bpf_prog_test_run_opts(bpf.outProgFd(), &e) != 0 || e.retval != TC_ACT_UNSPEC) return -1;
-  return ns + e.duration;
+  if (bpf_prog_test_run_opts(fd, &o) != 0) return -1;
+  out.resize(o.data_size_out);
+  markOut = ctx.mark;
+  ns = o.duration;
+  return int(o.retval);
+}
+
+// One ingress + egress; the kernel's run time of both, or -1 on a failure.
+double reflectOnce(const ReflectorBpf& bpf, const Bytes& frame, Bytes& buf) {
+  uint32_t mark = 0, markOut = 0;
+  double in = 0, out = 0;
+  Bytes reply;
+  if (runOnce(bpf.inProgFd(), frame, 0, reply, mark, in) != TC_ACT_REDIRECT) return -1;
+  if (runOnce(bpf.outProgFd(), reply, mark, buf, markOut, out) != TC_ACT_UNSPEC) return -1;
+  return in + out;
 }
 
 Bytes authPayload(size_t len, const std::vector<uint8_t>& key) {
