@@ -7,7 +7,10 @@
 //
 // Modes: unauthenticated 44 octets (the reference), authenticated 112, and
 // the same with padding (unauthenticated 112 and authenticated 200, so that
-// size alone is told apart from authentication). Rounds interleave the
+// size alone is told apart from authentication); with RFC 8972 TLV
+// processing on: one Extra Padding TLV, Timestamp Information + Class of
+// Service + Direct Measurement, and authenticated with a CoS TLV and the
+// HMAC TLV (checked and written in the TLV program). Rounds interleave the
 // modes (ABCD ABCD ...) so that a noisy neighbour hits all of them alike;
 // the table gives the median over rounds of the mean ns per packet, the
 // rate one CPU could reflect at that cost (1e9 / ns), and the ratio to the
@@ -97,6 +100,42 @@ Bytes authPayload(size_t len, const std::vector<uint8_t>& key) {
   return p;
 }
 
+stamp_tlv_cfg tlvOn() {
+  stamp_tlv_cfg c{};
+  c.dscp_allowed = ~uint64_t{0};
+  c.flags = STAMP_TLV_CFG_ON | STAMP_TLV_CFG_LOCATION;
+  c.sync_src = STAMP_SYNC_NTP;
+  c.ts_method = STAMP_TSM_SW;
+  return c;
+}
+
+// A TLV of `type` with a zero Value of `len` octets; Extra Padding.
+Bytes tlvOf(uint8_t type, uint16_t len) {
+  Bytes t = {0, type, uint8_t(len >> 8), uint8_t(len)};
+  t.resize(4 + len, 0);
+  return t;
+}
+Bytes padding(uint16_t len) { return tlvOf(STAMP_TLV_PADDING, len); }
+
+Bytes withTlvs(Bytes base, const std::vector<Bytes>& tlvs) {
+  for (const auto& t : tlvs) base.insert(base.end(), t.begin(), t.end());
+  return base;
+}
+
+// Authenticated base, a CoS TLV and the HMAC TLV over sequence + CoS.
+Bytes authWithHmacTlv(const std::vector<uint8_t>& key) {
+  Bytes p = authPayload(112, key);
+  Bytes cos = tlvOf(STAMP_TLV_COS, 4);
+  Bytes covered(p.begin(), p.begin() + 4);
+  covered.insert(covered.end(), cos.begin(), cos.end());
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), covered.data(), covered.size(), mac, &n);
+  Bytes h = {0, STAMP_TLV_HMAC, 0, 16};
+  h.insert(h.end(), mac, mac + 16);
+  return withTlvs(p, {cos, h});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,14 +153,15 @@ int main(int argc, char** argv) {
   ClockState clock;
   clock.synchronized = true;
   clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
-  auto load = [&](const stamp_port_cfg& pc) -> std::optional<ReflectorBpf> {
+  auto load = [&](const stamp_port_cfg& pc, bool tlvs = false) -> std::optional<ReflectorBpf> {
     auto b = ReflectorBpf::load();
     if (!b) {
       std::fprintf(stderr, "cannot load the reflector: %s\n", b.error().message.c_str());
       return std::nullopt;
     }
     if (!b->setAddresses({dst}) || !b->setPorts({862}, pc) || !b->setClock(clock) ||
-        (pc.auth && !b->setKeys({862}, hmacKey(key)))) {
+        (pc.auth && !b->setKeys({862}, hmacKey(key))) ||
+        (tlvs && !b->setTlvConfig(tlvOn()))) {
       std::fprintf(stderr, "cannot configure the reflector maps\n");
       return std::nullopt;
     }
@@ -129,7 +169,9 @@ int main(int argc, char** argv) {
   };
   auto plain = load(stamp_port_cfg{});
   auto authed = load(stamp_port_cfg{.auth = 1});
-  if (!plain || !authed) return 1;
+  auto plainTlv = load(stamp_port_cfg{}, true);
+  auto authedTlv = load(stamp_port_cfg{.auth = 1}, true);
+  if (!plain || !authed || !plainTlv || !authedTlv) return 1;
   auto frame = [&](Bytes payload) {
     PacketSpec s;
     s.src = src;
@@ -142,6 +184,12 @@ int main(int argc, char** argv) {
       {"unauthenticated, 112 octets", &*plain, frame(senderPayload(112, {})), {}},
       {"authenticated, 112 octets", &*authed, frame(authPayload(112, key)), {}},
       {"authenticated, 200 octets", &*authed, frame(authPayload(200, key)), {}},
+      {"TLVs: Extra Padding, 112", &*plainTlv, frame(withTlvs(senderPayload(44, {}), {padding(64)})), {}},
+      {"TLVs: TS info + CoS + DM, 76", &*plainTlv,
+       frame(withTlvs(senderPayload(44, {}), {tlvOf(STAMP_TLV_TS_INFO, 4), tlvOf(STAMP_TLV_COS, 4),
+                                              tlvOf(STAMP_TLV_DIRECT, 12)})),
+       {}},
+      {"auth + CoS + HMAC TLV, 140", &*authedTlv, frame(authWithHmacTlv(key)), {}},
   };
 
   Bytes buf;
