@@ -40,6 +40,11 @@
 #define STAMP_MAP_AUTH_COUNTERS "stamp_auth_cnt"
 #define STAMP_MAP_SEND_KEYS "stamp_send_keys"
 #define STAMP_MAP_REFL_TOS "stamp_refl_tos"
+#define STAMP_MAP_ALLOW "stamp_allow"
+#define STAMP_MAP_GUARD_CFG "stamp_guard_cfg"
+#define STAMP_MAP_SRC_RATE "stamp_src_rate"
+#define STAMP_MAP_ALL_RATE "stamp_all_rate"
+#define STAMP_MAP_GUARD_COUNTERS "stamp_guard_cnt"
 #define STAMP_PROG_SEND_IN "stamp_send_in"
 #define STAMP_PROG_SEND_OUT "stamp_send_out"
 /* RFC 8972 TLVs (reflector: stamp_tlv.bpf.h; sender: stamp_send.bpf.c). */
@@ -346,6 +351,72 @@ struct stamp_tlv_counters {
   __u64 over_limit;  /* requests with more than STAMP_TLV_MAX TLVs */
   __u64 cos_refused; /* CoS TLVs whose DSCP1 the policy refused (RP = 1) */
   __u64 no_state;    /* DM / Follow-Up TLVs without session state */
+};
+
+/* ---- Reflector guards: who gets answers, and how many ---- */
+
+/* STAMP_MAP_ALLOW: LPM trie (BPF_F_NO_PREALLOC) of source prefixes from
+ * [reflector] allow and deny. The key is laid out as the kernel's
+ * bpf_lpm_trie_key: the prefix length, then the address in network order,
+ * IPv4 stored IPv4-mapped (an IPv4 /24 is prefixlen 96 + 24), bits beyond
+ * the prefix zero. The value is STAMP_RULE_*: the longest matching prefix
+ * decides. */
+#define STAMP_ALLOW_MAX 1024 /* prefixes in allow and deny together */
+struct stamp_prefix_key {
+  __u32 prefixlen; /* 0..128 */
+  __u8 addr[16];
+};
+#define STAMP_RULE_DENY 0
+#define STAMP_RULE_ALLOW 1
+
+/* STAMP_MAP_GUARD_CFG: array of one entry, written by stampd at start and
+ * at every reload. All zero: no guard at all.
+ *
+ * The rate limits are GCRA (the virtual-scheduling form of a token bucket):
+ * a bucket keeps the theoretical arrival time TAT of its next request; a
+ * request arriving at `now` passes when TAT - now <= tolerance, and then
+ * TAT = max(TAT, now) + interval. A steady interval_ns between requests,
+ * and tolerance / interval + 1 requests back to back (the burst).
+ * interval 0: no limit. */
+struct stamp_guard_cfg {
+  __u32 flags; /* STAMP_GUARD_* */
+  __u32 pad;
+  __u64 src_interval_ns;  /* per source address: 1e9 / rate_limit_per_source */
+  __u64 src_tolerance_ns; /* (burst - 1) * interval */
+  __u64 all_interval_ns;  /* all sources together: 1e9 / rate_limit */
+  __u64 all_tolerance_ns;
+};
+#define STAMP_GUARD_PREFIXES 0x0001     /* look the source up in stamp_allow */
+#define STAMP_GUARD_DEFAULT_DENY 0x0002 /* no prefix matches: drop (allow is set) */
+
+/* STAMP_MAP_SRC_RATE: LRU hash, the per-source buckets: key the source
+ * address (struct stamp_addr_key), value its TAT (__u64, CLOCK_MONOTONIC
+ * ns). A source evicted from the LRU comes back with a full burst, as if
+ * it had been idle. */
+#define STAMP_SRC_RATE_ENTRIES 16384
+
+/* STAMP_MAP_ALL_RATE: array of one entry, the bucket of all sources, under
+ * a BPF spin lock (CPUs serve different sources at once). stampd writes it
+ * only to reset it (the kernel leaves the lock alone). */
+#ifdef __bpf__
+#define STAMP_SPIN_LOCK struct bpf_spin_lock
+#else
+#define STAMP_SPIN_LOCK __u32 /* struct bpf_spin_lock { __u32 val; } */
+#endif
+struct stamp_rate_all {
+  STAMP_SPIN_LOCK lock;
+  __u32 pad;
+  __u64 tat_ns; /* CLOCK_MONOTONIC */
+};
+
+/* STAMP_MAP_GUARD_COUNTERS: per-CPU hash keyed by ifindex, beside
+ * stamp_counters (whose layout is fixed by ABI 1): requests the guards
+ * dropped, by reason. They also count in stamp_counters.rx. */
+struct stamp_guard_counters {
+  __u64 not_allowed;     /* source not in allow, or in deny */
+  __u64 rate_per_source; /* over rate_limit_per_source */
+  __u64 rate_global;     /* over rate_limit */
+  __u64 pad;
 };
 
 /* ---- Sender ---- */

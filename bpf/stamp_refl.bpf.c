@@ -25,10 +25,15 @@
  * RFC 8972 TLVs after the base are answered by stamp_refl_tlv, which
  * stamp_refl_in tail-calls (bpf/stamp_tlv.bpf.h).
  *
+ * Guards (stamp_guard.bpf.h): allow and deny source prefixes, a rate limit
+ * per source address and one for all sources; a refused request is dropped,
+ * so its source gets nothing back, not even an ICMP error.
+ *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
  */
 #include "stamp_auth.bpf.h"
 #include "stamp_tos.bpf.h"
+#include "stamp_guard.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -452,6 +457,10 @@ int stamp_refl_in(struct __sk_buff *skb)
     return drop(cnt, STAMP_DROP_BAD_SOURCE);
   if (p.ipv6 && p.udp_check == 0)
     return drop(cnt, STAMP_DROP_BAD_CHECKSUM);
+  /* Allow/deny prefixes and rate limits: a valid request, before any state
+   * is kept for it, so that refused sources create no sessions. */
+  if (stamp_guard(&p.saddr, skb->ifindex))
+    return TC_ACT_SHOT; /* counted in stamp_guard_cnt */
 
   __u32 key0 = 0;
   struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);

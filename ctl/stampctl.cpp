@@ -325,6 +325,27 @@ int cmdStatus(Connection& c, bool asJson) {
               refl.value("enabled", false) ? "enabled" : "disabled",
               refl.value("mode", std::string()).c_str(), ports.c_str(),
               policy("dscp", false).c_str(), policy("ecn", true).c_str());
+  if (refl.value("enabled", false) && refl.contains("guards")) {
+    const json g = refl["guards"];
+    auto list = [&](const char* key) {
+      std::string out;
+      for (const auto& p : g.value(key, json::array()))
+        out += (out.empty() ? "" : ", ") + p.get<std::string>();
+      return out;
+    };
+    auto rate = [&](const char* key, const char* burstKey) {
+      uint64_t n = g.value(key, uint64_t(0));
+      return n == 0 ? std::string("no limit")
+                    : std::to_string(n) + "/s (burst " +
+                          std::to_string(g.value(burstKey, uint64_t(0))) + ")";
+    };
+    std::string allow = list("allow"), deny = list("deny");
+    std::printf("  guards: sources %s%s; per source %s; all sources %s\n",
+                allow.empty() ? "any" : ("in " + allow).c_str(),
+                deny.empty() ? "" : (" except " + deny).c_str(),
+                rate("rate_limit_per_source", "rate_limit_per_source_burst").c_str(),
+                rate("rate_limit", "rate_limit_burst").c_str());
+  }
   const json interfaces = refl.value("interfaces", json::object());
   for (const auto& [ifname, i] : interfaces.items()) {
     std::string drops;

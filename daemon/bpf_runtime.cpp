@@ -274,6 +274,81 @@ Result<void> ReflectorBpf::setAddresses(const std::vector<Ip16>& addrs) {
   return syncHash(bpf_map__fd(skel_->maps.stamp_addrs), keys, one, STAMP_MAP_ADDRS);
 }
 
+Result<void> ReflectorBpf::setGuards(const std::vector<std::pair<IpPrefix, uint8_t>>& rules,
+                                     const stamp_guard_cfg& cfg) {
+  const int fd = bpf_map__fd(skel_->maps.stamp_allow);
+  std::vector<stamp_prefix_key> keys;
+  for (const auto& [prefix, rule] : rules) {
+    stamp_prefix_key k{};
+    k.prefixlen = prefix.length;
+    std::memcpy(k.addr, prefix.addr.data(), sizeof(k.addr));
+    if (bpf_map_update_elem(fd, &k, &rule, BPF_ANY) != 0)
+      return sysError(errno, "cannot update " STAMP_MAP_ALLOW " with " + formatPrefix(prefix));
+    keys.push_back(k);
+  }
+  const uint32_t key0 = 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stamp_guard_cfg), &key0, &cfg, BPF_ANY) != 0)
+    return sysError(errno, "cannot update " STAMP_MAP_GUARD_CFG);
+  stamp_prefix_key cur{}, next{};
+  std::vector<stamp_prefix_key> stale;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (std::find_if(keys.begin(), keys.end(), [&](const stamp_prefix_key& k) {
+          return std::memcmp(&k, &next, sizeof(k)) == 0;
+        }) == keys.end())
+      stale.push_back(next);
+    cur = next;
+    prev = &cur;
+  }
+  for (const auto& k : stale)
+    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
+      return sysError(errno, "cannot remove a stale prefix from " STAMP_MAP_ALLOW);
+  return {};
+}
+
+Result<void> ReflectorBpf::resetRateBuckets() {
+  const uint32_t key0 = 0;
+  const stamp_rate_all empty{};
+  if (bpf_map_update_elem(allRateMapFd(), &key0, &empty, BPF_ANY) != 0)
+    return sysError(errno, "cannot reset " STAMP_MAP_ALL_RATE);
+  // Deleting while walking can restart the walk; an empty map ends it.
+  const int fd = sourceRateMapFd();
+  stamp_addr_key k{};
+  for (size_t n = 0; n <= STAMP_SRC_RATE_ENTRIES && bpf_map_get_next_key(fd, nullptr, &k) == 0;
+       ++n)
+    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
+      return sysError(errno, "cannot reset " STAMP_MAP_SRC_RATE);
+  return {};
+}
+
+int ReflectorBpf::sourceRateMapFd() const { return bpf_map__fd(skel_->maps.stamp_src_rate); }
+
+int ReflectorBpf::allRateMapFd() const { return bpf_map__fd(skel_->maps.stamp_all_rate); }
+
+Result<std::map<unsigned, stamp_guard_counters>> ReflectorBpf::guardCounters() const {
+  std::map<unsigned, stamp_guard_counters> out;
+  int fd = bpf_map__fd(skel_->maps.stamp_guard_cnt);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
+  std::vector<stamp_guard_counters> per(static_cast<size_t>(ncpu));
+  uint32_t cur = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
+      stamp_guard_counters sum{};
+      for (const auto& c : per) {
+        sum.not_allowed += c.not_allowed;
+        sum.rate_per_source += c.rate_per_source;
+        sum.rate_global += c.rate_global;
+      }
+      out[next] = sum;
+    }
+    cur = next;
+    prev = &cur;
+  }
+  return out;
+}
+
 int ReflectorBpf::sessionMapFd() const {
   return bpf_map__fd(skel_->maps.stamp_refl_sess);
 }

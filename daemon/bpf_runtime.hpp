@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clock.hpp"
@@ -66,8 +67,22 @@ class ReflectorBpf {
   // `cfg` without flags copies the request's values.
   Result<void> setTos(const stamp_tos_cfg& cfg);
   Result<void> setAddresses(const std::vector<Ip16>& addrs);
+  // The guards: `rules` (prefix, STAMP_RULE_*) become exactly the content
+  // of the allow/deny trie and `cfg` its switches and rate limits. Written
+  // in an order that never leaves a kept rule missing: new rules, then the
+  // configuration, then stale rules removed.
+  Result<void> setGuards(const std::vector<std::pair<IpPrefix, uint8_t>>& rules,
+                         const stamp_guard_cfg& cfg);
+  // Empties the rate-limit buckets (every source starts with a full burst),
+  // for limits that changed.
+  Result<void> resetRateBuckets();
+  // The per-source bucket map and the bucket of all sources (for tests).
+  int sourceRateMapFd() const;
+  int allRateMapFd() const;
   // Counters per ifindex, summed over CPUs.
   Result<std::map<unsigned, stamp_refl_counters>> counters() const;
+  // Requests the guards dropped, by reason, per ifindex, summed over CPUs.
+  Result<std::map<unsigned, stamp_guard_counters>> guardCounters() const;
   // Stateful-mode counters per ifindex, summed over CPUs.
   Result<std::map<unsigned, stamp_state_counters>> stateCounters() const;
   // Authenticated-mode counters per ifindex, summed over CPUs.

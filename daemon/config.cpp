@@ -13,6 +13,7 @@
 
 #include "duration.hpp"
 #include "schedule.hpp"
+#include "stamp_abi.h"
 
 namespace stamp {
 namespace {
@@ -171,6 +172,35 @@ Handler copyOrInteger(std::optional<uint8_t>& out, int64_t hi) {
   };
 }
 
+// [reflector] allow or deny: prefixes, none twice, none in `other` (the
+// list of the opposite meaning), both together at most STAMP_ALLOW_MAX.
+Handler prefixList(std::vector<IpPrefix>& out, const std::vector<IpPrefix>& other,
+                   const char* otherKey) {
+  return [&out, &other, otherKey](const toml::node& n, const std::string& key, Errors& err) {
+    const toml::array* a = n.as_array();
+    if (!a) return err.add(n.source(), "'" + key + "' must be an array of prefixes");
+    out.clear();
+    for (const auto& x : *a) {
+      auto s = x.value<std::string>();
+      auto p = s ? parsePrefix(*s) : Result<IpPrefix>(makeError(EINVAL, "not a string"));
+      if (!p) {
+        err.add(x.source(), "'" + key + "': " + p.error().message);
+      } else if (std::find(out.begin(), out.end(), *p) != out.end()) {
+        err.add(x.source(), "'" + key + "': " + formatPrefix(*p) + " is listed twice");
+      } else if (std::find(other.begin(), other.end(), *p) != other.end()) {
+        err.add(x.source(), "'" + key + "': " + formatPrefix(*p) + " is also in '" + otherKey +
+                                "'");
+      } else if (out.size() + other.size() >= STAMP_ALLOW_MAX) {
+        return err.add(x.source(), "'" + key + "': more than " +
+                                       std::to_string(STAMP_ALLOW_MAX) +
+                                       " prefixes in allow and deny together");
+      } else {
+        out.push_back(*p);
+      }
+    }
+  };
+}
+
 Handler stringList(std::vector<std::string>& out) {
   return [&out](const toml::node& n, const std::string& key, Errors& err) {
     const toml::array* a = n.as_array();
@@ -186,6 +216,10 @@ Handler stringList(std::vector<std::string>& out) {
 }
 
 }  // namespace
+
+// Requests per second: the BPF buckets count in whole nanoseconds.
+constexpr int64_t kMaxRate = 100'000'000;
+constexpr int64_t kMaxBurst = 100'000'000;
 
 Result<Config> parseConfig(std::string_view text, const std::string& path) {
   toml::table root;
@@ -308,6 +342,12 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
          else
            e.add(n.source(), "'" + key + "' must be one of auto, ntp, ptp, ssu_bits, gnss, local");
        }},
+      {"allow", prefixList(r.allow, r.deny, "reflector.deny")},
+      {"deny", prefixList(r.deny, r.allow, "reflector.allow")},
+      {"rate_limit_per_source", integer(r.rateLimitPerSource, 0, kMaxRate)},
+      {"rate_limit_per_source_burst", integer(r.rateLimitPerSourceBurst, 0, kMaxBurst)},
+      {"rate_limit", integer(r.rateLimit, 0, kMaxRate)},
+      {"rate_limit_burst", integer(r.rateLimitBurst, 0, kMaxBurst)},
       {"addresses",
        [&r](const toml::node& n, const std::string& key, Errors& e) {
          const toml::array* a = n.as_array();

@@ -61,6 +61,13 @@ struct ReflectorConfig {
   bool tlvLocationReport = true;
   uint64_t tlvCosAllowedDscp = ~uint64_t{0};
   std::string tlvSyncSource = "auto";
+  // Guards. Sources answered: the longest matching prefix of `allow` and
+  // `deny` decides; none matches: answered when `allow` is empty. Rate
+  // limits in requests per second, per source address and for all sources
+  // together (0: none), with bursts (0: one second's worth, the rate).
+  std::vector<IpPrefix> allow, deny;
+  uint32_t rateLimitPerSource = 0, rateLimitPerSourceBurst = 0;
+  uint32_t rateLimit = 0, rateLimitBurst = 0;
   bool operator==(const ReflectorConfig&) const = default;
 };
 

@@ -40,6 +40,32 @@ nlohmann::json clockJson(const ClockState& c) {
             {"error_ns", err ? nlohmann::json(*err) : nlohmann::json(nullptr)}}}};
 }
 
+// Drops by the guards, as status and the metrics name them.
+struct GuardDrop {
+  const char* name;
+  __u64 stamp_guard_counters::*field;
+};
+constexpr GuardDrop kGuardDrops[] = {
+    {"not_allowed", &stamp_guard_counters::not_allowed},
+    {"rate_per_source", &stamp_guard_counters::rate_per_source},
+    {"rate_global", &stamp_guard_counters::rate_global}};
+
+// [reflector] guards as status shows them: bursts as they apply.
+nlohmann::json guardsJson(const ReflectorConfig& rc) {
+  auto prefixes = [](const std::vector<IpPrefix>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& p : v) a.push_back(formatPrefix(p));
+    return a;
+  };
+  auto burst = [](uint32_t rate, uint32_t b) { return rate == 0 ? 0 : b ? b : rate; };
+  return {{"allow", prefixes(rc.allow)},
+          {"deny", prefixes(rc.deny)},
+          {"rate_limit_per_source", rc.rateLimitPerSource},
+          {"rate_limit_per_source_burst", burst(rc.rateLimitPerSource, rc.rateLimitPerSourceBurst)},
+          {"rate_limit", rc.rateLimit},
+          {"rate_limit_burst", burst(rc.rateLimit, rc.rateLimitBurst)}};
+}
+
 const char* dropName(int reason) {
   switch (reason) {
     case STAMP_DROP_BAD_SOURCE:
@@ -318,6 +344,11 @@ std::map<std::string, stamp_tlv_counters> Daemon::tlvCounters() const {
   return byInterface(reflector_->bpf(), reflector_->bpf().tlvCounters());
 }
 
+std::map<std::string, stamp_guard_counters> Daemon::guardCounters() const {
+  if (!reflector_) return {};
+  return byInterface(reflector_->bpf(), reflector_->bpf().guardCounters());
+}
+
 std::map<std::string, stamp_refl_counters> Daemon::reflectorCounters() const {
   if (!reflector_) return {};
   return byInterface(reflector_->bpf(), reflector_->bpf().counters());
@@ -331,6 +362,7 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       {"timestamp_format", cfg_.reflector.tsFormat == TsFormat::Ptp ? "ptp" : "ntp"},
       {"authenticated", !cfg_.reflector.authKey.empty()},
       {"tlvs", cfg_.reflector.tlvs},
+      {"guards", guardsJson(cfg_.reflector)},
       {"interfaces", nlohmann::json::object()}};
   // The key's name only; its value never leaves stampd.
   if (!cfg_.reflector.authKey.empty()) refl["auth_key"] = cfg_.reflector.authKey;
@@ -347,6 +379,7 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
     auto state = stateCounters();
     auto auth = authCounters();
     auto tlvs = tlvCounters();
+    auto guard = guardCounters();
     for (const auto& [ifname, c] : reflectorCounters()) {
       nlohmann::json i = {{"attach", kinds[ifname]}};
       i["rx"] = c.rx;
@@ -359,6 +392,7 @@ void Daemon::cmdStatus(const ControlServer::Request& r) {
       drops["auth_failed"] = auth[ifname].failed;
       drops["auth_short"] = auth[ifname].short_;
       drops["auth_no_key"] = auth[ifname].no_key;
+      for (const auto& g : kGuardDrops) drops[g.name] = guard[ifname].*g.field;
       i["drops"] = drops;
       i["auth_verified"] = auth[ifname].verified;
       i["sessions_started"] = state[ifname].sessions_new;
@@ -973,6 +1007,7 @@ std::string Daemon::renderMetrics() {
              "Test packets dropped, by reason.");
     auto state = stateCounters();
     auto auth = authCounters();
+    auto guard = guardCounters();
     for (const auto& [ifname, c] : byIf) {
       const stamp_auth_counters& a = auth[ifname];
       for (auto [reason, n] : {std::pair{"auth_failed", a.failed}, {"auth_short", a.short_},
@@ -985,6 +1020,9 @@ std::string Daemon::renderMetrics() {
       m.sample("stamp_reflector_dropped_packets_total",
                {{"interface", ifname}, {"reason", "no_state"}},
                double(state[ifname].drop_no_state));
+      for (const auto& g : kGuardDrops)
+        m.sample("stamp_reflector_dropped_packets_total",
+                 {{"interface", ifname}, {"reason", g.name}}, double(guard[ifname].*g.field));
     }
     m.family("stamp_reflector_auth_verified_total", "counter",
              "Authenticated requests whose HMAC matched.");

@@ -68,6 +68,7 @@ class Daemon {
   std::map<std::string, stamp_state_counters> stateCounters() const;
   std::map<std::string, stamp_auth_counters> authCounters() const;
   std::map<std::string, stamp_tlv_counters> tlvCounters() const;
+  std::map<std::string, stamp_guard_counters> guardCounters() const;
   void onWatchdog();
   void onSessionFinished(const std::string& name);
   // Starts a session; `client` (0: none) is told its replies when `follow`.

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 namespace stamp {
@@ -38,6 +39,42 @@ std::string formatIp(const Ip16& a) {
   else
     inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
   return buf;
+}
+
+Result<IpPrefix> parsePrefix(const std::string& text) {
+  auto slash = text.find('/');
+  auto addr = parseIp(text.substr(0, slash));
+  if (!addr)
+    return makeError(EINVAL, "'" + text + "' is not an IPv4 or IPv6 address or prefix");
+  // The length as written: an IPv4 one counts in IPv4 bits.
+  const bool v4Text = text.substr(0, slash).find(':') == std::string::npos;
+  const unsigned maxLen = v4Text ? 32 : 128;
+  unsigned len = maxLen;
+  if (slash != std::string::npos) {
+    const char* b = text.data() + slash + 1;
+    const char* e = text.data() + text.size();
+    auto [end, ec] = std::from_chars(b, e, len);
+    if (b == e || ec != std::errc() || end != e || len > maxLen)
+      return makeError(EINVAL, "'" + text + "': the prefix length must be 0.." +
+                                   std::to_string(maxLen));
+  }
+  IpPrefix p{*addr, uint8_t(v4Text ? 96 + len : len)};
+  Ip16 masked = p.addr;
+  for (unsigned bit = p.length; bit < 128; ++bit) masked[bit / 8] &= uint8_t(~(0x80u >> (bit % 8)));
+  if (masked != p.addr) {
+    IpPrefix meant{masked, p.length};
+    return makeError(EINVAL, "'" + text + "' has bits set beyond its length (did you mean '" +
+                                 formatPrefix(meant) + "'?)");
+  }
+  return p;
+}
+
+std::string formatPrefix(const IpPrefix& p) {
+  if (isV4Mapped(p.addr) && p.length >= 96)
+    return formatIp(p.addr) + "/" + std::to_string(p.length - 96);
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, p.addr.data(), buf, sizeof(buf));
+  return std::string(buf) + "/" + std::to_string(p.length);
 }
 
 Result<unsigned> interfaceIndex(const std::string& name) {

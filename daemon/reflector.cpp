@@ -36,6 +36,7 @@ Result<Reflector> Reflector::start(const Config& cfg, const KeyRing& keys, Attac
   Reflector r(std::move(*bpf), cfg.daemon.interfaces, cfg.reflector.addresses);
 
   if (auto res = r.writePorts(cfg.reflector, keys); !res) return res.error();
+  if (auto res = r.writeGuards(cfg.reflector, nullptr); !res) return res.error();
   if (auto res = r.refresh(); !res) return res.error();
   for (const auto& ifname : cfg.daemon.interfaces)
     if (auto res = r.bpf_.attach(ifname, mode); !res) return res.error();
@@ -98,6 +99,43 @@ Result<void> Reflector::writePorts(const ReflectorConfig& rc, const KeyRing& key
   return {};
 }
 
+namespace {
+
+// GCRA parameters of `rate` requests per second with bursts of `burst`
+// (0: one second's worth).
+void gcra(uint32_t rate, uint32_t burst, __u64& interval, __u64& tolerance) {
+  if (rate == 0) {
+    interval = tolerance = 0;
+    return;
+  }
+  interval = 1'000'000'000ULL / rate;
+  tolerance = uint64_t((burst ? burst : rate) - 1) * interval;
+}
+
+}  // namespace
+
+Result<void> Reflector::writeGuards(const ReflectorConfig& rc, const ReflectorConfig* was) {
+  std::vector<std::pair<IpPrefix, uint8_t>> rules;
+  for (const auto& p : rc.allow) rules.emplace_back(p, STAMP_RULE_ALLOW);
+  for (const auto& p : rc.deny) rules.emplace_back(p, STAMP_RULE_DENY);
+  stamp_guard_cfg g{};
+  if (!rules.empty()) g.flags |= STAMP_GUARD_PREFIXES;
+  if (!rc.allow.empty()) g.flags |= STAMP_GUARD_DEFAULT_DENY;
+  gcra(rc.rateLimitPerSource, rc.rateLimitPerSourceBurst, g.src_interval_ns, g.src_tolerance_ns);
+  gcra(rc.rateLimit, rc.rateLimitBurst, g.all_interval_ns, g.all_tolerance_ns);
+  // A bucket filled under an old limit would hold a source back longer than
+  // the new one allows (a raised limit would first act as a lower one).
+  const bool limitsChanged = !was || was->rateLimitPerSource != rc.rateLimitPerSource ||
+                             was->rateLimitPerSourceBurst != rc.rateLimitPerSourceBurst ||
+                             was->rateLimit != rc.rateLimit ||
+                             was->rateLimitBurst != rc.rateLimitBurst;
+  if (limitsChanged)
+    if (auto res = bpf_.resetRateBuckets(); !res) return res;
+  if (auto res = bpf_.setGuards(rules, g); !res) return res;
+  guards_ = rc;
+  return {};
+}
+
 Result<Reflector::Change> Reflector::update(const Config& cfg, const KeyRing& keys,
                                             AttachMode mode) {
   Change change;
@@ -111,6 +149,7 @@ Result<Reflector::Change> Reflector::update(const Config& cfg, const KeyRing& ke
         "table keeps {} entries until then",
         cfg.reflector.maxSessions, bpf_.maxSessions());
   if (auto res = writePorts(cfg.reflector, keys); !res) return res.error();
+  if (auto res = writeGuards(cfg.reflector, &guards_); !res) return res.error();
   extraAddrs_ = cfg.reflector.addresses;
   // The address set of the interfaces to come first, so that a new
   // interface answers from its first packet.

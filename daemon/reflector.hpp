@@ -26,7 +26,8 @@ class Reflector {
     std::vector<std::string> attached, detached;
   };
   // Applies a new configuration in place, for a reload: ports and their
-  // mode, timestamp format, idle timeout and reply DSCP/ECN are rewritten in the maps
+  // mode, timestamp format, idle timeout and reply DSCP/ECN, and the guards
+  // (allow/deny prefixes, rate limits) are rewritten in the maps
   // (a changed max_sessions waits for a restart: the table's size is fixed
   // at load) (new entries first, stale ones after,
   // so a port kept is never missing), the extra addresses replaced, and
@@ -53,6 +54,11 @@ class Reflector {
   // The RFC 8972 TLV configuration map, from rc_ and the clock's state
   // (tlv_sync_source "auto" follows it).
   Result<void> writeTlvConfig(bool clockSynchronized);
+  // The allow/deny prefixes and the rate limits; buckets restart full when
+  // a limit changed from `was` (or on the first write, `was` null).
+  Result<void> writeGuards(const ReflectorConfig& rc, const ReflectorConfig* was);
+  // What writeGuards() last wrote.
+  ReflectorConfig guards_;
   ReflectorBpf bpf_;
   ReflectorConfig rc_;
   std::vector<std::string> interfaces_;

@@ -94,6 +94,22 @@ AT(stamp_state_counters, sessions_new, 0);
 AT(stamp_state_counters, sessions_expired, 8);
 AT(stamp_state_counters, drop_no_state, 16);
 
+static_assert(sizeof(stamp_prefix_key) == 20);  // the kernel's bpf_lpm_trie_key layout
+AT(stamp_prefix_key, prefixlen, 0);
+AT(stamp_prefix_key, addr, 4);
+static_assert(sizeof(stamp_guard_cfg) == 40);
+AT(stamp_guard_cfg, flags, 0);
+AT(stamp_guard_cfg, src_interval_ns, 8);
+AT(stamp_guard_cfg, src_tolerance_ns, 16);
+AT(stamp_guard_cfg, all_interval_ns, 24);
+AT(stamp_guard_cfg, all_tolerance_ns, 32);
+static_assert(sizeof(stamp_rate_all) == 16);  // struct bpf_spin_lock is 4 octets
+AT(stamp_rate_all, tat_ns, 8);
+static_assert(sizeof(stamp_guard_counters) == 32);
+AT(stamp_guard_counters, not_allowed, 0);
+AT(stamp_guard_counters, rate_per_source, 8);
+AT(stamp_guard_counters, rate_global, 16);
+
 static_assert(sizeof(stamp_addr_key) == 16);
 
 static_assert(sizeof(stamp_refl_counters) == 8 * (4 + STAMP_DROP_MAX));

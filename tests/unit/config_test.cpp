@@ -476,3 +476,100 @@ TEST(Config, ScheduleKeysAreValidated) {
 }
 }  // namespace
 }  // namespace stamp
+
+// [reflector] guards: allow and deny prefixes, rate limits and bursts.
+namespace stamp {
+namespace {
+TEST(Config, GuardKeys) {
+  Config d = parseOk("");
+  EXPECT_TRUE(d.reflector.allow.empty());
+  EXPECT_TRUE(d.reflector.deny.empty());
+  EXPECT_EQ(d.reflector.rateLimitPerSource, 0u);
+  EXPECT_EQ(d.reflector.rateLimitPerSourceBurst, 0u);
+  EXPECT_EQ(d.reflector.rateLimit, 0u);
+  EXPECT_EQ(d.reflector.rateLimitBurst, 0u);
+
+  Config c = parseOk(R"toml(
+[reflector]
+allow = ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7", "::ffff:203.0.113.0/120"]
+deny = ["192.0.2.128/25", "0.0.0.0/0"]
+rate_limit_per_source = 10
+rate_limit_per_source_burst = 20
+rate_limit = 100000000
+rate_limit_burst = 1
+)toml");
+  auto texts = [](const std::vector<IpPrefix>& v) {
+    std::vector<std::string> out;
+    for (const auto& p : v) out.push_back(formatPrefix(p));
+    return out;
+  };
+  EXPECT_EQ(texts(c.reflector.allow), (std::vector<std::string>{"192.0.2.0/24", "2001:db8::/32",
+                                                                 "198.51.100.7/32",
+                                                                 "203.0.113.0/24"}));
+  EXPECT_EQ(c.reflector.allow[0].length, 96 + 24);
+  EXPECT_EQ(c.reflector.allow[1].length, 32);
+  EXPECT_EQ(texts(c.reflector.deny), (std::vector<std::string>{"192.0.2.128/25", "0.0.0.0/0"}));
+  EXPECT_EQ(c.reflector.rateLimitPerSource, 10u);
+  EXPECT_EQ(c.reflector.rateLimitPerSourceBurst, 20u);
+  EXPECT_EQ(c.reflector.rateLimit, 100000000u);
+  EXPECT_EQ(c.reflector.rateLimitBurst, 1u);
+  // An empty list is "no list".
+  EXPECT_TRUE(parseOk("[reflector]\nallow = []\n").reflector.allow.empty());
+}
+
+TEST(Config, GuardErrorsNamePathLineColumn) {
+  const BadCase cases[] = {
+      {"not a prefix", "[reflector]\nallow = [\"192.0.2.0/24\", \"192.0.2.x/24\"]\n",
+       "stamp.toml:2:26: 'reflector.allow': '192.0.2.x/24' is not an IPv4 or IPv6 address or "
+       "prefix"},
+      {"IPv4 length over 32", "[reflector]\nallow = [\"192.0.2.0/33\"]\n",
+       "stamp.toml:2:10: 'reflector.allow': '192.0.2.0/33': the prefix length must be 0..32"},
+      {"IPv6 length over 128", "[reflector]\ndeny = [\"2001:db8::/129\"]\n",
+       "stamp.toml:2:9: 'reflector.deny': '2001:db8::/129': the prefix length must be 0..128"},
+      {"empty length", "[reflector]\nallow = [\"192.0.2.0/\"]\n",
+       "stamp.toml:2:10: 'reflector.allow': '192.0.2.0/': the prefix length must be 0..32"},
+      {"host bits", "[reflector]\nallow = [\"192.0.2.1/24\"]\n",
+       "stamp.toml:2:10: 'reflector.allow': '192.0.2.1/24' has bits set beyond its length (did "
+       "you mean '192.0.2.0/24'?)"},
+      {"IPv6 host bits", "[reflector]\nallow = [\"2001:db8::1/32\"]\n",
+       "stamp.toml:2:10: 'reflector.allow': '2001:db8::1/32' has bits set beyond its length "
+       "(did you mean '2001:db8::/32'?)"},
+      {"not a string", "[reflector]\nallow = [24]\n",
+       "stamp.toml:2:10: 'reflector.allow': not a string"},
+      {"not a list", "[reflector]\ndeny = \"192.0.2.0/24\"\n",
+       "stamp.toml:2:8: 'reflector.deny' must be an array of prefixes"},
+      {"listed twice", "[reflector]\nallow = [\"192.0.2.0/24\", \"::ffff:192.0.2.0/120\"]\n",
+       "stamp.toml:2:26: 'reflector.allow': 192.0.2.0/24 is listed twice"},
+      {"in both lists", "[reflector]\nallow = [\"192.0.2.0/24\"]\ndeny = [\"192.0.2.0/24\"]\n",
+       "stamp.toml:3:9: 'reflector.deny': 192.0.2.0/24 is also in 'reflector.allow'"},
+      {"rate out of range", "[reflector]\nrate_limit = 100000001\n",
+       "stamp.toml:2:14: 'reflector.rate_limit' = 100000001 is out of range 0..100000000"},
+      {"negative rate", "[reflector]\nrate_limit_per_source = -1\n",
+       "stamp.toml:2:25: 'reflector.rate_limit_per_source' = -1 is out of range 0..100000000"},
+      {"burst not an integer", "[reflector]\nrate_limit_burst = \"10\"\n",
+       "stamp.toml:2:20: 'reflector.rate_limit_burst' must be an integer"},
+      {"misspelt key", "[reflector]\nalow = [\"192.0.2.0/24\"]\n",
+       "stamp.toml:2:1: unknown key 'reflector.alow' (did you mean 'allow'?)"},
+  };
+  for (const BadCase& c : cases) EXPECT_EQ(parseError(c.toml), c.message) << c.what;
+}
+
+TEST(Config, GuardPrefixesAreBounded) {
+  std::string many = "[reflector]\nallow = [";
+  for (int i = 0; i < 1025; ++i)  // one more than the trie holds
+    many += "\"10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24\", ";
+  many += "]\n";
+  std::string msg = parseError(many);
+  EXPECT_NE(msg.find("'reflector.allow': more than 1024 prefixes in allow and deny together"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line for the whole list";
+  // Exactly as many as the trie holds, the last one in deny, is fine.
+  std::string full = "[reflector]\nallow = [";
+  for (int i = 0; i < 1023; ++i)
+    full += "\"10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24\", ";
+  full += "]\ndeny = [\"10.255.0.0/16\"]\n";
+  EXPECT_EQ(parseOk(full).reflector.allow.size(), 1023u);
+}
+}  // namespace
+}  // namespace stamp

@@ -48,3 +48,54 @@ TEST(NetIf, InterfaceIndex) {
 
 }  // namespace
 }  // namespace stamp
+
+// Prefixes of [reflector] allow and deny: in the 128-bit space of Ip16.
+namespace stamp {
+namespace {
+TEST(NetIf, ParsesPrefixes) {
+  auto v4 = parsePrefix("192.0.2.0/24");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->addr, *parseIp("192.0.2.0"));
+  EXPECT_EQ(v4->length, 120);
+  EXPECT_EQ(formatPrefix(*v4), "192.0.2.0/24");
+  auto host = parsePrefix("192.0.2.1");
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->length, 128);
+  EXPECT_EQ(formatPrefix(*host), "192.0.2.1/32");
+  auto any4 = parsePrefix("0.0.0.0/0");
+  ASSERT_TRUE(any4.ok());
+  EXPECT_EQ(any4->length, 96) << "every IPv4 source is ::ffff:0:0/96";
+  EXPECT_EQ(formatPrefix(*any4), "0.0.0.0/0");
+  auto v6 = parsePrefix("2001:db8::/32");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->length, 32);
+  EXPECT_EQ(formatPrefix(*v6), "2001:db8::/32");
+  EXPECT_EQ(formatPrefix(*parsePrefix("::/0")), "::/0");
+  EXPECT_EQ(formatPrefix(*parsePrefix("2001:db8::1")), "2001:db8::1/128");
+  // The mapped form of an IPv4 prefix is the same prefix.
+  EXPECT_EQ(*parsePrefix("::ffff:192.0.2.0/120"), *v4);
+}
+
+TEST(NetIf, RejectsBadPrefixes) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"192.0.2.0/33", "'192.0.2.0/33': the prefix length must be 0..32"},
+      {"192.0.2.0/-1", "'192.0.2.0/-1': the prefix length must be 0..32"},
+      {"192.0.2.0/+8", "'192.0.2.0/+8': the prefix length must be 0..32"},
+      {"192.0.2.0/24x", "'192.0.2.0/24x': the prefix length must be 0..32"},
+      {"192.0.2.0/99999999999", "'192.0.2.0/99999999999': the prefix length must be 0..32"},
+      {"::/129", "'::/129': the prefix length must be 0..128"},
+      {"/24", "'/24' is not an IPv4 or IPv6 address or prefix"},
+      {"", "'' is not an IPv4 or IPv6 address or prefix"},
+      {"10.0.0.0/8/8", "'10.0.0.0/8/8': the prefix length must be 0..32"},
+      {"10.1.0.0/8", "'10.1.0.0/8' has bits set beyond its length (did you mean '10.0.0.0/8'?)"},
+      {"::ffff:1.2.3.4/64",
+       "'::ffff:1.2.3.4/64' has bits set beyond its length (did you mean '::/64'?)"},
+  };
+  for (const auto& [text, message] : bad) {
+    auto p = parsePrefix(text);
+    ASSERT_FALSE(p.ok()) << text;
+    EXPECT_EQ(p.error().message, message) << text;
+  }
+}
+}  // namespace
+}  // namespace stamp

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The reflector's guards: which sources get answers (allow and deny
+ * prefixes, longest match) and how many (a GCRA bucket per source address
+ * and one for all sources). Included by stamp_refl.bpf.c only, after
+ * stamp_parse.bpf.h; the maps and their layouts are in stamp_abi.h.
+ *
+ * stamp_guard() runs once per request the reflector would answer, after
+ * the checks that find it invalid and before any state is kept for it, so
+ * a refused request costs a lookup or two and leaves nothing behind except
+ * (per-source limit on) the bucket of its source.
+ */
+#ifndef STAMP_GUARD_BPF_H
+#define STAMP_GUARD_BPF_H
+
+#include "stamp_parse.bpf.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, STAMP_ALLOW_MAX);
+  __type(key, struct stamp_prefix_key);
+  __type(value, __u8);
+} stamp_allow SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stamp_guard_cfg);
+} stamp_guard_cfg SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, STAMP_SRC_RATE_ENTRIES);
+  __type(key, struct stamp_addr_key);
+  __type(value, __u64);
+} stamp_src_rate SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stamp_rate_all);
+} stamp_all_rate SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 256);
+  __type(key, __u32);
+  __type(value, struct stamp_guard_counters);
+} stamp_guard_cnt SEC(".maps");
+
+enum stamp_guard_verdict {
+  STAMP_GUARD_PASS = 0,
+  STAMP_GUARD_NOT_ALLOWED,
+  STAMP_GUARD_RATE_SOURCE,
+  STAMP_GUARD_RATE_ALL,
+};
+
+/* GCRA: 1 when a request at `now` conforms (and is then accounted in
+ * *tat), 0 when it comes too early. */
+static __always_inline int stamp_gcra(__u64 *tat, __u64 now, __u64 interval, __u64 tolerance)
+{
+  __u64 t = *tat;
+  if (t < now)
+    t = now; /* idle: the bucket is full */
+  if (t - now > tolerance)
+    return 0;
+  *tat = t + interval;
+  return 1;
+}
+
+/* The per-source bucket. A plain read-modify-write, not atomic: requests
+ * of one source run on one CPU under RSS/RPS (which hash on the source
+ * address at least), so at worst a source spread over several CPUs gets a
+ * request or two more than its burst. An entry that cannot be stored lets
+ * the request through: the limit of all sources still applies. */
+static __always_inline int stamp_source_conforms(const struct stamp_addr_key *src, __u64 now,
+                                                 const struct stamp_guard_cfg *g)
+{
+  __u64 *tat = bpf_map_lookup_elem(&stamp_src_rate, src);
+  if (!tat) {
+    __u64 fresh = now + g->src_interval_ns; /* the first request of a full bucket */
+    if (bpf_map_update_elem(&stamp_src_rate, src, &fresh, BPF_NOEXIST) == 0)
+      return 1;
+    tat = bpf_map_lookup_elem(&stamp_src_rate, src); /* another CPU created it */
+    if (!tat)
+      return 1;
+  }
+  return stamp_gcra(tat, now, g->src_interval_ns, g->src_tolerance_ns);
+}
+
+/* The bucket of all sources, under its spin lock: exact whatever the CPUs. */
+static __always_inline int stamp_all_conform(__u64 now, const struct stamp_guard_cfg *g)
+{
+  __u32 key0 = 0;
+  struct stamp_rate_all *b = bpf_map_lookup_elem(&stamp_all_rate, &key0);
+  if (!b)
+    return 1;
+  bpf_spin_lock(&b->lock);
+  int ok = stamp_gcra(&b->tat_ns, now, g->all_interval_ns, g->all_tolerance_ns);
+  bpf_spin_unlock(&b->lock);
+  return ok;
+}
+
+static __always_inline enum stamp_guard_verdict stamp_guard_verdict(
+    const struct stamp_addr_key *src)
+{
+  __u32 key0 = 0;
+  const struct stamp_guard_cfg *g = bpf_map_lookup_elem(&stamp_guard_cfg, &key0);
+  if (!g)
+    return STAMP_GUARD_PASS;
+  if (g->flags & STAMP_GUARD_PREFIXES) {
+    struct stamp_prefix_key k = {.prefixlen = 128};
+    __builtin_memcpy(k.addr, src->addr, sizeof(k.addr));
+    const __u8 *rule = bpf_map_lookup_elem(&stamp_allow, &k);
+    if (rule ? *rule != STAMP_RULE_ALLOW : (g->flags & STAMP_GUARD_DEFAULT_DENY) != 0)
+      return STAMP_GUARD_NOT_ALLOWED;
+  }
+  if (!g->src_interval_ns && !g->all_interval_ns)
+    return STAMP_GUARD_PASS;
+  __u64 now = bpf_ktime_get_ns();
+  /* Per source first: a source over its own limit does not use up the
+   * budget of all the others. */
+  if (g->src_interval_ns && !stamp_source_conforms(src, now, g))
+    return STAMP_GUARD_RATE_SOURCE;
+  if (g->all_interval_ns && !stamp_all_conform(now, g))
+    return STAMP_GUARD_RATE_ALL;
+  return STAMP_GUARD_PASS;
+}
+
+/* 0: answer the request. 1: drop it; counted in stamp_guard_cnt. */
+static __always_inline int stamp_guard(const struct stamp_addr_key *src, __u32 ifindex)
+{
+  enum stamp_guard_verdict v = stamp_guard_verdict(src);
+  if (v == STAMP_GUARD_PASS)
+    return 0;
+  struct stamp_guard_counters *c = bpf_map_lookup_elem(&stamp_guard_cnt, &ifindex);
+  if (!c) {
+    struct stamp_guard_counters zero = {};
+    bpf_map_update_elem(&stamp_guard_cnt, &ifindex, &zero, BPF_NOEXIST);
+    c = bpf_map_lookup_elem(&stamp_guard_cnt, &ifindex);
+  }
+  if (c) {
+    if (v == STAMP_GUARD_NOT_ALLOWED)
+      c->not_allowed++;
+    else if (v == STAMP_GUARD_RATE_SOURCE)
+      c->rate_per_source++;
+    else
+      c->rate_global++;
+  }
+  return 1;
+}
+
+#endif /* STAMP_GUARD_BPF_H */
