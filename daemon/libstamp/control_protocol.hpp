@@ -31,6 +31,9 @@ inline constexpr const char* kDefaultSocket = "/run/stamp/stampd.sock";
 //                   "tai_offset_s","error_estimate":{"s","z","scale","multiplier",
 //                   "error_ns"}},"reflector":{"enabled","ports":[..],"mode",
 //                   "dscp","ecn" (each "copy" or the configured value),
+//                   "guards":{"allow":[PREFIX..],"deny":[..],"rate_limit",
+//                   "rate_limit_burst","rate_limit_per_source",
+//                   "rate_limit_per_source_burst"},
 //                   "interfaces":{"NAME":{"attach","rx","reflected",...,
 //                   "drops":{"REASON":N}}}},"sessions_running":N}
 inline constexpr std::string_view kStatus = "status";
