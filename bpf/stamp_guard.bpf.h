@@ -5,10 +5,10 @@
  * and one for all sources). Included by stamp_refl.bpf.c only, after
  * stamp_parse.bpf.h; the maps and their layouts are in stamp_abi.h.
  *
- * stamp_guard() runs once per request the reflector would answer, after
- * the checks that find it invalid and before any state is kept for it, so
- * a refused request costs a lookup or two and leaves nothing behind except
- * (per-source limit on) the bucket of its source.
+ * stamp_guard() runs once per packet to a reflector port and address,
+ * right after T2 and before every other check (validity, HMAC, stateful
+ * session), so a refused request costs a lookup or two and leaves nothing
+ * behind except (per-source limit on) the bucket of its source.
  */
 #ifndef STAMP_GUARD_BPF_H
 #define STAMP_GUARD_BPF_H
@@ -130,8 +130,11 @@ static __always_inline enum stamp_guard_verdict stamp_guard_verdict(
   return STAMP_GUARD_PASS;
 }
 
-/* 0: answer the request. 1: drop it; counted in stamp_guard_cnt. */
-static __always_inline int stamp_guard(const struct stamp_addr_key *src, __u32 ifindex)
+/* 0: go on with the request. 1: drop it; counted in stamp_guard_cnt.
+ * A subprogram, not inlined: its locals then never add to the stack of
+ * stamp_refl_in, which with the SHA-256 subprogram of authenticated mode
+ * uses all of the 512 octets. */
+static __attribute__((noinline)) int stamp_guard(const struct stamp_addr_key *src, __u32 ifindex)
 {
   enum stamp_guard_verdict v = stamp_guard_verdict(src);
   if (v == STAMP_GUARD_PASS)

@@ -290,25 +290,65 @@ TEST_F(Guards, RulesAreReplacedNotMerged) {
   expectRows({{"192.0.2.1", true}, {"198.51.100.1", true}, {"2001:db8::1", true}});
 }
 
-// Invalid requests keep their own reason even from refused sources: the
-// guards come after the validity checks.
-TEST_F(Guards, InvalidRequestsAreCountedAsInvalidFirst) {
+// The guards come first, right after T2: a refused source's request is
+// not_allowed whatever else is wrong with it (and its first fragment is
+// dropped, not passed); an allowed source's invalid request keeps its own
+// reason.
+TEST_F(Guards, GuardsComeBeforeTheOtherChecks) {
   setRules({{"192.0.2.0/24", STAMP_RULE_ALLOW}});
-  auto before = counters();
-  auto reflBefore = bpf_->counters();
-  ASSERT_TRUE(reflBefore);
-  PacketSpec s;
-  s.src = ip("198.51.100.1");
-  s.dst = kRefl4;
-  s.sport = 0;
-  s.payload = senderPayload(44, {});
-  EXPECT_FALSE(answered(buildFrame(s)));
-  EXPECT_EQ(delta(before), (Tally{.rx = 1}));
-  auto reflAfter = bpf_->counters();
-  ASSERT_TRUE(reflAfter);
-  EXPECT_EQ((*reflAfter)[kLoIfindex].drop[STAMP_DROP_SRC_PORT_ZERO] -
-                (*reflBefore)[kLoIfindex].drop[STAMP_DROP_SRC_PORT_ZERO],
-            1u);
+  auto portZero = [](const char* src) {
+    PacketSpec s;
+    s.src = ip(src);
+    s.dst = kRefl4;
+    s.sport = 0;
+    s.payload = senderPayload(44, {});
+    return buildFrame(s);
+  };
+  auto dropsOf = [&](int reason) {
+    auto c = bpf_->counters();
+    EXPECT_TRUE(c);
+    return c ? (*c)[kLoIfindex].drop[reason] : 0;
+  };
+  Tally before = counters();
+  uint64_t zeroBefore = dropsOf(STAMP_DROP_SRC_PORT_ZERO);
+  EXPECT_FALSE(answered(portZero("198.51.100.1")));
+  EXPECT_EQ(delta(before), (Tally{.rx = 1, .notAllowed = 1}));
+  EXPECT_EQ(dropsOf(STAMP_DROP_SRC_PORT_ZERO), zeroBefore);
+  EXPECT_FALSE(answered(portZero("192.0.2.1")));
+  EXPECT_EQ(dropsOf(STAMP_DROP_SRC_PORT_ZERO), zeroBefore + 1);
+
+  auto firstFragment = [](const char* src) {
+    PacketSpec s;
+    s.src = ip(src);
+    s.dst = kRefl4;
+    s.fragField = 0x2000;  // MF
+    s.udpLenOverride = 8 + 1000;
+    s.payload = senderPayload(44, {});
+    return buildFrame(s);
+  };
+  TcRun run;
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), firstFragment("198.51.100.1"), 0, run));
+  EXPECT_EQ(run.verdict, kTcShot) << "a refused source's fragment gets nothing back either";
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), firstFragment("192.0.2.1"), 0, run));
+  EXPECT_EQ(run.verdict, TC_ACT_UNSPEC) << "an allowed source's fragment goes to the stack";
+
+  // On an authenticated port (here without a key) the HMAC is never
+  // looked at for a refused source.
+  ASSERT_TRUE(ok(bpf_->setPorts({862}, {.auth = 1})));
+  auto authDrops = [&] {
+    auto a = bpf_->authCounters();
+    EXPECT_TRUE(a);
+    if (!a) return uint64_t(0);
+    const auto& c = (*a)[kLoIfindex];
+    return uint64_t(c.failed + c.short_ + c.no_key);
+  };
+  const uint64_t authBefore = authDrops();
+  before = counters();
+  EXPECT_FALSE(answered(requestFrom("198.51.100.1")));
+  EXPECT_EQ(delta(before), (Tally{.rx = 1, .notAllowed = 1}));
+  EXPECT_EQ(authDrops(), authBefore);
+  EXPECT_FALSE(answered(requestFrom("192.0.2.1")));
+  EXPECT_EQ(authDrops(), authBefore + 1) << "an allowed source meets the HMAC check";
 }
 
 // ---- Rate limits ----
