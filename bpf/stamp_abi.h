@@ -391,8 +391,8 @@ struct stamp_guard_cfg {
 
 /* STAMP_MAP_SRC_RATE: LRU hash, the per-source buckets: key the source
  * address (struct stamp_addr_key), value its TAT (__u64, CLOCK_MONOTONIC
- * ns). A source evicted from the LRU comes back with a full burst, as if
- * it had been idle. */
+ * ns, updated by compare-and-swap). A source evicted from the LRU comes
+ * back with a full burst, as if it had been idle. */
 #define STAMP_SRC_RATE_ENTRIES 16384
 
 /* STAMP_MAP_ALL_RATE: array of one entry, the bucket of all sources, under

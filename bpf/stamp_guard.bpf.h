@@ -71,11 +71,12 @@ static __always_inline int stamp_gcra(__u64 *tat, __u64 now, __u64 interval, __u
   return 1;
 }
 
-/* The per-source bucket. A plain read-modify-write, not atomic: requests
- * of one source run on one CPU under RSS/RPS (which hash on the source
- * address at least), so at worst a source spread over several CPUs gets a
- * request or two more than its burst. An entry that cannot be stored lets
- * the request through: the limit of all sources still applies. */
+/* The per-source bucket, updated by compare-and-swap (BPF_CMPXCHG,
+ * -mcpu=v3): requests of one source on several CPUs at once are accounted
+ * exactly. A source whose update loses the race STAMP_GCRA_TRIES times in a
+ * row is treated as too early. An entry that cannot be stored lets the
+ * request through: the limit of all sources still applies. */
+#define STAMP_GCRA_TRIES 4
 static __always_inline int stamp_source_conforms(const struct stamp_addr_key *src, __u64 now,
                                                  const struct stamp_guard_cfg *g)
 {
@@ -88,7 +89,15 @@ static __always_inline int stamp_source_conforms(const struct stamp_addr_key *sr
     if (!tat)
       return 1;
   }
-  return stamp_gcra(tat, now, g->src_interval_ns, g->src_tolerance_ns);
+  for (int i = 0; i < STAMP_GCRA_TRIES; i++) {
+    __u64 old = *(volatile __u64 *)tat;
+    __u64 t = old < now ? now : old;
+    if (t - now > g->src_tolerance_ns)
+      return 0;
+    if (__sync_val_compare_and_swap(tat, old, t + g->src_interval_ns) == old)
+      return 1;
+  }
+  return 0;
 }
 
 /* The bucket of all sources, under its spin lock: exact whatever the CPUs. */

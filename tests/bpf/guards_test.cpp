@@ -12,8 +12,10 @@
 #include <bpf/bpf.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstring>
 #include <optional>
+#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -445,6 +447,56 @@ TEST_F(Guards, RefusedRequestsLeaveNoState) {
   EXPECT_EQ(entries(bpf_->sessionMapFd(), sizeof(stamp_refl_sess_key)), 1u);
   EXPECT_EQ(delta(before),
             (Tally{.rx = 11, .reflected = 2, .notAllowed = 6, .ratePerSource = 3}));
+}
+
+// Many CPUs at once: the per-source bucket (compare-and-swap) and the
+// global one (spin lock) never let more than their burst through, however
+// the requests race. Each thread runs its own skb through stamp_refl_in
+// 200000 times in the kernel (BPF_PROG_TEST_RUN repeat): with both ends'
+// addresses and ports configured, a reply is itself a request back, so the
+// skb ping-pongs between 192.0.2.1 and 192.0.2.2 until a guard drops it,
+// and a dropped one is retried as it is.
+TEST_F(Guards, ConcurrentRequestsNeverExceedTheBurst) {
+  const unsigned threads = std::max(2u, std::min(8u, std::thread::hardware_concurrency()));
+  constexpr uint64_t kBurst = 5000;
+  ASSERT_TRUE(ok(bpf_->setAddresses({kRefl4, ip("192.0.2.1")})));
+  ASSERT_TRUE(ok(bpf_->setPorts({862, 40000}, stamp_port_cfg{})));
+  auto race = [&] {
+    const Tally before = counters();
+    std::atomic<int> failures{0};
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&] {
+        const Bytes frame = requestFrom("192.0.2.1");
+        Bytes out(frame.size() + 256);
+        __sk_buff ctxIn{}, ctxOut{};
+        bpf_test_run_opts opts{};
+        opts.sz = sizeof(opts);
+        opts.data_in = frame.data();
+        opts.data_size_in = uint32_t(frame.size());
+        opts.data_out = out.data();
+        opts.data_size_out = uint32_t(out.size());
+        opts.ctx_in = &ctxIn;
+        opts.ctx_size_in = sizeof(ctxIn);
+        opts.ctx_out = &ctxOut;
+        opts.ctx_size_out = sizeof(ctxOut);
+        opts.repeat = 200000;
+        if (bpf_prog_test_run_opts(bpf_->inProgFd(), &opts) != 0) ++failures;
+      });
+    for (auto& th : pool) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    return delta(before);
+  };
+  ASSERT_TRUE(ok(bpf_->setGuards({}, perSource(kBurst))));
+  Tally t = race();
+  EXPECT_LE(t.reflected, 2 * kBurst) << threads << " threads: two sources, a burst each";
+  EXPECT_GE(t.reflected, kBurst) << "one source at least used its burst up";
+  EXPECT_EQ(t.reflected + t.ratePerSource, t.rx);
+  ASSERT_TRUE(ok(bpf_->resetRateBuckets()));
+  ASSERT_TRUE(ok(bpf_->setGuards({}, global(kBurst))));
+  t = race();
+  EXPECT_EQ(t.reflected, kBurst) << threads << " threads, one bucket";
+  EXPECT_EQ(t.reflected + t.rateGlobal, t.rx);
 }
 
 // Requests no closer than the interval all pass even with no burst at all
