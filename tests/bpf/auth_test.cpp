@@ -118,11 +118,7 @@ class AuthProgs : public ::testing::Test {
     ASSERT_TRUE(ok(bpf_->setKeys({862}, hmacKey(key1()))));
     ASSERT_TRUE(ok(bpf_->setTos(stamp_tos_cfg{})));  // replies copy DSCP and ECN
     ASSERT_TRUE(ok(bpf_->setAddresses({kRefl4, kRefl6})));
-    ClockState clock;
-    clock.synchronized = true;
-    clock.taiOffsetSec = kernelTaiOffsetSec();
-    clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
-    ASSERT_TRUE(ok(bpf_->setClock(clock)));
+    ASSERT_TRUE(ok(bpf_->setClock(syncedClock(kernelTaiOffsetSec()))));
   }
 
   // Ingress then egress, as the kernel would run them; the final frame.
@@ -344,11 +340,7 @@ class SenderAuth : public ::testing::Test {
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
     ASSERT_TRUE(bpf_) << error_;
-    ClockState clock;
-    clock.synchronized = true;
-    clock.taiOffsetSec = kernelTaiOffsetSec();
-    clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
-    ASSERT_TRUE(ok(bpf_->setClock(clock)));
+    ASSERT_TRUE(ok(bpf_->setClock(syncedClock(kernelTaiOffsetSec()))));
     stamp_send_session v{};
     v.session_id = kId;
     v.peer_port = 862;

@@ -551,11 +551,7 @@ class ReflectorProgs : public ::testing::Test {
     if (r) r = bpf.setTos(stamp_tos_cfg{});  // copy DSCP and ECN
     if (r) r = bpf.setAddresses({kRefl4, kRefl6});
     if (r) {
-      ClockState clock;
-      clock.synchronized = true;
-      clock.taiOffsetSec = taiOffsetSec;
-      clock.errorEstimate = configuredErrorEstimate();
-      r = bpf.setClock(clock);
+      r = bpf.setClock(syncedClock(taiOffsetSec));
     }
     return ok(r);
   }

@@ -491,11 +491,7 @@ class SenderProgs : public ::testing::Test {
   // The sessions of sessions(), and a synchronised clock whose TAI offset
   // is `taiOffsetSec`.
   static ::testing::AssertionResult configure(int32_t taiOffsetSec) {
-    ClockState clock;
-    clock.synchronized = true;
-    clock.taiOffsetSec = taiOffsetSec;
-    clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
-    auto r = bpf_->setClock(clock);
+    auto r = bpf_->setClock(syncedClock(taiOffsetSec));
     for (const SessionEntry& e : sessions())
       if (r) r = bpf_->addSession(e.key, e.value);
     return ok(r);

@@ -1,5 +1,7 @@
 #include "tc_run.hpp"
 
+#include "error_estimate.hpp"
+
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <time.h>
@@ -33,6 +35,14 @@ namespace stamp::test {
   run.out.resize(opts.data_size_out);
   run.markOut = ctxOut.mark;
   return ::testing::AssertionSuccess();
+}
+
+ClockState syncedClock(int32_t taiOffsetSec) {
+  ClockState clock;
+  clock.synchronized = true;
+  clock.taiOffsetSec = taiOffsetSec;
+  clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
+  return clock;
 }
 
 int32_t kernelTaiOffsetSec() {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "bpf_runtime.hpp"
+#include "clock.hpp"
 #include "packet.hpp"
 #include "result.hpp"
 
@@ -34,6 +35,10 @@ struct TcRun {
 // TAI - UTC as the kernel applies it to CLOCK_TAI (and so to
 // bpf_ktime_get_tai_ns()): timex.tai, 0 unless a time daemon set it.
 int32_t kernelTaiOffsetSec();
+
+// What the fixtures write to stamp_config: a synchronised clock with a 1 us
+// Error Estimate and TAI offset `taiOffsetSec`.
+ClockState syncedClock(int32_t taiOffsetSec);
 
 // CLOCK_TAI now, in nanoseconds.
 int64_t taiNow();

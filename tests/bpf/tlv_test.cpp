@@ -157,11 +157,7 @@ class TlvReflector : public ::testing::Test {
     stamp_port_cfg stateful{.mode = STAMP_MODE_STATEFUL, .idle_timeout_s = 900};
     ASSERT_EQ(bpf_map_update_elem(portsFd(), &kStatefulPort, &stateful, BPF_ANY), 0);
     ASSERT_TRUE(ok(bpf_->setAddresses({kRefl4, kRefl6})));
-    ClockState clock;
-    clock.synchronized = true;
-    clock.taiOffsetSec = kernelTaiOffsetSec();
-    clock.errorEstimate = ErrorEstimate::fromErrorNs(1000, true);
-    ASSERT_TRUE(ok(bpf_->setClock(clock)));
+    ASSERT_TRUE(ok(bpf_->setClock(syncedClock(kernelTaiOffsetSec()))));
     ASSERT_TRUE(ok(bpf_->setTlvConfig(defaultCfg())));
   }
 
