@@ -37,22 +37,17 @@ e2e_two_hosts "$NS_S" "$S4" "$S6" "$NS_R" "$R4" "$R6"
 printf '[keys]\nk1 = "%s"\n' "$K1" >"$E2E_WORK/r-keys.toml"
 printf '[keys]\nk1 = "%s"\nwrong = "%s"\n' "$K1" "$K2" >"$E2E_WORK/s-keys.toml"
 chmod 600 "$E2E_WORK/r-keys.toml" "$E2E_WORK/s-keys.toml"
-cat >"$E2E_WORK/r.toml" <<EOT
-[daemon]
-interfaces = ["$NS_R"]
-socket = "$E2E_WORK/r.sock"
-bpffs = "/sys/fs/bpf/$NS_R"
-state_dir = "$E2E_WORK/r-state"
+{
+  e2e_daemon_toml "$NS_R" r
+  cat <<EOT
 key_file = "$E2E_WORK/r-keys.toml"
 [reflector]
 auth_key = "k1"
 EOT
-cat >"$E2E_WORK/s.toml" <<EOT
-[daemon]
-interfaces = ["$NS_S"]
-socket = "$E2E_WORK/s.sock"
-bpffs = "/sys/fs/bpf/$NS_S"
-state_dir = "$E2E_WORK/s-state"
+} >"$E2E_WORK/r.toml"
+{
+  e2e_daemon_toml "$NS_S" s
+  cat <<EOT
 key_file = "$E2E_WORK/s-keys.toml"
 [reflector]
 enabled = false
@@ -93,6 +88,7 @@ count = 20
 interval = "5ms"
 timeout = "300ms"
 EOT
+} >"$E2E_WORK/s.toml"
 e2e_stampd "$NS_R" "$E2E_WORK/r.toml" "$E2E_WORK/r.log"
 e2e_stampd "$NS_S" "$E2E_WORK/s.toml" "$E2E_WORK/s.log"
 sctl() { in_ns "$NS_S" "$STAMPCTL" --socket "$E2E_WORK/s.sock" "$@"; }

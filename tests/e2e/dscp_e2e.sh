@@ -25,12 +25,9 @@ NS_B=stpdscp$$b
 A4=10.200.46.1 B4=10.200.46.2 A6=fd00:5354:46::1 B6=fd00:5354:46::2
 step "namespaces $NS_A (sender) and $NS_B (reflector)"
 e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
-cat >"$E2E_WORK/a.toml" <<EOT
-[daemon]
-interfaces = ["$NS_A"]
-socket = "$E2E_WORK/a.sock"
-bpffs = "/sys/fs/bpf/$NS_A"
-state_dir = "$E2E_WORK/a-state"
+{
+  e2e_daemon_toml "$NS_A" a
+  cat <<EOT
 [reflector]
 enabled = false
 [[session]]
@@ -41,17 +38,16 @@ interval = "5ms"
 dscp = 34
 ecn = 2
 EOT
+} >"$E2E_WORK/a.toml"
 reflector_config() { # DSCP ECN (TOML values)
-  cat >"$E2E_WORK/b.toml" <<EOT
-[daemon]
-interfaces = ["$NS_B"]
-socket = "$E2E_WORK/b.sock"
-bpffs = "/sys/fs/bpf/$NS_B"
-state_dir = "$E2E_WORK/b-state"
+  {
+  e2e_daemon_toml "$NS_B" b
+  cat <<EOT
 [reflector]
 dscp = $1
 ecn = $2
 EOT
+} >"$E2E_WORK/b.toml"
 }
 reflector_config '"copy"' '"copy"'
 e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"

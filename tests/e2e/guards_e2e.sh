@@ -87,17 +87,15 @@ expect() {
 }
 
 write_config() { # extra [reflector] lines
-  cat >"$E2E_WORK/r.toml" <<EOT
-[daemon]
-interfaces = ["$NS_R"]
-socket = "$E2E_WORK/r.sock"
-bpffs = "/sys/fs/bpf/$NS_R"
-state_dir = "$E2E_WORK/r-state"
+  {
+  e2e_daemon_toml "$NS_R" r
+  cat <<EOT
 [reflector]
 $1
 [metrics]
 listen = "$METRICS"
 EOT
+} >"$E2E_WORK/r.toml"
 }
 rctl() { in_ns "$NS_R" "$STAMPCTL" --socket "$E2E_WORK/r.sock" "$@"; }
 drops() { # REASON -> count on the reflector's interface

@@ -128,6 +128,19 @@ e2e_two_hosts() {
 # e2e_stampd NS CONFIG LOG: starts stampd in NS and waits until it runs;
 # sets E2E_STAMPD_PID. The cleanup tears its pins down (give every CONFIG
 # its own [daemon] bpffs).
+# e2e_daemon_toml NS NAME: the [daemon] table of a stampd in namespace NS,
+# with its socket and state under $E2E_WORK/NAME and its pins under
+# /sys/fs/bpf/NS; the caller appends the rest of the file.
+e2e_daemon_toml() {
+  cat <<EOT
+[daemon]
+interfaces = ["$1"]
+socket = "$E2E_WORK/$2.sock"
+bpffs = "/sys/fs/bpf/$1"
+state_dir = "$E2E_WORK/$2-state"
+EOT
+}
+
 e2e_stampd() {
   local ns=$1 config=$2 log=$3
   E2E_LOGS+=("$log")

@@ -34,21 +34,16 @@ GRID_US=1000
 step "namespaces $NS_P (reflector) and $NS_D (scheduled sessions)"
 e2e_two_hosts "$NS_P" "$P4" "$P6" "$NS_D" "$D4" "$D6"
 
-cat >"$E2E_WORK/p.toml" <<EOT
-[daemon]
-interfaces = ["$NS_P"]
-socket = "$E2E_WORK/p.sock"
-bpffs = "/sys/fs/bpf/$NS_P"
-state_dir = "$E2E_WORK/p-state"
+{
+  e2e_daemon_toml "$NS_P" p
+  cat <<EOT
 [reflector]
 ports = [862]
 EOT
-cat >"$E2E_WORK/d.toml" <<EOT
-[daemon]
-interfaces = ["$NS_D"]
-socket = "$E2E_WORK/d.sock"
-bpffs = "/sys/fs/bpf/$NS_D"
-state_dir = "$E2E_WORK/d-state"
+} >"$E2E_WORK/p.toml"
+{
+  e2e_daemon_toml "$NS_D" d
+  cat <<EOT
 [reflector]
 enabled = false
 [[session]]
@@ -66,6 +61,7 @@ interval = "10ms"
 timeout = "500ms"
 schedule = "@every 2s"
 EOT
+} >"$E2E_WORK/d.toml"
 step "starting stampd in $NS_P and in $NS_D"
 e2e_stampd "$NS_P" "$E2E_WORK/p.toml" "$E2E_WORK/p.log"
 e2e_stampd "$NS_D" "$E2E_WORK/d.toml" "$E2E_WORK/d.log"

@@ -24,12 +24,9 @@ A4=10.200.78.1 B4=10.200.78.2 A6=fd00:5354:5e::1 B6=fd00:5354:5e::2
 step "namespaces $NS_A (sender) and $NS_B (reflector)"
 e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
 
-cat >"$E2E_WORK/a.toml" <<EOT
-[daemon]
-interfaces = ["$NS_A"]
-socket = "$E2E_WORK/a.sock"
-bpffs = "/sys/fs/bpf/$NS_A"
-state_dir = "$E2E_WORK/a-state"
+{
+  e2e_daemon_toml "$NS_A" a
+  cat <<EOT
 [reflector]
 enabled = false
 [[session]]
@@ -48,15 +45,14 @@ interval = "10ms"
 timeout = "500ms"
 schedule = "@every 1s"
 EOT
-cat >"$E2E_WORK/b.toml" <<EOT
-[daemon]
-interfaces = ["$NS_B"]
-socket = "$E2E_WORK/b.sock"
-bpffs = "/sys/fs/bpf/$NS_B"
-state_dir = "$E2E_WORK/b-state"
+} >"$E2E_WORK/a.toml"
+{
+  e2e_daemon_toml "$NS_B" b
+  cat <<EOT
 [reflector]
 ports = [862, 8620]
 EOT
+} >"$E2E_WORK/b.toml"
 step "starting stampd in both namespaces"
 e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
 e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"

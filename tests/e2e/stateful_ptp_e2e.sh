@@ -23,12 +23,9 @@ NS_B=stpsfp$$b
 A4=10.200.79.1 B4=10.200.79.2 A6=fd00:5354:5f::1 B6=fd00:5354:5f::2
 step "namespaces $NS_A (sender) and $NS_B (stateful PTP reflector)"
 e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
-cat >"$E2E_WORK/a.toml" <<EOT
-[daemon]
-interfaces = ["$NS_A"]
-socket = "$E2E_WORK/a.sock"
-bpffs = "/sys/fs/bpf/$NS_A"
-state_dir = "$E2E_WORK/a-state"
+{
+  e2e_daemon_toml "$NS_A" a
+  cat <<EOT
 [reflector]
 enabled = false
 [[session]]
@@ -44,16 +41,15 @@ count = 20
 interval = "5ms"
 timestamp_format = "ptp"
 EOT
-cat >"$E2E_WORK/b.toml" <<EOT
-[daemon]
-interfaces = ["$NS_B"]
-socket = "$E2E_WORK/b.sock"
-bpffs = "/sys/fs/bpf/$NS_B"
-state_dir = "$E2E_WORK/b-state"
+} >"$E2E_WORK/a.toml"
+{
+  e2e_daemon_toml "$NS_B" b
+  cat <<EOT
 [reflector]
 mode = "stateful"
 timestamp_format = "ptp"
 EOT
+} >"$E2E_WORK/b.toml"
 e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
 e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
 ctl() { in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/a.sock" "$@"; }

@@ -30,15 +30,13 @@ e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
 MAC_A=$(in_ns "$NS_A" ip -o link show dev "$NS_A" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 [[ -n $MAC_A ]] || fail "no MAC address on $NS_A"
 
-cat >"$E2E_WORK/a.toml" <<EOT
-[daemon]
-interfaces = ["$NS_A"]
-socket = "$E2E_WORK/a.sock"
-bpffs = "/sys/fs/bpf/$NS_A"
-state_dir = "$E2E_WORK/a-state"
+{
+  e2e_daemon_toml "$NS_A" a
+  cat <<EOT
 [reflector]
 enabled = false
 EOT
+} >"$E2E_WORK/a.toml"
 for fam in 4 6; do
   target=$B4
   [[ $fam == 6 ]] && target=$B6
@@ -60,16 +58,14 @@ tlv_follow_up = true
 tlv_padding = 20
 EOT
 done
-cat >"$E2E_WORK/b.toml" <<EOT
-[daemon]
-interfaces = ["$NS_B"]
-socket = "$E2E_WORK/b.sock"
-bpffs = "/sys/fs/bpf/$NS_B"
-state_dir = "$E2E_WORK/b-state"
+{
+  e2e_daemon_toml "$NS_B" b
+  cat <<EOT
 [reflector]
 mode = "stateful"
 tlv_cos_allowed_dscp = [0, 10, 46]
 EOT
+} >"$E2E_WORK/b.toml"
 e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
 B_PID=$E2E_STAMPD_PID
 e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
