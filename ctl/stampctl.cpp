@@ -25,9 +25,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "control_protocol.hpp"
-#include "duration.hpp"
-#include "timefmt.hpp"
+#include "libstamp/control_protocol.hpp"
+#include "libstamp/duration.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace {
 

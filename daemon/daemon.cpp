@@ -12,9 +12,9 @@
 #include <grp.h>
 #include <spdlog/spdlog.h>
 
-#include "control_protocol.hpp"
-#include "logging.hpp"
-#include "service_notify.hpp"
+#include "libstamp/control_protocol.hpp"
+#include "service/logging.hpp"
+#include "service/service_notify.hpp"
 
 namespace stamp {
 namespace {

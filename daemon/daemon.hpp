@@ -9,18 +9,18 @@
 #include <string>
 #include <vector>
 
-#include "clock.hpp"
-#include "config.hpp"
-#include "keys.hpp"
-#include "metrics.hpp"
-#include "control_server.hpp"
+#include "kernel/clock.hpp"
+#include "service/config.hpp"
+#include "service/keys.hpp"
+#include "service/metrics.hpp"
+#include "service/control_server.hpp"
 #include "event_loop.hpp"
-#include "pin_root.hpp"
-#include "reflector.hpp"
-#include "results_store.hpp"
-#include "schedule.hpp"
-#include "sender_bpf.hpp"
-#include "session.hpp"
+#include "kernel/pin_root.hpp"
+#include "reflector/reflector.hpp"
+#include "service/results_store.hpp"
+#include "sender/schedule.hpp"
+#include "kernel/sender_bpf.hpp"
+#include "sender/session.hpp"
 
 namespace stamp {
 

@@ -6,8 +6,8 @@
 #include <functional>
 #include <map>
 
-#include "result.hpp"
-#include "unique_fd.hpp"
+#include "libstamp/result.hpp"
+#include "libstamp/unique_fd.hpp"
 
 namespace stamp {
 

@@ -6,12 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "bpf_runtime.hpp"
-#include "config.hpp"
-#include "keys.hpp"
+#include "kernel/reflector_bpf.hpp"
+#include "service/config.hpp"
+#include "service/keys.hpp"
 #include "daemon.hpp"
-#include "logging.hpp"
-#include "pin_root.hpp"
+#include "service/logging.hpp"
+#include "kernel/pin_root.hpp"
 
 #include <unistd.h>
 

@@ -58,10 +58,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "codec.hpp"
-#include "hmac.hpp"
+#include "libstamp/codec.hpp"
+#include "libstamp/hmac.hpp"
 #include "stamp_abi.h"
-#include "timefmt.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace {
 

@@ -34,10 +34,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bpf_runtime.hpp"
-#include "clock.hpp"
-#include "error_estimate.hpp"
-#include "hmac.hpp"
+#include "kernel/reflector_bpf.hpp"
+#include "kernel/clock.hpp"
+#include "libstamp/error_estimate.hpp"
+#include "libstamp/hmac.hpp"
 #include "packet.hpp"
 #include "stamp_abi.h"
 

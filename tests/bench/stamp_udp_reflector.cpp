@@ -28,9 +28,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "codec.hpp"
+#include "libstamp/codec.hpp"
 #include "stamp_abi.h"
-#include "timefmt.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace {
 

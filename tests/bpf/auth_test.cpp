@@ -14,15 +14,15 @@
 
 #include <gtest/gtest.h>
 
-#include "bpf_runtime.hpp"
-#include "clock.hpp"
-#include "error_estimate.hpp"
-#include "hmac.hpp"
+#include "kernel/reflector_bpf.hpp"
+#include "kernel/clock.hpp"
+#include "libstamp/error_estimate.hpp"
+#include "libstamp/hmac.hpp"
 #include "packet.hpp"
-#include "sender_bpf.hpp"
+#include "kernel/sender_bpf.hpp"
 #include "stamp_abi.h"
 #include "tc_run.hpp"
-#include "timefmt.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace stamp::test {
 namespace {

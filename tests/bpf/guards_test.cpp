@@ -22,9 +22,9 @@
 
 #include <gtest/gtest.h>
 
-#include "bpf_runtime.hpp"
-#include "clock.hpp"
-#include "netif.hpp"
+#include "kernel/reflector_bpf.hpp"
+#include "kernel/clock.hpp"
+#include "kernel/netif.hpp"
 #include "packet.hpp"
 #include "stamp_abi.h"
 #include "tc_run.hpp"

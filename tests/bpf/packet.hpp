@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "netif.hpp"
+#include "kernel/netif.hpp"
 
 namespace stamp::test {
 

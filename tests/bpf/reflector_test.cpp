@@ -27,13 +27,13 @@
 
 #include <gtest/gtest.h>
 
-#include "bpf_runtime.hpp"
-#include "clock.hpp"
-#include "error_estimate.hpp"
+#include "kernel/reflector_bpf.hpp"
+#include "kernel/clock.hpp"
+#include "libstamp/error_estimate.hpp"
 #include "packet.hpp"
 #include "stamp_abi.h"
 #include "tc_run.hpp"
-#include "timefmt.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace stamp::test {
 namespace {

@@ -1,6 +1,6 @@
 #include "tc_run.hpp"
 
-#include "error_estimate.hpp"
+#include "libstamp/error_estimate.hpp"
 
 #include <linux/bpf.h>
 #include <bpf/bpf.h>

@@ -11,10 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "bpf_runtime.hpp"
-#include "clock.hpp"
+#include "kernel/reflector_bpf.hpp"
+#include "kernel/clock.hpp"
 #include "packet.hpp"
-#include "result.hpp"
+#include "libstamp/result.hpp"
 
 namespace stamp::test {
 

@@ -36,8 +36,8 @@
 
 #include "frame.hpp"
 #include "frame_queue.hpp"
-#include "result.hpp"
-#include "unique_fd.hpp"
+#include "libstamp/result.hpp"
+#include "libstamp/unique_fd.hpp"
 
 namespace stamp::delayline {
 namespace {

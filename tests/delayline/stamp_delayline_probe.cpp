@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "result.hpp"
-#include "unique_fd.hpp"
+#include "libstamp/result.hpp"
+#include "libstamp/unique_fd.hpp"
 
 namespace stamp::delayline {
 namespace {

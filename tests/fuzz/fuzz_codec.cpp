@@ -9,9 +9,9 @@
 #include <cstring>
 #include <span>
 
-#include "codec.hpp"
-#include "error_estimate.hpp"
-#include "timefmt.hpp"
+#include "libstamp/codec.hpp"
+#include "libstamp/error_estimate.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace {
 

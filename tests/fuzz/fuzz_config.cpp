@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "config.hpp"
-#include "duration.hpp"
+#include "service/config.hpp"
+#include "libstamp/duration.hpp"
 
 namespace {
 

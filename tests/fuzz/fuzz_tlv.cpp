@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <span>
 
-#include "tlv.hpp"
-#include "tlv_report.hpp"
+#include "libstamp/tlv.hpp"
+#include "sender/tlv_report.hpp"
 
 namespace {
 

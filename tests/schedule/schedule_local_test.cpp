@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "schedule.hpp"
+#include "sender/schedule.hpp"
 #include "time_util.hpp"
 
 namespace stamp {

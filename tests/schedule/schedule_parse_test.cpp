@@ -8,7 +8,7 @@
 #include <initializer_list>
 #include <string>
 
-#include "schedule.hpp"
+#include "sender/schedule.hpp"
 #include "time_util.hpp"
 
 namespace stamp {

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "schedule.hpp"
-#include "timefmt.hpp"
+#include "sender/schedule.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace stamp::test {
 

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "stats.hpp"
+#include "sender/stats.hpp"
 
 namespace stamp {
 namespace {

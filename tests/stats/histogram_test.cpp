@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "stats.hpp"
+#include "sender/stats.hpp"
 
 namespace stamp {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "error_estimate.hpp"
-#include "stats.hpp"
+#include "libstamp/error_estimate.hpp"
+#include "sender/stats.hpp"
 
 namespace stamp {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "stats.hpp"
+#include "sender/stats.hpp"
 
 namespace stamp {
 namespace {

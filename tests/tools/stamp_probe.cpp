@@ -34,10 +34,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "codec.hpp"
-#include "error_estimate.hpp"
+#include "libstamp/codec.hpp"
+#include "libstamp/error_estimate.hpp"
 #include "stamp_abi.h"
-#include "timefmt.hpp"
+#include "libstamp/timefmt.hpp"
 
 using namespace stamp;
 

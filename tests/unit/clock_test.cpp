@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 
-#include "clock.hpp"
+#include "kernel/clock.hpp"
 
 namespace stamp {
 namespace {

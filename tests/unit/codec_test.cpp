@@ -10,7 +10,7 @@
 #include <sstream>
 #include <vector>
 
-#include "codec.hpp"
+#include "libstamp/codec.hpp"
 
 namespace stamp {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include "service/config.hpp"
 
 namespace stamp {
 namespace {

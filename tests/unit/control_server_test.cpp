@@ -33,8 +33,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "control_protocol.hpp"
-#include "control_server.hpp"
+#include "libstamp/control_protocol.hpp"
+#include "service/control_server.hpp"
 #include "event_loop.hpp"
 
 namespace stamp {

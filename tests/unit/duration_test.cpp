@@ -8,7 +8,7 @@
 #include <initializer_list>
 #include <limits>
 
-#include "duration.hpp"
+#include "libstamp/duration.hpp"
 
 namespace stamp {
 namespace {

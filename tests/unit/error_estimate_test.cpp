@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "error_estimate.hpp"
+#include "libstamp/error_estimate.hpp"
 
 namespace stamp {
 namespace {

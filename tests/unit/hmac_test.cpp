@@ -1,7 +1,7 @@
 // HMAC-SHA-256 as stampd computes it (the compression function the BPF
 // programs run, finished from key midstates) against OpenSSL and the
 // RFC 4231 vectors.
-#include "hmac.hpp"
+#include "libstamp/hmac.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "event_loop.hpp"
-#include "metrics.hpp"
+#include "service/metrics.hpp"
 
 namespace stamp {
 namespace {

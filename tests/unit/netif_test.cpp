@@ -4,7 +4,7 @@
 
 #include <initializer_list>
 
-#include "netif.hpp"
+#include "kernel/netif.hpp"
 
 namespace stamp {
 namespace {

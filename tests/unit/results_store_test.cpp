@@ -18,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "results_store.hpp"
-#include "stats.hpp"
+#include "service/results_store.hpp"
+#include "sender/stats.hpp"
 
 namespace stamp {
 namespace {

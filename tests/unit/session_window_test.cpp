@@ -43,13 +43,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "clock.hpp"
-#include "codec.hpp"
-#include "config.hpp"
+#include "kernel/clock.hpp"
+#include "libstamp/codec.hpp"
+#include "service/config.hpp"
 #include "event_loop.hpp"
-#include "netif.hpp"
-#include "session.hpp"
-#include "timefmt.hpp"
+#include "kernel/netif.hpp"
+#include "sender/session.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace stamp {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 
-#include "timefmt.hpp"
+#include "libstamp/timefmt.hpp"
 
 namespace stamp {
 namespace {

@@ -11,11 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config.hpp"
-#include "session.hpp"
+#include "service/config.hpp"
+#include "sender/session.hpp"
 #include "stamp_abi.h"
-#include "tlv.hpp"
-#include "tlv_report.hpp"
+#include "libstamp/tlv.hpp"
+#include "sender/tlv_report.hpp"
 
 namespace stamp {
 namespace {

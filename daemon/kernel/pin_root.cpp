@@ -1,0 +1,54 @@
+#include "kernel/pin_root.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "stamp_abi.h"
+
+namespace stamp {
+namespace {
+constexpr long kBpfFsMagic = 0xcafe4a11;
+constexpr const char* kBpfMount = "/sys/fs/bpf";
+
+bool onBpffs(const std::string& path) {
+  struct statfs st{};
+  return statfs(path.c_str(), &st) == 0 && st.f_type == kBpfFsMagic;
+}
+}  // namespace
+
+std::string pinDirFor(const std::string& root) {
+  return root + "/v" + std::to_string(STAMP_ABI_VERSION);
+}
+
+Result<UniqueFd> lockPinRoot(const std::string& root) {
+  if (root.rfind(std::string(kBpfMount) + "/", 0) == 0 && !onBpffs(kBpfMount)) {
+    std::error_code ec;
+    std::filesystem::create_directories(kBpfMount, ec);
+    if (mount("bpffs", kBpfMount, "bpf", 0, "mode=0700") != 0)
+      return errnoError(std::string("cannot mount bpffs at ") + kBpfMount);
+    spdlog::info("mounted bpffs at {}", kBpfMount);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(pinDirFor(root), ec);
+  if (ec) return makeError(ec.value(), "cannot create " + pinDirFor(root) + ": " + ec.message());
+  if (!onBpffs(root)) return makeError(ENOTSUP, root + " is not on a bpffs: programs cannot be pinned there");
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errnoError("cannot open " + root);
+  UniqueFd owner(fd);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return makeError(EBUSY, "another stampd is running with bpffs " + root +
+                                  " (its lock is held); stop it first");
+    return errnoError("cannot lock " + root);
+  }
+  return owner;
+}
+
+}  // namespace stamp

@@ -1,0 +1,84 @@
+// The control socket: a Unix stream socket speaking the newline-delimited
+// JSON of libstamp/control_protocol.hpp. Every client is non-blocking; a
+// client that stalls only fills its own bounded output buffer and is
+// dropped when that overflows, so it cannot delay measurements.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "event_loop.hpp"
+#include "libstamp/result.hpp"
+#include "libstamp/unique_fd.hpp"
+
+namespace stamp {
+
+class ControlServer {
+ public:
+  struct Request {
+    uint64_t client = 0;  // opaque client handle
+    nlohmann::json id;    // echoed back
+    std::string command;
+    nlohmann::json args;  // always an object
+    uid_t uid = 0;        // SO_PEERCRED of the client
+    gid_t gid = 0;
+    pid_t pid = 0;
+    std::vector<gid_t> groups;  // SO_PEERGROUPS, at connect time
+  };
+  using Handler = std::function<void(const Request&)>;
+  using DisconnectHandler = std::function<void(uint64_t client)>;
+
+  // Listens on `path` (a stale socket file is replaced), mode 0660.
+  static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, EventLoop& loop,
+                                                       Handler onRequest,
+                                                       DisconnectHandler onDisconnect);
+  ~ControlServer();
+
+  void respond(const Request& r, const nlohmann::json& result);
+  void fail(const Request& r, std::string_view code, const std::string& message);
+  void event(const Request& r, std::string_view name, const nlohmann::json& data);
+  bool connected(uint64_t client) const { return clients_.count(client) != 0; }
+
+  // Output a client may have queued before it is dropped as stalled.
+  static constexpr size_t kMaxPendingOutput = 4 << 20;
+
+ private:
+  struct Client {
+    UniqueFd fd;
+    std::string in, out;
+    ucred cred{};
+    std::vector<gid_t> groups;  // SO_PEERGROUPS: supplementary groups
+    bool wantWrite = false;
+  };
+  ControlServer(EventLoop& loop, UniqueFd fd, std::string path, Handler h, DisconnectHandler d)
+      : loop_(loop),
+        fd_(std::move(fd)),
+        path_(std::move(path)),
+        onRequest_(std::move(h)),
+        onDisconnect_(std::move(d)) {}
+  void onAccept();
+  void onClient(uint64_t id, uint32_t events);
+  void handleLine(uint64_t id, const std::string& line);
+  void send(uint64_t id, const nlohmann::json& obj);
+  void flush(uint64_t id);
+  void drop(uint64_t id);
+
+  EventLoop& loop_;
+  UniqueFd fd_;
+  std::string path_;
+  Handler onRequest_;
+  DisconnectHandler onDisconnect_;
+  std::map<uint64_t, Client> clients_;
+  uint64_t nextId_ = 1;
+};
+
+}  // namespace stamp
