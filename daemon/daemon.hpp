@@ -1,6 +1,11 @@
-// stampd as one object: subsystems are members constructed in dependency
-// order (configuration, event loop, signals, clock, reflector, sender,
-// control socket), so destruction stops them in reverse for free.
+// stampd as one object that wires the subsystems together: they are
+// members constructed in dependency order (configuration, event loop,
+// signals, clock, reflector, sender, results, metrics, control socket), so
+// destruction stops them in reverse for free. What the subsystems do lives
+// in their own units: service/commands (control commands and permissions),
+// service/reload (the reload diff), service/status and
+// service/metrics_render (rendering), service/run_recorder (journal and
+// results store). The Daemon keeps the sessions and applies changes.
 #pragma once
 
 #include <map>
@@ -9,73 +14,66 @@
 #include <string>
 #include <vector>
 
+#include "event_loop.hpp"
 #include "kernel/clock.hpp"
+#include "kernel/pin_root.hpp"
+#include "kernel/sender_bpf.hpp"
+#include "reflector/reflector.hpp"
+#include "sender/schedule.hpp"
+#include "sender/session.hpp"
+#include "service/commands.hpp"
 #include "service/config.hpp"
+#include "service/control_server.hpp"
 #include "service/keys.hpp"
 #include "service/metrics.hpp"
-#include "service/control_server.hpp"
-#include "event_loop.hpp"
-#include "kernel/pin_root.hpp"
-#include "reflector/reflector.hpp"
-#include "service/results_store.hpp"
-#include "sender/schedule.hpp"
-#include "kernel/sender_bpf.hpp"
-#include "sender/session.hpp"
+#include "service/metrics_render.hpp"
+#include "service/reload.hpp"
+#include "service/run_recorder.hpp"
 
 namespace stamp {
 
-class Daemon {
+class Daemon final : public CommandTarget {
  public:
   // Loads and attaches everything; a failure is one line naming the cause.
   static Result<std::unique_ptr<Daemon>> create(Config cfg);
-  ~Daemon();
+  ~Daemon() override;
   // Runs until SIGTERM or SIGINT; then stops sessions and detaches.
   Result<void> run();
 
+  // CommandTarget
+  const Config& config() const override { return cfg_; }
+  nlohmann::json status() override;
+  Result<StartedRun> startRun(SessionSpec spec, const ControlRequest* follower,
+                              bool adhoc) override;
+  std::vector<SessionView> sessions() const override;
+  std::optional<ScheduleEntryInfo> scheduleInfo(const std::string& name) const override;
+  std::optional<nlohmann::json> summary(const std::string& name) const override;
+  std::optional<nlohmann::json> stopRun(const std::string& name) override;
+  Result<nlohmann::json> reload() override;
+  Result<nlohmann::json> results(const ResultsQuery& q) override;
+
  private:
-  explicit Daemon(Config cfg, EventLoop loop) : cfg_(std::move(cfg)), loop_(std::move(loop)) {}
+  Daemon(Config cfg, EventLoop loop);
+  Result<void> watch(int fd, void (Daemon::*handler)());
   void onSignal();
   void onTick();
-  void onRequest(const ControlServer::Request& r);
-  void onDisconnect(uint64_t client);
-  void cmdStatus(const ControlServer::Request& r);
-  void cmdStart(const ControlServer::Request& r);
-  void cmdList(const ControlServer::Request& r);
-  void cmdShow(const ControlServer::Request& r);
-  void cmdStop(const ControlServer::Request& r);
-  void cmdReload(const ControlServer::Request& r);
-  void cmdResults(const ControlServer::Request& r);
-  // The results store: opened at start, retried every minute while it
-  // fails; measuring never waits for it.
-  void openStore();
-  void recordRun(const std::string& name, const nlohmann::json& summary, bool window, UnixNs start,
-                 UnixNs end, bool scheduled);
-  // Whether the session's run in progress was started by the scheduler
-  // (not by a command).
-  bool runByScheduler(const std::string& name) const;
-  void onWindow(const std::string& name, const nlohmann::json& summary);
-  nlohmann::json storeJson() const;
-  // Re-reads cfg_.path, validates it all, then applies the difference (see
-  // control_protocol.hpp "reload" for the result). A refused file changes
-  // nothing.
-  Result<nlohmann::json> reload();
-  Result<void> applyReflector(const Config& next, nlohmann::json& report);
-  void applySessions(const Config& next, nlohmann::json& report);
-  Result<void> schedule(const SessionConfig& c, UnixNs now);
-  std::string statusLine() const;
-  // The reflector's counters by attached interface name (zeros if none yet).
-  std::map<std::string, stamp_refl_counters> reflectorCounters() const;
-  std::map<std::string, stamp_state_counters> stateCounters() const;
-  std::map<std::string, stamp_auth_counters> authCounters() const;
-  std::map<std::string, stamp_tlv_counters> tlvCounters() const;
-  std::map<std::string, stamp_guard_counters> guardCounters() const;
   void onWatchdog();
-  void onSessionFinished(const std::string& name);
-  // Starts a session; `client` (0: none) is told its replies when `follow`.
-  Result<Session*> startSession(SessionSpec spec, const ControlServer::Request* follower);
   void onScheduleTimer();
+  void onDisconnect(uint64_t client);
+  void onRunFinished(const std::string& name);
+  void onWindow(const std::string& name, const nlohmann::json& window);
+  RunContext runContext(const std::string& name) const;
+  // Whether the session's run in progress was started by the scheduler.
+  bool runByScheduler(const std::string& name) const;
+  Result<Session*> startSession(SessionSpec spec, const ControlRequest* follower);
+  Result<void> schedule(const SessionConfig& c, UnixNs now);
   void armScheduleTimer();
-  Session* find(const std::string& name);
+  Result<void> applyReflector(const Config& next, nlohmann::json& report);
+  void applySessions(const Config& next, const ReloadPlan& plan);
+  std::string statusLine() const;
+  std::string renderMetrics() const;
+  Session* find(const std::string& name) const;
+  size_t running() const;
 
   Config cfg_;
   KeyRing keys_;  // the key file's keys (midstates only), read at start and reload
@@ -83,42 +81,25 @@ class Daemon {
   UniqueFd pinLock_;  // flock on the bpffs root: one stampd per bpffs
   UniqueFd signals_, tick_, watchdog_;
   ClockState clock_;
+  AttachMode attachMode_ = AttachMode::Auto;
   std::optional<Reflector> reflector_;
   std::optional<SenderBpf> sender_;
+  RunRecorder recorder_;
+  SessionMetrics metrics_;
+  std::unique_ptr<MetricsServer> metricsServer_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<Commands> commands_;
   std::map<std::string, std::unique_ptr<Session>> sessions_;
   std::map<uint32_t, Session*> byId_;
   // Requests waiting for a run's end (session.start with follow), by name.
-  std::map<std::string, std::vector<ControlServer::Request>> waiting_;
+  std::map<std::string, std::vector<ControlRequest>> waiting_;
   // Ad-hoc sessions stop when the client that started them goes away.
   std::map<uint64_t, std::vector<std::string>> adhocByClient_;
-  AttachMode attachMode_ = AttachMode::Auto;
   Scheduler scheduler_{0};
   UniqueFd scheduleTimer_;  // CLOCK_REALTIME, armed for scheduler_.nextWake()
   uint32_t nextId_ = 1;
-  uint64_t adhocCounter_ = 0;
   int64_t startedMono_ = 0;
   std::string lastStatus_;
-
-  // Prometheus series of a session name, across its runs.
-  struct SessionSeries {
-    std::string target;
-    uint16_t port = 0;
-    uint64_t runs = 0;
-    // Totals of finished runs; a running run's figures are added at scrape.
-    uint64_t sent = 0, received = 0, lost = 0, duplicates = 0, reordered = 0;
-    PromHistogram rtt{delayBucketsSeconds()}, forward{delayBucketsSeconds()},
-        backward{delayBucketsSeconds()};
-    std::array<uint64_t, kOneWayFlags> flaggedForward{}, flaggedBackward{};
-  };
-  void onSample(const std::string& name, const ReplySample& s);
-  std::string renderMetrics();
-  std::map<std::string, SessionSeries> series_;
-  std::unique_ptr<MetricsServer> metrics_;
-  std::optional<ResultsStore> store_;
-  std::string storeError_;  // why the store is unavailable or failed last
-  int64_t storeRetryMono_ = 0;
-  int64_t nextPruneMono_ = 0;
 };
 
 }  // namespace stamp

@@ -123,8 +123,10 @@ class Session {
   // This host's Error Estimate as sent, and the reflector's as last seen.
   ErrorEstimate localClock() const { return ErrorEstimate::decode(errEst_); }
   std::optional<ErrorEstimate> remoteClock() const { return remoteClock_; }
-  // INTERFACE.md's summary object plus extra fields.
+  // The run's summary object (docs/control-protocol.md, "The run summary").
   nlohmann::json summary() const;
+  // The run's statistics, typed (what summary() is made from).
+  Summary stats() const { return stats_.summary(); }
 
  private:
   Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer);

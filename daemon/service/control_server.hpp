@@ -22,18 +22,34 @@
 
 namespace stamp {
 
-class ControlServer {
+// One request of a client, parsed and checked for the envelope (version,
+// id, command, args an object); the command's arguments are not checked.
+struct ControlRequest {
+  uint64_t client = 0;  // opaque client handle
+  nlohmann::json id;    // echoed back
+  std::string command;
+  nlohmann::json args;  // always an object
+  uid_t uid = 0;        // SO_PEERCRED of the client
+  gid_t gid = 0;
+  pid_t pid = 0;
+  std::vector<gid_t> groups;  // SO_PEERGROUPS, at connect time
+};
+
+// How a request is answered: a final response (respond or fail, once) and,
+// before it, events. ControlServer in stampd; a recorder in tests.
+class Replier {
  public:
-  struct Request {
-    uint64_t client = 0;  // opaque client handle
-    nlohmann::json id;    // echoed back
-    std::string command;
-    nlohmann::json args;  // always an object
-    uid_t uid = 0;        // SO_PEERCRED of the client
-    gid_t gid = 0;
-    pid_t pid = 0;
-    std::vector<gid_t> groups;  // SO_PEERGROUPS, at connect time
-  };
+  virtual ~Replier() = default;
+  virtual void respond(const ControlRequest& r, const nlohmann::json& result) = 0;
+  virtual void fail(const ControlRequest& r, std::string_view code, const std::string& message) = 0;
+  virtual void event(const ControlRequest& r, std::string_view name, const nlohmann::json& data) = 0;
+  // Whether the request's client is still connected.
+  virtual bool connected(uint64_t client) const = 0;
+};
+
+class ControlServer final : public Replier {
+ public:
+  using Request = ControlRequest;
   using Handler = std::function<void(const Request&)>;
   using DisconnectHandler = std::function<void(uint64_t client)>;
 
@@ -41,12 +57,12 @@ class ControlServer {
   static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, EventLoop& loop,
                                                        Handler onRequest,
                                                        DisconnectHandler onDisconnect);
-  ~ControlServer();
+  ~ControlServer() override;
 
-  void respond(const Request& r, const nlohmann::json& result);
-  void fail(const Request& r, std::string_view code, const std::string& message);
-  void event(const Request& r, std::string_view name, const nlohmann::json& data);
-  bool connected(uint64_t client) const { return clients_.count(client) != 0; }
+  void respond(const Request& r, const nlohmann::json& result) override;
+  void fail(const Request& r, std::string_view code, const std::string& message) override;
+  void event(const Request& r, std::string_view name, const nlohmann::json& data) override;
+  bool connected(uint64_t client) const override { return clients_.count(client) != 0; }
 
   // Output a client may have queued before it is dropped as stalled.
   static constexpr size_t kMaxPendingOutput = 4 << 20;
