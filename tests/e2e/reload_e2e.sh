@@ -80,8 +80,9 @@ session() { # NAME [KEY = VALUE]...: one [[session]] towards P
   printf '\n[[session]]\nname = "%s"\ntarget = "%s"\ncount = 5\ntimeout = "500ms"\n' "$name" "$PA4"
   printf '%s\n' "$@"
 }
-# keep's runs last about 0.8 s, so that the good reload falls into one.
-KEEP=$(session keep 'interval = "200ms"' 'schedule = "@every 2s"')
+# keep's runs last about 1.4 s (of every 2 s), so that the good reload,
+# with the checks around it, falls into one also on a loaded machine.
+KEEP=$(session keep 'interval = "350ms"' 'schedule = "@every 2s"')
 GONE=$(session gone 'interval = "10ms"' 'schedule = "@every 2s"')
 CHANGE_V1=$(session change 'interval = "10ms"')
 CHANGE_V2=$(session change 'interval = "30ms"')
