@@ -123,7 +123,7 @@ class Session {
   // This host's Error Estimate as sent, and the reflector's as last seen.
   ErrorEstimate localClock() const { return ErrorEstimate::decode(errEst_); }
   std::optional<ErrorEstimate> remoteClock() const { return remoteClock_; }
-  // INTERFACE.md's summary object plus extra fields.
+  // The run summary (docs/control-protocol.md, "The run summary").
   nlohmann::json summary() const;
 
  private:
