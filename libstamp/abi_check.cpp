@@ -1,6 +1,6 @@
 // Compile-time proof that the C++ view of bpf/stamp_abi.h matches the wire
 // and the BPF programs' view. A failure here means the header changed: check
-// the layout against spec/STAMP.md and bump STAMP_ABI_VERSION.
+// the layout against docs/stamp-wire.md and bump STAMP_ABI_VERSION.
 #include <cstddef>
 
 #include "stamp_abi.h"

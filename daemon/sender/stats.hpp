@@ -1,4 +1,4 @@
-// Session statistics of the Session-Sender (spec/STAMP.md section 6): the
+// Session statistics of the Session-Sender (docs/sender.md, Statistics): the
 // four timestamps of each reply become round-trip, forward (near-end) and
 // backward (far-end) delay; consecutive replies become delay variation
 // (IPDV, RFC 5481); the sent and received sequence numbers become loss,
@@ -230,7 +230,8 @@ struct Summary {
   std::optional<uint64_t> forwardLost, backwardLost;
 };
 
-// The `session start --json` fields this module owns (INTERFACE.md): "sent",
+// The `session start --json` fields this module owns (docs/control-protocol.md, The run
+// summary): "sent",
 // "received", "lost", "duplicates", "reordered", "rtt_ns", "forward_ns",
 // "backward_ns", each delay object with "min", "avg", "max", "p50", "p99"
 // (null when its count is 0); added: "late", "in_flight", "unknown_seq",

@@ -156,7 +156,7 @@ net_up() {
   ip -n "$ns_r" link set refl0 up
   ip -n "$ns_g" neigh replace $refl_ip lladdr $refl_mac dev gen0 nud permanent
   ip -n "$ns_r" neigh replace $gen_ip lladdr $gen_mac dev refl0 nud permanent
-  # Real checksums on the wire, as a NIC would deliver them (DESIGN.md): a
+  # Real checksums on the wire, as a NIC would deliver them (docs/testing.md, Checksums on veth): a
   # reflector that breaks a checksum loses the reply at the generator.
   in_g ethtool -K gen0 tx off >/dev/null
   in_r ethtool -K refl0 tx off >/dev/null

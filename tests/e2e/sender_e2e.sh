@@ -6,7 +6,8 @@
 # Namespace A runs stampd as Session-Sender (reflector off), namespace B
 # runs stampd as Session-Reflector. stampctl, in A, runs ad-hoc sessions
 # over IPv4 and IPv6, a configured session by name, three sessions at once,
-# and one stopped with Ctrl-C; it checks the JSON summaries (INTERFACE.md),
+# and one stopped with Ctrl-C; it checks the JSON summaries (docs/control-protocol.md,
+# The run summary),
 # the ping-like lines with kernel timestamps, list/show/stop and the exit
 # codes. Exit 77: skipped, with the reason printed.
 set -euo pipefail
@@ -58,7 +59,8 @@ e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
 e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
 ctl() { in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/a.sock" "$@"; }
 
-# check_summary FILE SENT: the INTERFACE.md fields, no loss, sane delays.
+# check_summary FILE SENT: the fields of docs/control-protocol.md, The run summary;
+# no loss, sane delays.
 check_summary() {
   local f=$1 sent=$2
   jq -e --argjson n "$sent" '

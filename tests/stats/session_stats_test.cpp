@@ -436,7 +436,7 @@ TEST(SessionStatsJson, FieldNamesAndIntegerValues) {
   st.onReply(clockBehind);  // forward -4 ms: below the floor, counts in bin 0
   const nlohmann::json j = st.toJson();
 
-  // INTERFACE.md names, plus the added ones.
+  // The names of docs/control-protocol.md, "The run summary".
   for (const char* key :
        {"sent", "received", "lost", "duplicates", "reordered", "late", "in_flight",
         "negative_forward", "negative_backward", "rtt_ns", "forward_ns", "backward_ns", "ipdv_ns"})

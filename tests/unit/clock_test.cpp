@@ -1,6 +1,6 @@
 // clockStateFrom(): the adjtimex() result turned into the S bit, the error
-// and the TAI offset (spec/STAMP.md section 2.3, "How to compute the Error
-// Estimate from the clock's sync state").
+// and the TAI offset (docs/stamp-wire.md, Error Estimate, "From the kernel
+// clock").
 #include <gtest/gtest.h>
 #include <sys/timex.h>
 

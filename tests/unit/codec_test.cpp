@@ -1,5 +1,5 @@
-// The unauthenticated base packets on the wire (spec/STAMP.md sections 1.1
-// and 1.2): every field at its RFC offset, big-endian, MBZ zero on transmit
+// The unauthenticated base packets on the wire (docs/stamp-wire.md, Packet
+// layouts): every field at its RFC offset, big-endian, MBZ zero on transmit
 // and ignored on receipt, and short TWAMP-Light replies reported honestly.
 #include <gtest/gtest.h>
 

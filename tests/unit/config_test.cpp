@@ -1,4 +1,4 @@
-// stamp.toml: the full example of shared/INTERFACE.md, the defaults, and
+// stamp.toml: the full example of docs/configuration.md, the defaults, and
 // one error per kind of mistake, each naming FILE:LINE:COLUMN.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The example of shared/INTERFACE.md, plus the keys it leaves out.
+// The example of docs/configuration.md, "A full example".
 constexpr const char* kFullConfig = R"toml(
 [daemon]
 socket     = "/run/stamp/stampd.sock"

@@ -1,4 +1,4 @@
-// The Error Estimate (spec/STAMP.md section 2.3): bit layout, the worked
+// The Error Estimate (docs/stamp-wire.md, Error Estimate): bit layout, the worked
 // table, and the promise that an encoded error never understates the input.
 #include <gtest/gtest.h>
 
@@ -37,7 +37,7 @@ TEST(ErrorEstimate, EveryWireValueRoundTrips) {
   for (uint32_t v = 0; v <= 0xFFFF; ++v) ASSERT_EQ(ErrorEstimate::decode(uint16_t(v)).encode(), v);
 }
 
-// The worked table of spec/STAMP.md section 2.3.
+// The worked table of docs/stamp-wire.md, Error Estimate.
 TEST(ErrorEstimate, SpecTable) {
   struct Row {
     uint64_t errorNs;

@@ -90,7 +90,7 @@ TEST(Hmac, Sha256OfEmptyAndAbc) {
   EXPECT_EQ(hex(b.finish()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-// The regression vector of spec/STAMP.md section 3.2: an authenticated
+// The regression vector of docs/stamp-wire.md, Regression vectors: an authenticated
 // Session-Sender packet, seq 1, key 00..1f.
 TEST(Hmac, StampAuthenticatedSenderVector) {
   std::vector<uint8_t> key(32);

@@ -1,5 +1,5 @@
-// NTP and PTP wire timestamps against the values in spec/STAMP.md section
-// 2.1 and 2.2, both era wraps (NTP 2036, PTP 2106) and times before 1970.
+// NTP and PTP wire timestamps against the values in docs/stamp-wire.md,
+// Timestamp formats; both era wraps (NTP 2036, PTP 2106) and times before 1970.
 #include <gtest/gtest.h>
 
 #include <chrono>
