@@ -73,14 +73,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   }
 
   auto sender = SenderBpf::load(
-      [raw](const stamp_rx_record& rec) {
-        auto it = raw->byId_.find(rec.session_id);
-        if (it != raw->byId_.end()) it->second->onRecord(rec, raw->clock_);
-      },
-      [raw](const stamp_tlv_record& rec) {
-        auto it = raw->byId_.find(rec.session_id);
-        if (it != raw->byId_.end()) it->second->onTlvRecord(rec, raw->clock_);
-      });
+      [raw](const stamp_rx_record& rec) { raw->sessions_.onRecord(rec, raw->clock_); },
+      [raw](const stamp_tlv_record& rec) { raw->sessions_.onTlvRecord(rec, raw->clock_); });
   if (!sender) return sender.error();
   d->sender_.emplace(std::move(*sender));
   if (auto r = d->sender_->setClock(d->clock_); !r) return r.error();
@@ -140,7 +134,6 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
 Daemon::~Daemon() {
   // Sessions first: they hold entries of the sender's maps and loop fds.
   sessions_.clear();
-  byId_.clear();
 }
 
 Result<void> Daemon::run() {
@@ -150,7 +143,7 @@ Result<void> Daemon::run() {
   service::ready(statusLine());
   auto ran = loop_.run();
   service::stopping();
-  for (auto& [name, s] : sessions_) s->stop();
+  sessions_.stopAll();
   Result<void> res = ran;
   if (reflector_)
     if (auto r = reflector_->stop(); !r && res.ok()) res = r;
@@ -199,21 +192,15 @@ void Daemon::onWatchdog() {
   service::watchdog();
 }
 
-size_t Daemon::running() const {
-  size_t n = 0;
-  for (const auto& [name, s] : sessions_) n += !s->finished();
-  return n;
-}
-
 std::string Daemon::statusLine() const {
   return stamp::statusLine(cfg_.reflector, reflector_.has_value(), cfg_.daemon.interfaces.size(),
-                           running(), scheduler_.size());
+                           sessions_.running(), scheduler_.size());
 }
 
 nlohmann::json Daemon::status() {
   StatusInput in{STAMPD_VERSION, getpid(),          monoSeconds() - startedMono_,
                  clock_,         cfg_.reflector,    std::nullopt,
-                 running(),      recorder_.storeJson()};
+                 sessions_.running(), recorder_.storeJson()};
   if (reflector_) in.reflector = readSnapshot(reflector_->bpf());
   return renderStatus(in);
 }
@@ -223,7 +210,7 @@ std::string Daemon::renderMetrics() const {
   in.version = STAMPD_VERSION;
   in.clock = clock_;
   in.series = &metrics_.series();
-  for (const auto& [name, s] : sessions_)
+  for (const auto& [name, s] : sessions_.all())
     in.live[name] = {formatIp(s->spec().target), s->spec().port, !s->finished(),
                      s->finished() ? RunCounts{} : RunCounts::from(s->stats())};
   if (reflector_) in.reflector = readSnapshot(reflector_->bpf());
@@ -237,16 +224,11 @@ void Daemon::onDisconnect(uint64_t client) {
   auto it = adhocByClient_.find(client);
   if (it == adhocByClient_.end()) return;
   for (const auto& name : it->second)
-    if (Session* s = find(name); s && !s->finished()) {
+    if (Session* s = sessions_.find(name); s && !s->finished()) {
       spdlog::info("session {}: its client went away; stopping", name);
       s->stop();
     }
   adhocByClient_.erase(it);
-}
-
-Session* Daemon::find(const std::string& name) const {
-  auto it = sessions_.find(name);
-  return it == sessions_.end() ? nullptr : it->second.get();
 }
 
 Result<StartedRun> Daemon::startRun(SessionSpec spec, const ControlRequest* follower, bool adhoc) {
@@ -276,11 +258,6 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
     if (auto a = sender_->attach(ifname, attachMode_); !a) return a.error();
 
   const std::string name = spec.name;
-  if (Session* old = find(name)) {
-    if (!old->finished()) return makeError(EBUSY, "session '" + name + "' is already running");
-    byId_.erase(old->id());
-    sessions_.erase(name);
-  }
   Session::Observer obs;
   if (follower) {
     Replier* replier = control_.get();
@@ -292,23 +269,19 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
   obs.onFinished = [this, name] { onRunFinished(name); };
   obs.onSample = [this, name](const ReplySample& r) { metrics_.sample(name, r); };
   obs.onWindow = [this, name](const nlohmann::json& j) { onWindow(name, j); };
-  uint32_t id = nextId_++;
-  auto s = Session::start(std::move(spec), id, loop_, &*sender_, clock_, obs);
+  auto s = sessions_.start(std::move(spec), loop_, &*sender_, clock_, std::move(obs));
   if (!s) return s.error();
-  byId_[id] = s->get();
   const SessionSpec& sp = (*s)->spec();
   LogFields fields{{"STAMP_SESSION", name}, {"STAMP_TARGET", formatIp(sp.target)}};
   spdlog::info("session {} started: target {} port {} count {} interval {} ns", name,
                formatIp(sp.target), sp.port, sp.count, sp.interval.count());
   metrics_.started(name, formatIp(sp.target), sp.port);
-  Session* raw = s->get();
-  sessions_[name] = std::move(*s);
-  return raw;
+  return *s;
 }
 
 std::vector<SessionView> Daemon::sessions() const {
   std::vector<SessionView> v;
-  for (const auto& [name, s] : sessions_)
+  for (const auto& [name, s] : sessions_.all())
     v.push_back({name, formatIp(s->spec().target), s->spec().port, !s->finished(),
                  s->startedAt(), RunCounts::from(s->stats())});
   return v;
@@ -319,13 +292,13 @@ std::optional<ScheduleEntryInfo> Daemon::scheduleInfo(const std::string& name) c
 }
 
 std::optional<nlohmann::json> Daemon::summary(const std::string& name) const {
-  const Session* s = find(name);
+  const Session* s = sessions_.find(name);
   if (!s) return std::nullopt;
   return s->summary();
 }
 
 std::optional<nlohmann::json> Daemon::stopRun(const std::string& name) {
-  Session* s = find(name);
+  Session* s = sessions_.find(name);
   if (!s) return std::nullopt;
   s->stop();  // answers followers through onRunFinished
   return s->summary();
@@ -385,7 +358,7 @@ RunContext Daemon::runContext(const std::string& name) const {
   RunContext ctx;
   ctx.scheduled = runByScheduler(name);
   ctx.local = clock_.errorEstimate;
-  if (const Session* s = find(name)) {
+  if (const Session* s = sessions_.find(name)) {
     ctx.local = s->localClock();
     ctx.remote = s->remoteClock();
     ctx.start = s->startedAt();
@@ -395,7 +368,7 @@ RunContext Daemon::runContext(const std::string& name) const {
 }
 
 void Daemon::onRunFinished(const std::string& name) {
-  Session* s = find(name);
+  Session* s = sessions_.find(name);
   if (!s) return;
   RunContext ctx = runContext(name);
   if (ctx.scheduled) {
@@ -477,7 +450,7 @@ Result<void> Daemon::applyReflector(const Config& next, nlohmann::json& report) 
         next.daemon.interfaces.end())
       if (auto r = sender_->detach(ifname); !r)
         spdlog::warn("sender on {}: {}", ifname, r.error().message);
-  if (running() > 0)
+  if (sessions_.running() > 0)
     for (const auto& ifname : next.daemon.interfaces)
       if (auto r = sender_->attach(ifname, attachMode_); !r) return r.error();
 
@@ -512,16 +485,12 @@ void Daemon::applySessions(const Config& next, const ReloadPlan& plan) {
   // logged and its followers answered); the new definition applies from its
   // next run.
   for (const auto& [name, why] : plan.stopRuns)
-    if (Session* s = find(name); s && !s->finished()) {
+    if (Session* s = sessions_.find(name); s && !s->finished()) {
       spdlog::info("session {}: {} at reload; stopping its run", name, why);
       s->stop();
     }
   for (const auto& name : plan.unschedule) (void)scheduler_.remove(name);
-  for (const auto& name : plan.removed)
-    if (Session* s = find(name)) {
-      byId_.erase(s->id());
-      sessions_.erase(name);
-    }
+  for (const auto& name : plan.removed) sessions_.erase(name);
   UnixNs now = realtimeNow();
   for (const auto& c : next.sessions)
     if (std::find(plan.reschedule.begin(), plan.reschedule.end(), c.name) != plan.reschedule.end())

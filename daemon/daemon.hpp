@@ -21,6 +21,7 @@
 #include "reflector/reflector.hpp"
 #include "sender/schedule.hpp"
 #include "sender/session.hpp"
+#include "sender/session_table.hpp"
 #include "service/commands.hpp"
 #include "service/config.hpp"
 #include "service/control_server.hpp"
@@ -72,8 +73,6 @@ class Daemon final : public CommandTarget {
   void applySessions(const Config& next, const ReloadPlan& plan);
   std::string statusLine() const;
   std::string renderMetrics() const;
-  Session* find(const std::string& name) const;
-  size_t running() const;
 
   Config cfg_;
   KeyRing keys_;  // the key file's keys (midstates only), read at start and reload
@@ -89,15 +88,13 @@ class Daemon final : public CommandTarget {
   std::unique_ptr<MetricsServer> metricsServer_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<Commands> commands_;
-  std::map<std::string, std::unique_ptr<Session>> sessions_;
-  std::map<uint32_t, Session*> byId_;
+  SessionTable sessions_;
   // Requests waiting for a run's end (session.start with follow), by name.
   std::map<std::string, std::vector<ControlRequest>> waiting_;
   // Ad-hoc sessions stop when the client that started them goes away.
   std::map<uint64_t, std::vector<std::string>> adhocByClient_;
   Scheduler scheduler_{0};
   UniqueFd scheduleTimer_;  // CLOCK_REALTIME, armed for scheduler_.nextWake()
-  uint32_t nextId_ = 1;
   int64_t startedMono_ = 0;
   std::string lastStatus_;
 };
