@@ -67,7 +67,7 @@ class Client {
  private:
   UniqueFd fd_;
   size_t maxLineBytes_;
-  std::string buf_;   // bytes read and not yet returned
+  std::string buf_;     // bytes read and not yet returned
   size_t scanned_ = 0;  // buf_[0, scanned_) holds no newline
   bool overflowed_ = false;
 };
