@@ -2,7 +2,8 @@
 // header names every command, its arguments and its error codes.
 //
 // Transport: a Unix stream socket (default /run/stamp/stampd.sock),
-// newline-delimited JSON, one object per line, at most kMaxLineBytes each.
+// newline-delimited JSON, one object per line: a request at most
+// kMaxLineBytes, a response or event at most kMaxResponseLineBytes.
 //
 // Request:   {"version": 1, "id": 7, "command": "session.start", "args": {...}}
 // Response:  {"version": 1, "id": 7, "ok": true, "result": {...}}
@@ -23,6 +24,10 @@ namespace stamp::control {
 
 inline constexpr int kVersion = 1;
 inline constexpr size_t kMaxLineBytes = 64 * 1024;
+// Answers run longer than requests ("results" lists thousands of runs).
+// stampd drops a client with more than this queued for it
+// (ControlServer::kMaxPendingOutput), so no longer line ever arrives.
+inline constexpr size_t kMaxResponseLineBytes = 4 << 20;
 inline constexpr const char* kDefaultSocket = "/run/stamp/stampd.sock";
 
 // ---- Commands ----
@@ -115,6 +120,9 @@ inline constexpr const char* kDetail = "detail";
 }  // namespace arg
 
 // ---- Events ----
+// "started" data: {"session","ssid","target","port","source_port"}; the
+//          first event of a followed session.start, once the run is set up.
+inline constexpr std::string_view kEventStarted = "started";
 // "reply"  data: {"seq","rtt_ns","forward_ns","backward_ns","ttl","size",
 //          "late", "kernel_timestamps", "dscp", "ecn"}; one-way fields are
 //          null when the reply lacked them, dscp/ecn when unknown.

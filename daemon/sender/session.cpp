@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "libstamp/codec.hpp"
+#include "libstamp/control_protocol.hpp"
 #include "kernel/sender_bpf.hpp"
 
 namespace stamp {
@@ -127,57 +128,58 @@ Result<SessionSpec> specFromConfig(const SessionConfig& c) {
 }
 
 Result<SessionSpec> specFromJson(const nlohmann::json& a) {
+  namespace arg = control::arg;
   SessionSpec s;
   try {
-    if (!a.contains("target") || !a["target"].is_string())
+    if (!a.contains(arg::kTarget) || !a[arg::kTarget].is_string())
       return makeError(EINVAL, "an ad-hoc session needs \"target\" (an IPv4 or IPv6 address)");
-    auto ip = parseIp(a["target"].get<std::string>());
+    auto ip = parseIp(a[arg::kTarget].get<std::string>());
     if (!ip) return ip.error();
     s.target = *ip;
-    s.name = a.value("name", std::string());
-    s.port = a.value("port", uint16_t{862});
-    s.count = a.value("count", uint64_t{100});
-    s.interval = nanoseconds(a.value("interval_ns", int64_t{100'000'000}));
-    s.timeout = nanoseconds(a.value("timeout_ns", int64_t{2'000'000'000}));
-    s.size = a.value("size", uint32_t{44});
+    s.name = a.value(arg::kName, std::string());
+    s.port = a.value(arg::kPort, uint16_t{862});
+    s.count = a.value(arg::kCount, uint64_t{100});
+    s.interval = nanoseconds(a.value(arg::kIntervalNs, int64_t{100'000'000}));
+    s.timeout = nanoseconds(a.value(arg::kTimeoutNs, int64_t{2'000'000'000}));
+    s.size = a.value(arg::kSize, uint32_t{44});
     // Read wide: a narrow type would wrap 300 to 44 instead of refusing it.
-    int64_t dscp = a.value("dscp", int64_t{0}), ecn = a.value("ecn", int64_t{0});
+    int64_t dscp = a.value(arg::kDscp, int64_t{0}), ecn = a.value(arg::kEcn, int64_t{0});
     if (dscp < 0 || dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
     if (ecn < 0 || ecn > 3) return makeError(EINVAL, "ecn must be 0..3");
     s.dscp = uint8_t(dscp);
     s.ecn = uint8_t(ecn);
-    s.ssid = a.value("ssid", uint16_t{0});
-    s.sourcePort = a.value("source_port", uint16_t{0});
-    s.requireSync = a.value("require_sync", false);
-    s.histogram.bins = a.value("histogram_bins", s.histogram.bins);
-    s.histogram.floorNs = a.value("histogram_floor_ns", s.histogram.floorNs);
-    s.histogram.ceilingNs = a.value("histogram_ceiling_ns", s.histogram.ceilingNs);
-    if (s.count == 0) s.window = nanoseconds(a.value("window_ns", int64_t{30'000'000'000}));
-    std::string mode = a.value("reflector_mode", std::string("stateless"));
+    s.ssid = a.value(arg::kSsid, uint16_t{0});
+    s.sourcePort = a.value(arg::kSourcePort, uint16_t{0});
+    s.requireSync = a.value(arg::kRequireSync, false);
+    s.histogram.bins = a.value(arg::kHistogramBins, s.histogram.bins);
+    s.histogram.floorNs = a.value(arg::kHistogramFloorNs, s.histogram.floorNs);
+    s.histogram.ceilingNs = a.value(arg::kHistogramCeilingNs, s.histogram.ceilingNs);
+    if (s.count == 0) s.window = nanoseconds(a.value(arg::kWindowNs, int64_t{30'000'000'000}));
+    std::string mode = a.value(arg::kReflectorMode, std::string("stateless"));
     if (mode != "stateless" && mode != "stateful")
       return makeError(EINVAL, "reflector_mode must be stateless or stateful");
     s.statefulReflector = mode == "stateful";
-    s.stopOnZeroSsid = a.value("stop_on_zero_ssid", false);
-    s.authKey = a.value("auth_key", std::string());
-    if (!s.authKey.empty() && !a.contains("size")) s.size = kAuthBase;
-    std::string fmt = a.value("timestamp_format", std::string("ntp"));
+    s.stopOnZeroSsid = a.value(arg::kStopOnZeroSsid, false);
+    s.authKey = a.value(arg::kAuthKey, std::string());
+    if (!s.authKey.empty() && !a.contains(arg::kSize)) s.size = kAuthBase;
+    std::string fmt = a.value(arg::kTimestampFormat, std::string("ntp"));
     if (fmt != "ntp" && fmt != "ptp")
       return makeError(EINVAL, "timestamp_format must be ntp or ptp");
     s.tsFormat = fmt == "ptp" ? TsFormat::Ptp : TsFormat::Ntp;
     // RFC 8972 TLVs (stampctl --tlv-*).
-    if (a.contains("tlv_padding")) s.tlvs.padding = a["tlv_padding"].get<uint32_t>();
-    s.tlvs.location = a.value("tlv_location", false);
-    s.tlvs.timestampInfo = a.value("tlv_timestamp_info", false);
-    if (a.contains("tlv_cos_dscp")) s.tlvs.cosDscp = a["tlv_cos_dscp"].get<uint8_t>();
-    s.tlvs.directMeasurement = a.value("tlv_direct_measurement", false);
-    s.tlvs.followUp = a.value("tlv_follow_up", false);
-    if (a.contains("tlv_access_report")) {
-      const auto& ar = a["tlv_access_report"];
+    if (a.contains(arg::kTlvPadding)) s.tlvs.padding = a[arg::kTlvPadding].get<uint32_t>();
+    s.tlvs.location = a.value(arg::kTlvLocation, false);
+    s.tlvs.timestampInfo = a.value(arg::kTlvTimestampInfo, false);
+    if (a.contains(arg::kTlvCosDscp)) s.tlvs.cosDscp = a[arg::kTlvCosDscp].get<uint8_t>();
+    s.tlvs.directMeasurement = a.value(arg::kTlvDirectMeasurement, false);
+    s.tlvs.followUp = a.value(arg::kTlvFollowUp, false);
+    if (a.contains(arg::kTlvAccessReport)) {
+      const auto& ar = a[arg::kTlvAccessReport];
       if (!ar.is_object()) return makeError(EINVAL, "tlv_access_report must be an object");
-      s.tlvs.accessReport = tlv::AccessReportRequest{ar.value("access_id", uint8_t{1}),
-                                                     ar.value("return_code", uint8_t{1})};
-      s.accessReportTimeout = nanoseconds(ar.value("timeout_ns", int64_t{3'000'000'000}));
-      s.accessReportRetries = ar.value("retries", uint32_t{4});
+      s.tlvs.accessReport = tlv::AccessReportRequest{ar.value(arg::kAccessId, uint8_t{1}),
+                                                     ar.value(arg::kReturnCode, uint8_t{1})};
+      s.accessReportTimeout = nanoseconds(ar.value(arg::kTimeoutNs, int64_t{3'000'000'000}));
+      s.accessReportRetries = ar.value(arg::kRetries, uint32_t{4});
     }
   } catch (const nlohmann::json::exception& e) {
     return makeError(EINVAL, std::string("bad session argument: ") + e.what());
