@@ -106,7 +106,7 @@ void Commands::sessionStart(const ControlRequest& r) {
     return replier_.fail(r, err, started.error().message);
   }
   if (!following) return replier_.respond(r, {{"session", started->name}});
-  replier_.event(r, "started",
+  replier_.event(r, control::kEventStarted,
                  {{"session", started->name},
                   {"ssid", started->ssid},
                   {"target", started->target},
