@@ -23,7 +23,9 @@ bool onBpffs(const std::string& path) {
 }
 }  // namespace
 
-std::string pinDirFor(const std::string& root) { return root + "/" STAMP_PIN_SUBDIR; }
+std::string pinDirFor(const std::string& root) {
+  return root + "/" STAMP_PIN_SUBDIR;
+}
 
 std::string linkPinPrefix(const std::string& pinDir, const std::string& ifname) {
   return pinDir + "/" STAMP_PIN_LINK_PREFIX + ifname;

@@ -378,7 +378,6 @@ Result<size_t> ReflectorBpf::sessionCount() const {
   return n;
 }
 
-
 Result<std::map<unsigned, stamp_state_counters>> ReflectorBpf::stateCounters() const {
   return sumPerCpu<stamp_state_counters>(bpf_map__fd(skel_->maps.stamp_state_cnt));
 }

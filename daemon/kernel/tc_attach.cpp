@@ -117,7 +117,7 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   // Markers are empty directories: bpffs holds no regular files.
   auto touch = [](const std::string& path) { ::mkdir(path.c_str(), 0700); };
   if (!pinPrefix.empty()) touch(pinPrefix + STAMP_PIN_MARK_TC);  // filters to remove at teardown
-  if (err == 0 && !marker.empty()) touch(marker);    // and the qdisc stampd made
+  if (err == 0 && !marker.empty()) touch(marker);                // and the qdisc stampd made
   a.adopted_ = err != 0;
   a.attached_ = true;
   for (auto [point, fd] : {std::pair{BPF_TC_INGRESS, inFd}, {BPF_TC_EGRESS, outFd}}) {
