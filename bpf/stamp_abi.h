@@ -20,10 +20,30 @@
 
 #define STAMP_ABI_VERSION 1
 
-/* Pins live in STAMP_PIN_ROOT/v<ABI>/ (daemon issue); the root is
- * configurable as [daemon] bpffs. */
+#define STAMP_STR_(x) #x
+#define STAMP_STR(x) STAMP_STR_(x)
+
+/* Pin names. A stampd adopts what an earlier one pinned under the same
+ * names, so these are part of the ABI: renaming one strands the pins of a
+ * running reflector.
+ *
+ * The pin directory is STAMP_PIN_ROOT/STAMP_PIN_SUBDIR ("v1" for ABI 1); the
+ * root is configurable as [daemon] bpffs. In it:
+ *   every map of the reflector's object, under its name (STAMP_MAP_*
+ *   below), except the per-CPU work area STAMP_MAP_TLV_SCRATCH;
+ *   per interface IFNAME, STAMP_PIN_LINK_PREFIX IFNAME followed by
+ *     STAMP_PIN_LINK_IN / STAMP_PIN_LINK_OUT  the tcx links (ingress, egress),
+ *     STAMP_PIN_MARK_TC      with cls_bpf: filters to remove at teardown,
+ *     STAMP_PIN_MARK_CLSACT  with cls_bpf: the clsact qdisc stampd created;
+ *   the two markers are empty directories (bpffs holds no regular files).
+ * Programs are not pinned: the links and the filters hold them. */
 #define STAMP_PIN_ROOT "/sys/fs/bpf/stamp"
-#define STAMP_PIN_SUBDIR "v1"
+#define STAMP_PIN_SUBDIR "v" STAMP_STR(STAMP_ABI_VERSION)
+#define STAMP_PIN_LINK_PREFIX "link_"
+#define STAMP_PIN_LINK_IN "_in"
+#define STAMP_PIN_LINK_OUT "_out"
+#define STAMP_PIN_MARK_TC "_tc"
+#define STAMP_PIN_MARK_CLSACT "_clsact"
 
 /* BPF object names: kernel limit is 15 characters. */
 #define STAMP_PROG_REFL_IN "stamp_refl_in"
@@ -45,14 +65,18 @@
 #define STAMP_MAP_SRC_RATE "stamp_src_rate"
 #define STAMP_MAP_ALL_RATE "stamp_all_rate"
 #define STAMP_MAP_GUARD_COUNTERS "stamp_guard_cnt"
+#define STAMP_MAP_AUTH_WORK "stamp_auth_work" /* per-CPU work area (both objects) */
 #define STAMP_PROG_SEND_IN "stamp_send_in"
 #define STAMP_PROG_SEND_OUT "stamp_send_out"
-/* RFC 8972 TLVs (reflector: stamp_tlv.bpf.h; sender: stamp_send.bpf.c). */
+/* RFC 8972 TLVs (reflector: stamp_tlv.bpf.c; sender: stamp_send.bpf.c). */
 #define STAMP_MAP_TLV_CFG "stamp_tlv_cfg"
 #define STAMP_MAP_TLV_SESS "stamp_tlv_sess"
 #define STAMP_MAP_TLV_COUNTERS "stamp_tlv_cnt"
 #define STAMP_MAP_TLV_SCRATCH "stamp_tlv_wk" /* per-CPU work area, never pinned */
 #define STAMP_MAP_TLV_EVENTS "stamp_tlv_ev"
+#define STAMP_MAP_TLV_JMP "stamp_tlv_jmp"         /* the slot of the program below */
+#define STAMP_MAP_HMAC_VAR_WORK "stamp_hmac_varw" /* per-CPU work area of the HMAC TLV */
+#define STAMP_PROG_REFL_TLV "stamp_refl_tlv"      /* tail-called by stamp_refl_in */
 
 #define STAMP_PORT_DEFAULT 862
 #define STAMP_UNAUTH_BASE 44

@@ -2,7 +2,8 @@
 /* Authenticated mode in BPF (RFC 8762 section 4.4): HMAC-SHA-256/128 over
  * octets 0..95 of a 112-octet base, finished from the key's midstates
  * (stamp_sha256.h) in three compressions. Shared by the reflector and the
- * sender programs. */
+ * sender programs: declarations and inline helpers (the map declared here is
+ * defined in stamp_common.bpf.c). */
 #ifndef STAMP_AUTH_BPF_H
 #define STAMP_AUTH_BPF_H
 
@@ -17,18 +18,15 @@ struct stamp_auth_work {
   __u8 now[STAMP_AUTH_BASE];
 };
 
-struct {
+/* STAMP_MAP_AUTH_WORK: that slot, defined in stamp_common.bpf.c (each
+ * object links in its own). Callers hand its entry to the helpers below. */
+struct stamp_auth_work_map {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct stamp_auth_work);
-} stamp_auth_work SEC(".maps");
-
-static __always_inline struct stamp_auth_work *auth_work(void)
-{
-  __u32 k = 0;
-  return bpf_map_lookup_elem(&stamp_auth_work, &k);
-}
+};
+extern struct stamp_auth_work_map stamp_auth_work SEC(".maps");
 
 /* HMAC of w->now[0..95] into w->h.out[0..3] (host order). */
 static __always_inline void auth_hmac_now(const struct stamp_hmac_key *key,

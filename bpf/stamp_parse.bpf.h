@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* BPF-only helpers shared by stampd's tc programs: header parsing and the
- * clock. Not included by C++; the BPF/C++ contract is stamp_abi.h. */
+/* BPF-only helpers shared by stampd's tc programs: header parsing, the
+ * clock and two map idioms. Declarations and inline helpers only: the map
+ * declared here is defined in stamp_common.bpf.c. Not included by C++; the
+ * BPF/C++ contract is stamp_abi.h. */
 #ifndef STAMP_PARSE_BPF_H
 #define STAMP_PARSE_BPF_H
 
@@ -161,15 +163,39 @@ static __always_inline int stamp_parse(struct __sk_buff *skb, struct stamp_pkt *
   return STAMP_PARSE_UDP;
 }
 
-/* STAMP_MAP_CONFIG: the clock state stampd writes every second. Each object
- * that includes this header gets a map of its own; stampd writes them all
- * with writeClockMap(). */
-struct {
+/* STAMP_MAP_CONFIG: the clock state stampd writes every second. Defined in
+ * stamp_common.bpf.c, which each object links in: the reflector's and the
+ * sender's have a map each, and stampd writes both (writeClockMap()). */
+struct stamp_config_map {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct stamp_config);
-} stamp_config SEC(".maps");
+};
+extern struct stamp_config_map stamp_config SEC(".maps");
+
+/* The one entry of an array map of one entry: a configuration written by
+ * stampd (stamp_config, stamp_tlv_cfg, ...) or a per-CPU work area. */
+static __always_inline void *stamp_map_only(void *map)
+{
+  __u32 key0 = 0;
+  return bpf_map_lookup_elem(map, &key0);
+}
+
+/* The entry for `key` in the per-CPU counters map `map` (values of
+ * `type`), created zeroed by the first packet that counts there; NULL when
+ * the map is full. A macro, so that the zeroed value is built (on the
+ * stack) only when the entry is missing. */
+#define STAMP_COUNTERS_ENTRY(map, key, type)                                                     \
+  ({                                                                                             \
+    type *entry_ = bpf_map_lookup_elem(&(map), &(key));                                          \
+    if (!entry_) {                                                                               \
+      type zero_ = {};                                                                           \
+      bpf_map_update_elem(&(map), &(key), &zero_, BPF_NOEXIST);                                  \
+      entry_ = bpf_map_lookup_elem(&(map), &(key));                                              \
+    }                                                                                            \
+    entry_;                                                                                      \
+  })
 
 /* Current time as a wire timestamp (seconds, fraction) in network order. */
 static __always_inline void stamp_ntp_from_tai(__u64 tai_ns, __s64 tai_offset_ns, __be32 *sec,

@@ -23,26 +23,31 @@
  * (copy-received-value), unless stamp_refl_tos sets either
  * (use-configured-value); see stamp_tos.bpf.h.
  * RFC 8972 TLVs after the base are answered by stamp_refl_tlv, which
- * stamp_refl_in tail-calls (bpf/stamp_tlv.bpf.h).
+ * stamp_refl_in tail-calls; the walk is the unit stamp_tlv.bpf.c.
  *
- * Guards (stamp_guard.bpf.h): allow and deny source prefixes, a rate limit
- * per source address and one for all sources; a refused request is dropped,
- * so its source gets nothing back, not even an ICMP error.
+ * Guards (the unit stamp_guard.bpf.c): allow and deny source prefixes, a
+ * rate limit per source address and one for all sources; a refused request
+ * is dropped, so its source gets nothing back, not even an ICMP error.
  *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
+ *
+ * This unit holds the three programs and the maps they own; the guards and
+ * the TLV walk are units of their own, declared in stamp_guard.bpf.h and
+ * stamp_tlv.bpf.h and linked into the one reflector object by bpftool gen
+ * object. The maps those units read from here are declared in
+ * stamp_refl.bpf.h.
  */
 #include "stamp_auth.bpf.h"
-#include "stamp_tos.bpf.h"
 #include "stamp_guard.bpf.h"
+#include "stamp_refl.bpf.h"
+#include "stamp_tlv.bpf.h"
+#include "stamp_tos.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 64);
-  __type(key, __u16);
-  __type(value, struct stamp_port_cfg);
-} stamp_ports SEC(".maps");
+/* Declared in stamp_refl.bpf.h. */
+struct stamp_ports_map stamp_ports SEC(".maps");
+struct stamp_keys_map stamp_keys SEC(".maps");
 
 /* The replies' DSCP/ECN policy, one entry for all ports; zero: copy both. */
 struct {
@@ -82,13 +87,6 @@ struct {
 } stamp_state_cnt SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 64);
-  __type(key, __u16);
-  __type(value, struct stamp_hmac_key);
-} stamp_keys SEC(".maps");
-
-struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
   __uint(max_entries, 256);
   __type(key, __u32);
@@ -97,33 +95,58 @@ struct {
 
 static __always_inline struct stamp_auth_counters *auth_counters_for(__u32 ifindex)
 {
-  struct stamp_auth_counters *c = bpf_map_lookup_elem(&stamp_auth_cnt, &ifindex);
-  if (c)
-    return c;
-  struct stamp_auth_counters zero = {};
-  bpf_map_update_elem(&stamp_auth_cnt, &ifindex, &zero, BPF_NOEXIST);
-  return bpf_map_lookup_elem(&stamp_auth_cnt, &ifindex);
+  return STAMP_COUNTERS_ENTRY(stamp_auth_cnt, ifindex, struct stamp_auth_counters);
 }
-#include "stamp_tlv.bpf.h"
 
 static __always_inline struct stamp_refl_counters *counters_for(__u32 ifindex)
 {
-  struct stamp_refl_counters *c = bpf_map_lookup_elem(&stamp_counters, &ifindex);
-  if (c)
-    return c;
-  struct stamp_refl_counters zero = {};
-  bpf_map_update_elem(&stamp_counters, &ifindex, &zero, BPF_NOEXIST);
-  return bpf_map_lookup_elem(&stamp_counters, &ifindex);
+  return STAMP_COUNTERS_ENTRY(stamp_counters, ifindex, struct stamp_refl_counters);
 }
 
 static __always_inline struct stamp_state_counters *state_counters_for(__u32 ifindex)
 {
-  struct stamp_state_counters *c = bpf_map_lookup_elem(&stamp_state_cnt, &ifindex);
-  if (c)
-    return c;
-  struct stamp_state_counters zero = {};
-  bpf_map_update_elem(&stamp_state_cnt, &ifindex, &zero, BPF_NOEXIST);
-  return bpf_map_lookup_elem(&stamp_state_cnt, &ifindex);
+  return STAMP_COUNTERS_ENTRY(stamp_state_cnt, ifindex, struct stamp_state_counters);
+}
+
+/* RFC 8972 TLVs: the program stamp_refl_in tail-calls, with a stack of its
+ * own (stamp_refl_in uses most of its 512 octets, and the walk's call chain
+ * needs some), and its slot. The slot is initialised by libbpf when the
+ * object loads and pinned with the other maps, so that it still holds the
+ * program while stampd is not running. */
+SEC("tc")
+int stamp_refl_tlv(struct __sk_buff *skb);
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __uint(max_entries, 1);
+  __uint(key_size, sizeof(__u32));
+  __array(values, int(struct __sk_buff *));
+} stamp_tlv_jmp SEC(".maps") = {
+    .values = {[0] = (void *)&stamp_refl_tlv},
+};
+
+SEC("tc")
+int stamp_refl_tlv(struct __sk_buff *skb)
+{
+  skb->mark |= stamp_tlv_run(skb);
+  return bpf_redirect(skb->ifindex, 0);
+}
+
+/* stamp_refl_in's exit for an answered request: `skb` is the reply, `p`
+ * the request's parse as received, `base` 44 or 112. With TLVs to answer,
+ * the rest is stamp_refl_tlv's (a tail call: it does not return). Returns
+ * when there is nothing to do or the tail call fails; the caller then
+ * redirects the reply as it is, the octets after the base copied
+ * unchanged. The tail call is made here, in stamp_refl_in's own frame: from
+ * a subprogram the verifier would refuse it (stamp_refl_in's stack is over
+ * 256 octets). */
+static __always_inline void stamp_tlv_reflect(struct __sk_buff *skb, const struct stamp_pkt *p,
+                                              __u32 base, __u8 stateful, __u32 idle_s)
+{
+  if (p->payload_len <= base)
+    return; /* the common case: nothing after the base, no call */
+  if (stamp_tlv_prepare(p, base, stateful, idle_s))
+    bpf_tail_call(skb, &stamp_tlv_jmp, 0);
 }
 
 /* Stateful mode: the reflector Sequence Number for this request, from the
@@ -465,15 +488,14 @@ int stamp_refl_in(struct __sk_buff *skb)
   if (p.ipv6 && p.udp_check == 0)
     return drop(cnt, STAMP_DROP_BAD_CHECKSUM);
 
-  __u32 key0 = 0;
-  struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
+  struct stamp_config *cfg = stamp_map_only(&stamp_config);
   if (!cfg)
     return STAMP_TC_NEXT;
 
   /* Authenticated: nothing of the packet is used before its HMAC checks. */
   struct stamp_auth_work *aw = 0;
   if (port->auth) {
-    aw = auth_work();
+    aw = stamp_map_only(&stamp_auth_work);
     if (!aw)
       return TC_ACT_SHOT;
     if (auth_check(skb, &p, aw))
@@ -484,7 +506,7 @@ int stamp_refl_in(struct __sk_buff *skb)
   /* The reply's DSCP/ECN policy, copied: used after helpers that may move
    * the packet. */
   struct stamp_tos_cfg tos = {};
-  struct stamp_tos_cfg *tos_cfg = bpf_map_lookup_elem(&stamp_refl_tos, &key0);
+  struct stamp_tos_cfg *tos_cfg = stamp_map_only(&stamp_refl_tos);
   if (tos_cfg)
     tos = *tos_cfg;
   if (port->mode == STAMP_MODE_STATEFUL) {
@@ -611,9 +633,8 @@ static __always_inline int sign_reply(struct __sk_buff *skb, __u32 payload_off, 
   if (payload_off < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) ||
       payload_off + STAMP_AUTH_BASE > skb->len)
     return TC_ACT_SHOT;
-  __u32 key0 = 0;
-  struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
-  struct stamp_auth_work *w = auth_work();
+  struct stamp_config *cfg = stamp_map_only(&stamp_config);
+  struct stamp_auth_work *w = stamp_map_only(&stamp_auth_work);
   __be16 sport;
   if (!cfg || !w || bpf_skb_load_bytes(skb, payload_off - sizeof(struct udphdr), &sport, 2))
     return TC_ACT_SHOT;
@@ -634,10 +655,8 @@ static __always_inline int sign_reply(struct __sk_buff *skb, __u32 payload_off, 
   auth_sign_now(key, w);
   if (auth_store_now(skb, w, payload_off, payload_off - 2))
     return TC_ACT_SHOT;
-  if (mark & STAMP_REFLECT_MARK_T3) {
-    __be32 t3[2] = {t3_sec, t3_frac};
-    stamp_tlv_record_t3(skb, t3); /* for the session's next Follow-Up TLV */
-  }
+  if (mark & STAMP_REFLECT_MARK_T3)
+    stamp_tlv_record_t3(skb, t3_sec, t3_frac); /* the session's next Follow-Up TLV */
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)
     cnt->t3_stamped++;
@@ -658,8 +677,7 @@ int stamp_refl_out(struct __sk_buff *skb)
       payload_off + STAMP_UNAUTH_BASE > skb->len)
     return STAMP_TC_NEXT;
 
-  __u32 key0 = 0;
-  struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
+  struct stamp_config *cfg = stamp_map_only(&stamp_config);
   if (!cfg)
     return STAMP_TC_NEXT;
 
@@ -691,7 +709,7 @@ int stamp_refl_out(struct __sk_buff *skb)
   if (bpf_l4_csum_replace(skb, payload_off - 2, 0, (__u32)sum, BPF_F_MARK_MANGLED_0))
     return STAMP_TC_NEXT;
   if (mark & STAMP_REFLECT_MARK_T3)
-    stamp_tlv_record_t3(skb, t3); /* for the session's next Follow-Up TLV */
+    stamp_tlv_record_t3(skb, t3[0], t3[1]); /* the session's next Follow-Up TLV */
 
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)

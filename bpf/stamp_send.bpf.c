@@ -14,6 +14,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 4096);
@@ -33,15 +34,29 @@ struct {
   __type(value, struct stamp_hmac_key);
 } stamp_send_keys SEC(".maps");
 
+/* What an authenticated session's packet `p` is signed or checked with:
+ * the work area, and the session's key in *key. NULL when either is
+ * missing or the packet is shorter than the authenticated base. */
+static __always_inline struct stamp_auth_work *session_auth(const struct stamp_pkt *p,
+                                                            const struct stamp_send_session *s,
+                                                            struct stamp_hmac_key **key)
+{
+  __u32 id = s->session_id;
+  *key = bpf_map_lookup_elem(&stamp_send_keys, &id);
+  struct stamp_auth_work *w = stamp_map_only(&stamp_auth_work);
+  if (!*key || !w || p->payload_len < STAMP_AUTH_BASE)
+    return 0;
+  return w;
+}
+
 /* T1 of an authenticated request, then its HMAC. */
 static __always_inline int sign_request(struct __sk_buff *skb, const struct stamp_pkt *p,
                                         const struct stamp_send_session *s, __u64 now,
                                         const __be32 t1[2])
 {
-  __u32 id = s->session_id;
-  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_send_keys, &id);
-  struct stamp_auth_work *w = auth_work();
-  if (!key || !w || p->payload_len < STAMP_AUTH_BASE)
+  struct stamp_hmac_key *key;
+  struct stamp_auth_work *w = session_auth(p, s, &key);
+  if (!w)
     return STAMP_TC_NEXT;
   if (bpf_skb_load_bytes(skb, p->payload_off, w->was, STAMP_AUTH_BASE))
     return STAMP_TC_NEXT;
@@ -119,8 +134,7 @@ int stamp_send_out(struct __sk_buff *skb)
   if (s->ts_format == STAMP_TS_PTP) {
     stamp_ptp_from_tai(now, &t1[0], &t1[1]);
   } else {
-    __u32 key0 = 0;
-    struct stamp_config *cfg = bpf_map_lookup_elem(&stamp_config, &key0);
+    struct stamp_config *cfg = stamp_map_only(&stamp_config);
     if (!cfg)
       return STAMP_TC_NEXT;
     stamp_ntp_from_tai(now, cfg->tai_offset_ns, &t1[0], &t1[1]);
@@ -143,10 +157,9 @@ int stamp_send_out(struct __sk_buff *skb)
 static __always_inline int auth_reply(struct __sk_buff *skb, const struct stamp_pkt *p,
                                       const struct stamp_send_session *s, __u64 t4)
 {
-  __u32 id = s->session_id;
-  struct stamp_hmac_key *key = bpf_map_lookup_elem(&stamp_send_keys, &id);
-  struct stamp_auth_work *w = auth_work();
-  if (!key || !w || p->payload_len < STAMP_AUTH_BASE)
+  struct stamp_hmac_key *key;
+  struct stamp_auth_work *w = session_auth(p, s, &key);
+  if (!w)
     return STAMP_TC_NEXT;
   if (bpf_skb_load_bytes(skb, p->payload_off, w->now, STAMP_AUTH_BASE))
     return STAMP_TC_NEXT;
@@ -159,7 +172,7 @@ static __always_inline int auth_reply(struct __sk_buff *skb, const struct stamp_
   struct stamp_rx_record *rec = bpf_ringbuf_reserve(&stamp_events, sizeof(*rec), 0);
   if (!rec)
     return STAMP_TC_NEXT;
-  rec->session_id = id;
+  rec->session_id = s->session_id;
   rec->sender_seq = bpf_ntohl(r->sender_seq);
   rec->refl_seq = bpf_ntohl(r->seq);
   rec->refl_err_est = bpf_ntohs(r->err_est);

@@ -24,7 +24,19 @@ bool onBpffs(const std::string& path) {
 }  // namespace
 
 std::string pinDirFor(const std::string& root) {
-  return root + "/v" + std::to_string(STAMP_ABI_VERSION);
+  return root + "/" STAMP_PIN_SUBDIR;
+}
+
+std::string linkPinPrefix(const std::string& pinDir, const std::string& ifname) {
+  return pinDir + "/" STAMP_PIN_LINK_PREFIX + ifname;
+}
+
+std::string linkPinInterface(const std::string& name, const std::string& suffix) {
+  const std::string prefix = STAMP_PIN_LINK_PREFIX;
+  if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return {};
+  return name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
 }
 
 Result<UniqueFd> lockPinRoot(const std::string& root) {

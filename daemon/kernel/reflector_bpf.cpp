@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <filesystem>
 #include <set>
@@ -14,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kernel/pin_root.hpp"
 #include "kernel/sender_bpf.hpp"
 #include "stamp_refl.skel.h"
 
@@ -92,6 +94,37 @@ uint32_t pinnedMaxEntries(const std::string& path) {
   return n;
 }
 
+// A per-CPU hash of counter structs keyed by ifindex, summed over CPUs
+// field by field: the one way every counters map of the reflector is read.
+// T is a stamp_abi.h counters struct, __u64 fields only (padding included,
+// which BPF leaves zero).
+template <class T>
+Result<std::map<unsigned, T>> sumPerCpu(int fd) {
+  static_assert(sizeof(T) % sizeof(uint64_t) == 0);
+  std::map<unsigned, T> out;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
+  std::vector<T> per(static_cast<size_t>(ncpu));
+  uint32_t cur = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
+      uint64_t sum[sizeof(T) / sizeof(uint64_t)] = {};
+      for (const auto& c : per) {
+        uint64_t w[sizeof(T) / sizeof(uint64_t)];
+        std::memcpy(w, &c, sizeof(T));
+        for (size_t i = 0; i < std::size(sum); i++) sum[i] += w[i];
+      }
+      T t;
+      std::memcpy(&t, sum, sizeof(T));
+      out[next] = t;
+    }
+    cur = next;
+    prev = &cur;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxSessions) {
@@ -151,7 +184,7 @@ int ReflectorBpf::outProgFd() const { return bpf_program__fd(skel_->progs.stamp_
 Result<void> ReflectorBpf::attach(const std::string& ifname, AttachMode mode) {
   for (const auto& a : attached_)
     if (a.ifname() == ifname) return {};
-  std::string pin = pinDir_.empty() ? "" : pinDir_ + "/link_" + ifname;
+  std::string pin = pinDir_.empty() ? "" : linkPinPrefix(pinDir_, ifname);
   auto a = TcAttachment::attach(ifname, inProgFd(), outProgFd(), mode, kTcPriority, pin);
   if (!a) return a.error();
   spdlog::info("reflector {} {} (ifindex {}) with {}{}", a->adopted() ? "adopted on" : "attached to",
@@ -190,20 +223,19 @@ Result<std::vector<std::string>> ReflectorBpf::teardown(const std::string& pinDi
   std::set<std::string> links;
   std::vector<std::string> others;
   for (const auto& e : std::filesystem::directory_iterator(pinDir, ec)) {
-    std::string name = e.path().filename();
-    auto cut = [&](const char* suffix) {
-      std::string sfx = suffix;
-      return name.size() > 5 + sfx.size() && name.rfind("link_", 0) == 0 &&
-             name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0;
-    };
-    if (cut("_in") || cut("_out") || cut("_clsact") || cut("_tc"))
-      links.insert(name.substr(5, name.rfind('_') - 5));
+    const std::string name = e.path().filename();
+    std::string ifname;
+    for (const char* suffix :
+         {STAMP_PIN_LINK_IN, STAMP_PIN_LINK_OUT, STAMP_PIN_MARK_CLSACT, STAMP_PIN_MARK_TC})
+      if (ifname.empty()) ifname = linkPinInterface(name, suffix);
+    if (!ifname.empty())
+      links.insert(ifname);
     else
       others.push_back(e.path());
   }
   Result<std::vector<std::string>> res = removed;
   for (const auto& ifname : links) {
-    auto r = TcAttachment::teardown(ifname, pinDir + "/link_" + ifname, kTcPriority);
+    auto r = TcAttachment::teardown(ifname, linkPinPrefix(pinDir, ifname), kTcPriority);
     if (!r && res.ok()) res = r.error();
     removed.push_back("reflector on " + ifname);
   }
@@ -229,24 +261,30 @@ Result<void> ReflectorBpf::setClock(const ClockState& clock) {
 
 namespace {
 
+// The keys of map `fd` that are not among `keep`.
+template <typename K>
+std::vector<K> staleKeys(int fd, const std::vector<K>& keep) {
+  K cur{}, next{};
+  std::vector<K> stale;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (std::find_if(keep.begin(), keep.end(), [&](const K& k) {
+          return std::memcmp(&k, &next, sizeof(K)) == 0;
+        }) == keep.end())
+      stale.push_back(next);
+    cur = next;
+    prev = &cur;
+  }
+  return stale;
+}
+
 // Makes the hash map `fd` hold exactly `keys`, each with `value`.
 template <typename K, typename V>
 Result<void> syncHash(int fd, const std::vector<K>& keys, const V& value, const char* name) {
   for (const K& k : keys)
     if (bpf_map_update_elem(fd, &k, &value, BPF_ANY) != 0)
       return sysError(errno, std::string("cannot update ") + name);
-  K cur{}, next{};
-  std::vector<K> stale;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (std::find_if(keys.begin(), keys.end(), [&](const K& k) {
-          return std::memcmp(&k, &next, sizeof(K)) == 0;
-        }) == keys.end())
-      stale.push_back(next);
-    cur = next;
-    prev = &cur;
-  }
-  for (const K& k : stale) bpf_map_delete_elem(fd, &k);
+  for (const K& k : staleKeys(fd, keys)) bpf_map_delete_elem(fd, &k);
   return {};
 }
 
@@ -289,18 +327,7 @@ Result<void> ReflectorBpf::setGuards(const std::vector<std::pair<IpPrefix, uint8
   const uint32_t key0 = 0;
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stamp_guard_cfg), &key0, &cfg, BPF_ANY) != 0)
     return sysError(errno, "cannot update " STAMP_MAP_GUARD_CFG);
-  stamp_prefix_key cur{}, next{};
-  std::vector<stamp_prefix_key> stale;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (std::find_if(keys.begin(), keys.end(), [&](const stamp_prefix_key& k) {
-          return std::memcmp(&k, &next, sizeof(k)) == 0;
-        }) == keys.end())
-      stale.push_back(next);
-    cur = next;
-    prev = &cur;
-  }
-  for (const auto& k : stale)
+  for (const auto& k : staleKeys(fd, keys))
     if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
       return sysError(errno, "cannot remove a stale prefix from " STAMP_MAP_ALLOW);
   return {};
@@ -326,27 +353,7 @@ int ReflectorBpf::sourceRateMapFd() const { return bpf_map__fd(skel_->maps.stamp
 int ReflectorBpf::allRateMapFd() const { return bpf_map__fd(skel_->maps.stamp_all_rate); }
 
 Result<std::map<unsigned, stamp_guard_counters>> ReflectorBpf::guardCounters() const {
-  std::map<unsigned, stamp_guard_counters> out;
-  int fd = bpf_map__fd(skel_->maps.stamp_guard_cnt);
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
-  std::vector<stamp_guard_counters> per(static_cast<size_t>(ncpu));
-  uint32_t cur = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
-      stamp_guard_counters sum{};
-      for (const auto& c : per) {
-        sum.not_allowed += c.not_allowed;
-        sum.rate_per_source += c.rate_per_source;
-        sum.rate_global += c.rate_global;
-      }
-      out[next] = sum;
-    }
-    cur = next;
-    prev = &cur;
-  }
-  return out;
+  return sumPerCpu<stamp_guard_counters>(bpf_map__fd(skel_->maps.stamp_guard_cnt));
 }
 
 int ReflectorBpf::sessionMapFd() const {
@@ -370,39 +377,6 @@ Result<size_t> ReflectorBpf::sessionCount() const {
   if (errno != ENOENT) return sysError(errno, "cannot walk " STAMP_MAP_REFL_SESS);
   return n;
 }
-
-namespace {
-
-// A per-CPU hash of counter structs (all __u64 fields) keyed by ifindex,
-// summed over CPUs field by field.
-template <class T>
-Result<std::map<unsigned, T>> sumPerCpu(int fd) {
-  static_assert(sizeof(T) % sizeof(uint64_t) == 0);
-  std::map<unsigned, T> out;
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
-  std::vector<T> per(static_cast<size_t>(ncpu));
-  uint32_t cur = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
-      uint64_t sum[sizeof(T) / sizeof(uint64_t)] = {};
-      for (const auto& c : per) {
-        uint64_t w[sizeof(T) / sizeof(uint64_t)];
-        std::memcpy(w, &c, sizeof(T));
-        for (size_t i = 0; i < std::size(sum); i++) sum[i] += w[i];
-      }
-      T t;
-      std::memcpy(&t, sum, sizeof(T));
-      out[next] = t;
-    }
-    cur = next;
-    prev = &cur;
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<std::map<unsigned, stamp_state_counters>> ReflectorBpf::stateCounters() const {
   return sumPerCpu<stamp_state_counters>(bpf_map__fd(skel_->maps.stamp_state_cnt));
@@ -432,29 +406,7 @@ Result<std::map<unsigned, stamp_tlv_counters>> ReflectorBpf::tlvCounters() const
 }
 
 Result<std::map<unsigned, stamp_refl_counters>> ReflectorBpf::counters() const {
-  std::map<unsigned, stamp_refl_counters> out;
-  int fd = bpf_map__fd(skel_->maps.stamp_counters);
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return sysError(ncpu, "cannot count CPUs");
-  std::vector<stamp_refl_counters> per(static_cast<size_t>(ncpu));
-  uint32_t cur = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (bpf_map_lookup_elem(fd, &next, per.data()) == 0) {
-      stamp_refl_counters sum{};
-      for (const auto& c : per) {
-        sum.rx += c.rx;
-        sum.reflected += c.reflected;
-        sum.fragments += c.fragments;
-        sum.t3_stamped += c.t3_stamped;
-        for (int i = 0; i < STAMP_DROP_MAX; ++i) sum.drop[i] += c.drop[i];
-      }
-      out[next] = sum;
-    }
-    cur = next;
-    prev = &cur;
-  }
-  return out;
+  return sumPerCpu<stamp_refl_counters>(bpf_map__fd(skel_->maps.stamp_counters));
 }
 
 }  // namespace stamp

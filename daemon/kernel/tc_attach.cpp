@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kernel/netif.hpp"
+#include "stamp_abi.h"
 
 // libbpf 1.1's uapi header predates tcx (Linux 6.6).
 #ifndef BPF_TCX_INGRESS
@@ -82,8 +83,8 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   a.ifindex_ = *idx;
   a.priority_ = priority;
   a.pinPrefix_ = pinPrefix;
-  const std::string pinIn = pinPrefix.empty() ? "" : pinPrefix + "_in";
-  const std::string pinOut = pinPrefix.empty() ? "" : pinPrefix + "_out";
+  const std::string pinIn = pinPrefix.empty() ? "" : pinPrefix + STAMP_PIN_LINK_IN;
+  const std::string pinOut = pinPrefix.empty() ? "" : pinPrefix + STAMP_PIN_LINK_OUT;
 
   if (mode != AttachMode::Tc) {
     bool adoptedIn = false, adoptedOut = false;
@@ -111,12 +112,12 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(a.ifindex_), .attach_point = BPF_TC_INGRESS);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST) return sysError(err, "cannot create clsact qdisc on '" + ifname + "'");
-  const std::string marker = pinPrefix.empty() ? "" : pinPrefix + "_clsact";
+  const std::string marker = pinPrefix.empty() ? "" : pinPrefix + STAMP_PIN_MARK_CLSACT;
   a.createdHook_ = err == 0 || (!marker.empty() && exists(marker));
   // Markers are empty directories: bpffs holds no regular files.
   auto touch = [](const std::string& path) { ::mkdir(path.c_str(), 0700); };
-  if (!pinPrefix.empty()) touch(pinPrefix + "_tc");  // filters to remove at teardown
-  if (err == 0 && !marker.empty()) touch(marker);    // and the qdisc stampd made
+  if (!pinPrefix.empty()) touch(pinPrefix + STAMP_PIN_MARK_TC);  // filters to remove at teardown
+  if (err == 0 && !marker.empty()) touch(marker);                // and the qdisc stampd made
   a.adopted_ = err != 0;
   a.attached_ = true;
   for (auto [point, fd] : {std::pair{BPF_TC_INGRESS, inFd}, {BPF_TC_EGRESS, outFd}}) {
@@ -140,8 +141,8 @@ Result<void> TcAttachment::detach() {
   if (!attached_) return {};
   attached_ = false;
   if (!pinPrefix_.empty()) {
-    ::unlink((pinPrefix_ + "_in").c_str());
-    ::unlink((pinPrefix_ + "_out").c_str());
+    ::unlink((pinPrefix_ + STAMP_PIN_LINK_IN).c_str());
+    ::unlink((pinPrefix_ + STAMP_PIN_LINK_OUT).c_str());
   }
   if (!tc_) {
     // Detach explicitly: dropping the last reference frees a tcx link only
@@ -167,7 +168,7 @@ Result<void> TcAttachment::teardown(const std::string& ifname, const std::string
                                     unsigned priority) {
   Result<void> res;
   if (!pinPrefix.empty()) {
-    for (const char* dir : {"_in", "_out"}) {
+    for (const char* dir : {STAMP_PIN_LINK_IN, STAMP_PIN_LINK_OUT}) {
       // Pinned tcx links are detached before their pins go, so the programs
       // are off the interface when teardown returns (not when the kernel
       // frees the link later).
@@ -181,10 +182,10 @@ Result<void> TcAttachment::teardown(const std::string& ifname, const std::string
     }
   }
   unsigned ifindex = if_nametoindex(ifname.c_str());
-  const bool tcMode = pinPrefix.empty() || exists(pinPrefix + "_tc");
-  if (!pinPrefix.empty()) ::rmdir((pinPrefix + "_tc").c_str());
+  const bool tcMode = pinPrefix.empty() || exists(pinPrefix + STAMP_PIN_MARK_TC);
+  if (!pinPrefix.empty()) ::rmdir((pinPrefix + STAMP_PIN_MARK_TC).c_str());
   if (ifindex == 0 || !tcMode) {
-    if (!pinPrefix.empty()) ::rmdir((pinPrefix + "_clsact").c_str());
+    if (!pinPrefix.empty()) ::rmdir((pinPrefix + STAMP_PIN_MARK_CLSACT).c_str());
     return res;  // tcx links went with their pins; or the interface is gone
   }
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex));
@@ -195,7 +196,7 @@ Result<void> TcAttachment::teardown(const std::string& ifname, const std::string
     if (err && err != -ENOENT && err != -EINVAL && res.ok())
       res = sysError(err, "cls_bpf detach from '" + ifname + "' failed");
   }
-  const std::string marker = pinPrefix.empty() ? "" : pinPrefix + "_clsact";
+  const std::string marker = pinPrefix.empty() ? "" : pinPrefix + STAMP_PIN_MARK_CLSACT;
   if (!marker.empty() && exists(marker)) {
     hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
     int err = bpf_tc_hook_destroy(&hook);

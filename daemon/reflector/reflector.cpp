@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kernel/pin_root.hpp"
+
 namespace stamp {
 
 Result<void> Reflector::check(const Config& cfg) {
@@ -20,15 +22,13 @@ Result<Reflector> Reflector::start(const Config& cfg, const KeyRing& keys, Attac
     // Pinned attachments of interfaces that left the configuration go.
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(pinDir, ec)) {
-      std::string name = e.path().filename();
-      if (name.rfind("link_", 0) != 0 || name.size() < 9 || name.substr(name.size() - 3) != "_in")
-        continue;
-      std::string ifname = name.substr(5, name.size() - 8);
+      const std::string ifname = linkPinInterface(e.path().filename(), STAMP_PIN_LINK_IN);
+      if (ifname.empty()) continue;
       if (std::find(cfg.daemon.interfaces.begin(), cfg.daemon.interfaces.end(), ifname) !=
           cfg.daemon.interfaces.end())
         continue;
       spdlog::info("{} is no longer configured: removing its pinned reflector", ifname);
-      (void)TcAttachment::teardown(ifname, pinDir + "/link_" + ifname, 1);
+      (void)TcAttachment::teardown(ifname, linkPinPrefix(pinDir, ifname), 1);
     }
   }
   auto bpf = ReflectorBpf::load(pinDir, cfg.reflector.maxSessions);

@@ -14,6 +14,7 @@
 #include "kernel/netif.hpp"
 #include "libstamp/result.hpp"
 #include "libstamp/tlv.hpp"
+#include "stamp_abi.h"
 
 namespace stamp {
 
@@ -24,7 +25,7 @@ enum class TsFormat { Ntp, Ptp };
 
 struct DaemonConfig {
   std::string socket = "/run/stamp/stampd.sock";
-  std::string bpffs = "/sys/fs/bpf/stamp";
+  std::string bpffs = STAMP_PIN_ROOT;
   std::string stateDir = "/var/lib/stamp";
   std::string keyFile;
   std::string logLevel = "info";
