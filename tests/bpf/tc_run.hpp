@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "kernel/reflector_bpf.hpp"
+#include "kernel/sender_bpf.hpp"
 #include "kernel/clock.hpp"
 #include "packet.hpp"
 #include "libstamp/result.hpp"
@@ -70,5 +72,46 @@ void loadForSuite(std::optional<Bpf>& bpf, std::string& skip, std::string& error
   }
   bpf.emplace(std::move(*r));
 }
+
+// The fixture of a test suite whose tests share one loaded Bpf (ReflectorBpf
+// or SenderBpf), Derived being that fixture: loaded once before the suite by
+// Derived::load() (Bpf::load() unless Derived has its own, public), dropped
+// after it. Each test first skips when the load was not permitted here, or
+// fails with the load's error; then Derived's prepare() sets the maps up.
+template <typename Derived, typename Bpf>
+class BpfSuite : public ::testing::Test {
+ public:
+  static Result<Bpf> load() { return Bpf::load(); }
+  static void SetUpTestSuite() {
+    loadForSuite(bpf_, skipReason_, loadError_, [] { return Derived::load(); });
+  }
+  static void TearDownTestSuite() { bpf_.reset(); }
+
+ protected:
+  void SetUp() final {
+    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
+    ASSERT_TRUE(bpf_) << loadError_;
+    prepare();
+  }
+  virtual void prepare() {}
+
+  static inline std::optional<Bpf> bpf_;
+  static inline std::string skipReason_, loadError_;
+};
+
+// A BpfSuite of the sender's programs that keeps what their ring buffers
+// hand over (at bpf_->consume()) in records_ and tlvRecords_.
+template <typename Derived>
+class SenderSuite : public BpfSuite<Derived, SenderBpf> {
+ public:
+  static Result<SenderBpf> load() {
+    return SenderBpf::load([](const stamp_rx_record& r) { records_.push_back(r); },
+                           [](const stamp_tlv_record& r) { tlvRecords_.push_back(r); });
+  }
+
+ protected:
+  static inline std::vector<stamp_rx_record> records_;
+  static inline std::vector<stamp_tlv_record> tlvRecords_;
+};
 
 }  // namespace stamp::test
