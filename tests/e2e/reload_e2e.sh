@@ -24,14 +24,8 @@
 #   4. A file without the second interface detaches the reflector from it.
 # Exit 77: skipped, with the reason printed.
 set -euo pipefail
-[[ $# -eq 4 ]] || { echo "usage: $0 STAMPD STAMPCTL STAMP_PROBE STAMP_TC_HOOKS" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
-PROBE=$3
-TC_HOOKS=$4
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
+e2e_init "STAMPD STAMPCTL PROBE TC_HOOKS" jq "$@"
 
 NS_P=stprld$$p
 NS_D=stprld$$d
@@ -87,7 +81,7 @@ CHANGE_V1=$(session change 'interval = "10ms"')
 CHANGE_V2=$(session change 'interval = "30ms"')
 FRESH=$(session fresh 'interval = "10ms"' 'schedule = "@every 2s"')
 
-ctl() { in_ns "$NS_D" "$STAMPCTL" --socket "$E2E_WORK/d.sock" "$@"; }
+ctl() { e2e_ctl "$NS_D" d "$@"; }
 list() { ctl --json session list; }
 names() { list | jq -c '[.sessions[].name]'; }
 entry() { list | jq -c --arg n "$1" '.sessions[] | select(.name == $n)'; }
@@ -120,7 +114,7 @@ reload_failures() { grep -c 'reload failed' "$LOG" || true; }
 
 write_config "\"$DA\"" "862, 8620" "$KEEP$GONE$CHANGE_V1"
 step "starting stampd in $NS_P (reflector) and in $NS_D (reflector on 862, 8620; keep, gone, change)"
-e2e_stampd "$NS_P" "$E2E_WORK/p.toml" "$E2E_WORK/p.log"
+e2e_start "$NS_P" p
 e2e_stampd "$NS_D" "$CFG" "$LOG"
 D_PID=$E2E_STAMPD_PID
 wait_runs keep 1 5
