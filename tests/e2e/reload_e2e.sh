@@ -74,8 +74,10 @@ session() { # NAME [KEY = VALUE]...: one [[session]] towards P
   printf '\n[[session]]\nname = "%s"\ntarget = "%s"\ncount = 5\ntimeout = "500ms"\n' "$name" "$PA4"
   printf '%s\n' "$@"
 }
-# keep's runs last about 0.8 s, so that the good reload falls into one.
-KEEP=$(session keep 'interval = "200ms"' 'schedule = "@every 2s"')
+# keep's runs last about 1.2 s, so that the good reload falls into one even
+# on a loaded machine (where each stampctl | jq below takes a while), and
+# end well before the next slot.
+KEEP=$(session keep 'interval = "300ms"' 'schedule = "@every 2s"')
 GONE=$(session gone 'interval = "10ms"' 'schedule = "@every 2s"')
 CHANGE_V1=$(session change 'interval = "10ms"')
 CHANGE_V2=$(session change 'interval = "30ms"')
@@ -180,6 +182,7 @@ nsenter --net=/run/netns/"$NS_P" "$PROBE" --target "$DA4" --count 600 --interval
   --timeout 1s --json >"$E2E_WORK/stream.json" 2>&1 &
 STREAM=$!
 E2E_PIDS+=("$STREAM")
+hooks "$DA" >"$E2E_WORK/hooks-a.before"
 # During a run of keep, just after its start, so that no other run starts
 # between the two lists.
 last=$(entry keep | jq -r .last_run)
@@ -189,9 +192,8 @@ for _ in $(seq 30); do
 done
 keep_finished=$(grep -c 'session keep finished' "$LOG" || true)
 gone_runs=$(grep -c 'session gone started' "$LOG" || true)
-hooks "$DA" >"$E2E_WORK/hooks-a.before"
 entry keep >"$E2E_WORK/keep.before"
-sleep 0.3 # the stream is on both sides of the reload
+sleep 0.1 # the stream (running since before the wait) is on both sides of the reload
 ctl --json reload >"$E2E_WORK/good.json" || fail "stampctl reload of a good file exited $?"
 entry keep >"$E2E_WORK/keep.after"
 hooks "$DA" >"$E2E_WORK/hooks-a.after"
