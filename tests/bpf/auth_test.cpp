@@ -30,7 +30,6 @@ namespace {
 constexpr int kTcNext = TC_ACT_UNSPEC;
 constexpr int kTcShot = TC_ACT_SHOT;
 constexpr int kTcRedirect = TC_ACT_REDIRECT;
-constexpr unsigned kLoIfindex = 1;
 constexpr size_t kAuth = STAMP_AUTH_BASE;
 
 // Authenticated layouts (RFC 8762 Figures 4 and 6).
@@ -95,13 +94,7 @@ PacketSpec spec6(Bytes payload) {
 }
 
 stamp_auth_counters loAuth(const ReflectorBpf& bpf) {
-  auto all = bpf.authCounters();
-  if (!all) {
-    ADD_FAILURE() << all.error().message;
-    return {};
-  }
-  auto it = all->find(kLoIfindex);
-  return it == all->end() ? stamp_auth_counters{} : it->second;
+  return loEntry(bpf.authCounters());
 }
 
 class AuthProgs : public BpfSuite<AuthProgs, ReflectorBpf> {

@@ -35,7 +35,6 @@ namespace {
 
 constexpr int kTcShot = TC_ACT_SHOT;
 constexpr int kTcRedirect = TC_ACT_REDIRECT;
-constexpr unsigned kLoIfindex = 1;  // BPF_PROG_TEST_RUN's skb is on lo
 constexpr uint64_t kHourNs = 3600ULL * 1'000'000'000ULL;
 
 const Ip16 kRefl4 = ip("192.0.2.2");

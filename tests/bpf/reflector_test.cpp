@@ -44,7 +44,6 @@ namespace {
 constexpr int kTcNext = TC_ACT_UNSPEC;        // -1
 constexpr int kTcShot = TC_ACT_SHOT;          // 2
 constexpr int kTcRedirect = TC_ACT_REDIRECT;  // 7
-constexpr unsigned kLoIfindex = 1;
 constexpr int64_t kTimeTolerance = 2 * kNsPerSec;
 constexpr size_t kBase = STAMP_UNAUTH_BASE;
 
@@ -92,13 +91,7 @@ const char* dropName(int reason) {
 }
 
 stamp_refl_counters loCounters(const ReflectorBpf& bpf) {
-  auto all = bpf.counters();
-  if (!all) {
-    ADD_FAILURE() << all.error().message;
-    return {};
-  }
-  auto it = all->find(kLoIfindex);
-  return it == all->end() ? stamp_refl_counters{} : it->second;
+  return loEntry(bpf.counters());
 }
 
 void expectCounterDelta(const stamp_refl_counters& before, const stamp_refl_counters& after,
@@ -789,13 +782,7 @@ TEST(ReflectorFreshLoad, UnsetClockOnPtpPortKeepsZ) {
 // ---- Stateful mode (RFC 8762 section 4.3.1) ----
 
 stamp_state_counters loStateCounters(const ReflectorBpf& bpf) {
-  auto all = bpf.stateCounters();
-  if (!all) {
-    ADD_FAILURE() << all.error().message;
-    return {};
-  }
-  auto it = all->find(kLoIfindex);
-  return it == all->end() ? stamp_state_counters{} : it->second;
+  return loEntry(bpf.stateCounters());
 }
 
 class StatefulProgs : public ReflectorProgs {

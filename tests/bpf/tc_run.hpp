@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@
 #include "libstamp/result.hpp"
 
 namespace stamp::test {
+
+// BPF_PROG_TEST_RUN runs a tc program on a skb of the loopback device.
+inline constexpr unsigned kLoIfindex = 1;
 
 // What a run hands back: the tc verdict, the frame as the program left it
 // and the skb mark.
@@ -49,6 +53,19 @@ int64_t taiNow();
 
 // 16 octets a line, for failure messages.
 std::string hexDump(const Bytes& b);
+
+// The loopback device's entry in per-interface counters (ReflectorBpf's
+// counters(), stateCounters(), authCounters(), tlvCounters()), zero when it
+// has none yet. An error fails the test.
+template <typename Counters>
+Counters loEntry(Result<std::map<unsigned, Counters>> all) {
+  if (!all) {
+    ADD_FAILURE() << all.error().message;
+    return {};
+  }
+  auto it = all->find(kLoIfindex);
+  return it == all->end() ? Counters{} : it->second;
+}
 
 // Loads the programs under test once per suite: `load()` returns a
 // Result<Bpf>. Not root, or EPERM: `skip` says why; any other failure goes to

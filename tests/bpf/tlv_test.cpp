@@ -37,7 +37,6 @@ namespace {
 
 constexpr int kTcShot = TC_ACT_SHOT;
 constexpr int kTcRedirect = TC_ACT_REDIRECT;
-constexpr unsigned kLoIfindex = 1;
 constexpr size_t kBase = STAMP_UNAUTH_BASE;
 
 const Ip16 kSender4 = ip("192.0.2.1");
@@ -91,13 +90,7 @@ stamp_tlv_cfg defaultCfg() {
 }
 
 stamp_tlv_counters loTlvCounters(const ReflectorBpf& bpf) {
-  auto all = bpf.tlvCounters();
-  if (!all) {
-    ADD_FAILURE() << all.error().message;
-    return {};
-  }
-  auto it = all->find(kLoIfindex);
-  return it == all->end() ? stamp_tlv_counters{} : it->second;
+  return loEntry(bpf.tlvCounters());
 }
 
 struct CounterDelta {

@@ -32,10 +32,8 @@ key_file = "$E2E_WORK/r-keys.toml"
 [reflector]
 auth_key = "k1"
 EOT
-e2e_config s "$NS_S" <<EOT
+e2e_sender_config s "$NS_S" <<EOT
 key_file = "$E2E_WORK/s-keys.toml"
-[reflector]
-enabled = false
 [[session]]
 name = "auth4"
 target = "$R4"

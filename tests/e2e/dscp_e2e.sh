@@ -17,9 +17,7 @@ set -euo pipefail
 e2e_init "STAMPD STAMPCTL" jq "$@"
 
 e2e_hosts dscp 46 A sender B reflector
-e2e_config a "$NS_A" <<EOT
-[reflector]
-enabled = false
+e2e_sender_config a "$NS_A" <<EOT
 [[session]]
 name = "af41-v6"
 target = "$B6"

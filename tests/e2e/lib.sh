@@ -175,6 +175,12 @@ e2e_config() {
   { e2e_daemon_toml "$2" "$1"; cat; } >"$E2E_WORK/$1.toml"
 }
 
+# e2e_sender_config NAME NS: e2e_config for a stampd that only sends (its
+# reflector off).
+e2e_sender_config() {
+  { cat; printf '[reflector]\nenabled = false\n'; } | e2e_config "$1" "$2"
+}
+
 # e2e_start NS NAME: e2e_stampd with the file of e2e_config NAME, logging to
 # $E2E_WORK/NAME.log.
 e2e_start() {

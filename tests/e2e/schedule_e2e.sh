@@ -29,9 +29,7 @@ e2e_config p "$NS_P" <<EOT
 [reflector]
 ports = [862]
 EOT
-e2e_config d "$NS_D" <<EOT
-[reflector]
-enabled = false
+e2e_sender_config d "$NS_D" <<EOT
 [[session]]
 name = "sched4"
 target = "$P4"
@@ -96,8 +94,10 @@ for name in sched4 sched6; do
     echo "FAIL: $name did not run every 2 s on time: $final" >&2
     failed=1
   fi
-  finished=$(grep -c "session $name finished" "$E2E_WORK/d.log" || true)
-  clean=$(grep "session $name finished" "$E2E_WORK/d.log" | grep -c 'sent 5 received 5 lost 0' || true)
+  # One read of the log for both counts: a run may finish in between.
+  lines=$(grep "session $name finished" "$E2E_WORK/d.log" || true)
+  finished=$(grep -c . <<<"$lines" || true)
+  clean=$(grep -c 'sent 5 received 5 lost 0' <<<"$lines" || true)
   echo "  $finished runs finished in the log, $clean of them with 5 sent, 5 received, 0 lost"
   runs=$(jq .runs <<<"$final")
   # The log is read after the last poll: a run may start and finish between.

@@ -14,9 +14,7 @@ set -euo pipefail
 e2e_init "STAMPD STAMPCTL" jq "$@"
 
 e2e_hosts snd 78 A sender B reflector
-e2e_config a "$NS_A" <<EOT
-[reflector]
-enabled = false
+e2e_sender_config a "$NS_A" <<EOT
 [[session]]
 name = "cfg-v6"
 target = "$B6"

@@ -15,9 +15,7 @@ set -euo pipefail
 e2e_init "STAMPD STAMPCTL" jq "$@"
 
 e2e_hosts sfp 79 A sender B "stateful PTP reflector"
-e2e_config a "$NS_A" <<EOT
-[reflector]
-enabled = false
+e2e_sender_config a "$NS_A" <<EOT
 [[session]]
 name = "ptp4"
 target = "$B4"

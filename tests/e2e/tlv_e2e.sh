@@ -21,10 +21,7 @@ e2e_hosts tlv 83 A sender B "stateful reflector, TLVs"
 MAC_A=$(in_ns "$NS_A" ip -o link show dev "$NS_A" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 [[ -n $MAC_A ]] || fail "no MAC address on $NS_A"
 
-e2e_config a "$NS_A" <<EOT
-[reflector]
-enabled = false
-EOT
+e2e_sender_config a "$NS_A" </dev/null
 for fam in 4 6; do
   target=$B4
   [[ $fam == 6 ]] && target=$B6
