@@ -6,12 +6,13 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon.hpp"
+#include "kernel/pin_root.hpp"
 #include "kernel/reflector_bpf.hpp"
+#include "reflector/reflector.hpp"
 #include "service/config.hpp"
 #include "service/keys.hpp"
-#include "daemon.hpp"
 #include "service/logging.hpp"
-#include "kernel/pin_root.hpp"
 
 #include <unistd.h>
 
@@ -67,21 +68,32 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (teardown) {
-    auto lock = lockPinRoot(cfg->daemon.bpffs);
+    // Nothing pinned where ROOT does not exist: then nothing is mounted,
+    // created or removed.
+    auto lock = lockExistingPinRoot(cfg->daemon.bpffs);
     if (!lock) return fail(lock.error().message);
-    auto removed = ReflectorBpf::teardown(pinDirFor(cfg->daemon.bpffs));
-    if (!removed) return fail(removed.error().message);
-    for (const auto& what : *removed) std::printf("removed %s\n", what.c_str());
-    std::printf("stampd: teardown of %s done (%zu removed)\n", cfg->daemon.bpffs.c_str(),
-                removed->size());
-    lock->reset();
-    ::rmdir(cfg->daemon.bpffs.c_str());  // only when empty
+    size_t count = 0;
+    if (*lock) {
+      auto removed = ReflectorBpf::teardown(pinDirFor(cfg->daemon.bpffs));
+      if (!removed) return fail(removed.error().message);
+      for (const auto& what : *removed) std::printf("removed %s\n", what.c_str());
+      count = removed->size();
+      lock->reset();
+      ::rmdir(cfg->daemon.bpffs.c_str());  // only when empty
+    }
+    std::printf("stampd: teardown of %s done (%zu removed)\n", cfg->daemon.bpffs.c_str(), count);
     return 0;
   }
+  // Interfaces that do not exist are refused before bpffs is mounted or
+  // anything is created: a start that cannot work leaves nothing behind and
+  // says why in one line.
+  if (cfg->reflector.enabled)
+    if (auto ok = Reflector::check(*cfg); !ok) return fail(ok.error().message);
   setupLogging(cfg->daemon.logLevel);
   installLibbpfLogger();
   auto daemon = Daemon::create(std::move(*cfg));
   if (!daemon) return fail(daemon.error().message);
+  if (auto where = mountedBpffs()) spdlog::info("mounted bpffs at {}", *where);
   auto ran = (*daemon)->run();
   if (!ran) return fail(ran.error().message);
   return 0;

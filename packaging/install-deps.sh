@@ -10,6 +10,7 @@ packages=(
   libsystemd-dev libsqlite3-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libgmock-dev libclang-rt-14-dev libssl-dev
   iproute2 ethtool util-linux tshark jq curl prometheus systemd-container
+  python3 procps iputils-ping
 )
 
 missing=()

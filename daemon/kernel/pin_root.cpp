@@ -8,8 +8,6 @@
 
 #include <filesystem>
 
-#include <spdlog/spdlog.h>
-
 #include "stamp_abi.h"
 
 namespace stamp {
@@ -17,9 +15,28 @@ namespace {
 constexpr long kBpfFsMagic = 0xcafe4a11;
 constexpr const char* kBpfMount = "/sys/fs/bpf";
 
+// Set by lockPinRoot() when it mounted kBpfMount.
+bool gMounted = false;
+
 bool onBpffs(const std::string& path) {
   struct statfs st{};
   return statfs(path.c_str(), &st) == 0 && st.f_type == kBpfFsMagic;
+}
+
+// The exclusive, non-blocking flock on an existing ROOT.
+Result<UniqueFd> lockRoot(const std::string& root) {
+  if (!onBpffs(root))
+    return makeError(ENOTSUP, root + " is not on a bpffs: programs cannot be pinned there");
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errnoError("cannot open " + root);
+  UniqueFd owner(fd);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return makeError(EBUSY, "another stampd is running with bpffs " + root +
+                                  " (its lock is held); stop it first");
+    return errnoError("cannot lock " + root);
+  }
+  return owner;
 }
 }  // namespace
 
@@ -43,24 +60,32 @@ Result<UniqueFd> lockPinRoot(const std::string& root) {
   if (root.rfind(std::string(kBpfMount) + "/", 0) == 0 && !onBpffs(kBpfMount)) {
     std::error_code ec;
     std::filesystem::create_directories(kBpfMount, ec);
-    if (mount("bpffs", kBpfMount, "bpf", 0, "mode=0700") != 0)
+    // The options systemd mounts it with at boot (see systemd/stampd.service.in).
+    if (mount("bpffs", kBpfMount, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0)
       return errnoError(std::string("cannot mount bpffs at ") + kBpfMount);
-    spdlog::info("mounted bpffs at {}", kBpfMount);
+    gMounted = true;
   }
   std::error_code ec;
   std::filesystem::create_directories(pinDirFor(root), ec);
   if (ec) return makeError(ec.value(), "cannot create " + pinDirFor(root) + ": " + ec.message());
-  if (!onBpffs(root)) return makeError(ENOTSUP, root + " is not on a bpffs: programs cannot be pinned there");
-  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errnoError("cannot open " + root);
-  UniqueFd owner(fd);
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK)
-      return makeError(EBUSY, "another stampd is running with bpffs " + root +
-                                  " (its lock is held); stop it first");
-    return errnoError("cannot lock " + root);
+  return lockRoot(root);
+}
+
+std::optional<std::string> mountedBpffs() {
+  if (!gMounted) return std::nullopt;
+  return std::string(kBpfMount);
+}
+
+Result<std::optional<UniqueFd>> lockExistingPinRoot(const std::string& root) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec)) {
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return makeError(ec.value(), "cannot read " + root + ": " + ec.message());
+    return std::optional<UniqueFd>{};
   }
-  return owner;
+  auto lock = lockRoot(root);
+  if (!lock) return lock.error();
+  return std::optional<UniqueFd>(std::move(*lock));
 }
 
 }  // namespace stamp

@@ -5,6 +5,7 @@
 // name comes from bpf/stamp_abi.h (STAMP_PIN_*, STAMP_MAP_*).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "libstamp/result.hpp"
@@ -27,9 +28,19 @@ std::string linkPinPrefix(const std::string& pinDir, const std::string& ifname);
 std::string linkPinInterface(const std::string& name, const std::string& suffix);
 
 // Mounts bpffs at /sys/fs/bpf when ROOT lies below it and it is not mounted
-// (systemd mounts it on ordinary hosts), creates ROOT and the pin directory,
-// and takes an exclusive flock on ROOT. Fails with EBUSY and a message when
-// another process holds the lock.
+// (systemd mounts it on ordinary hosts, but a machine without systemd or a
+// container may not have it), creates ROOT and the pin directory, and takes
+// an exclusive flock on ROOT. Fails with EBUSY and a message when another
+// process holds the lock. Logs nothing: a mount it made is reported by
+// mountedBpffs(), so that a start which fails later prints its error alone.
 Result<UniqueFd> lockPinRoot(const std::string& root);
+
+// Where lockPinRoot() mounted bpffs in this process, if it did.
+std::optional<std::string> mountedBpffs();
+
+// For `stampd --teardown`: the lock of lockPinRoot() on a ROOT that already
+// exists, mounting and creating nothing. Empty when ROOT does not exist (on
+// a freshly booted machine without bpffs, say): then nothing is pinned.
+Result<std::optional<UniqueFd>> lockExistingPinRoot(const std::string& root);
 
 }  // namespace stamp

@@ -76,6 +76,9 @@ done
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "needs root (network namespaces, BPF)"
+for tool in ip nsenter ethtool tc sysctl setsid; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (packaging/install-deps.sh installs it)"
+done
 
 # The machine is shared and the scheduler groups tasks by session
 # (autogroup), so plain nice values do not compete with other sessions. Run

@@ -39,6 +39,7 @@
 #include "libstamp/error_estimate.hpp"
 #include "libstamp/hmac.hpp"
 #include "packet.hpp"
+#include "prog_test_run.hpp"
 #include "stamp_abi.h"
 
 using namespace stamp;
@@ -59,18 +60,7 @@ int runOnce(int fd, const Bytes& frame, uint32_t mark, Bytes& out, uint32_t& mar
             double& ns) {
   __sk_buff in{}, ctx{};
   in.mark = mark;
-  out.assign(frame.size() + 256, 0);
-  bpf_test_run_opts o{};
-  o.sz = sizeof(o);
-  o.data_in = frame.data();
-  o.data_size_in = uint32_t(frame.size());
-  o.data_out = out.data();
-  o.data_size_out = uint32_t(out.size());
-  o.ctx_in = &in;
-  o.ctx_size_in = sizeof(in);
-  o.ctx_out = &ctx;
-  o.ctx_size_out = sizeof(ctx);
-  o.repeat = 1;
+  bpf_test_run_opts o = tcTestRunOpts(frame, out, in, ctx);
   if (bpf_prog_test_run_opts(fd, &o) != 0) return -1;
   out.resize(o.data_size_out);
   markOut = ctx.mark;

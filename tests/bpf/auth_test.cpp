@@ -30,7 +30,6 @@ namespace {
 constexpr int kTcNext = TC_ACT_UNSPEC;
 constexpr int kTcShot = TC_ACT_SHOT;
 constexpr int kTcRedirect = TC_ACT_REDIRECT;
-constexpr unsigned kLoIfindex = 1;
 constexpr size_t kAuth = STAMP_AUTH_BASE;
 
 // Authenticated layouts (RFC 8762 Figures 4 and 6).
@@ -95,25 +94,12 @@ PacketSpec spec6(Bytes payload) {
 }
 
 stamp_auth_counters loAuth(const ReflectorBpf& bpf) {
-  auto all = bpf.authCounters();
-  if (!all) {
-    ADD_FAILURE() << all.error().message;
-    return {};
-  }
-  auto it = all->find(kLoIfindex);
-  return it == all->end() ? stamp_auth_counters{} : it->second;
+  return loEntry(bpf.authCounters());
 }
 
-class AuthProgs : public ::testing::Test {
+class AuthProgs : public BpfSuite<AuthProgs, ReflectorBpf> {
  protected:
-  static void SetUpTestSuite() {
-    loadForSuite(bpf_, skip_, error_, [] { return ReflectorBpf::load(); });
-  }
-  static void TearDownTestSuite() { bpf_.reset(); }
-
-  void SetUp() override {
-    if (!skip_.empty()) GTEST_SKIP() << skip_;
-    ASSERT_TRUE(bpf_) << error_;
+  void prepare() override {
     ASSERT_TRUE(ok(bpf_->setPorts({862}, {.auth = 1})));
     ASSERT_TRUE(ok(bpf_->setKeys({862}, hmacKey(key1()))));
     ASSERT_TRUE(ok(bpf_->setTos(stamp_tos_cfg{})));  // replies copy DSCP and ECN
@@ -148,9 +134,6 @@ class AuthProgs : public ::testing::Test {
     EXPECT_EQ(after.*field - before.*field, 1u);
     EXPECT_EQ(after.verified, before.verified) << "nothing verified";
   }
-
-  static inline std::optional<ReflectorBpf> bpf_;
-  static inline std::string skip_, error_;
 };
 
 // The reply of RFC 8762 Figure 6, with an HMAC OpenSSL agrees with, for
@@ -328,18 +311,9 @@ TEST_F(AuthProgs, UnauthenticatedPortStillAnswers44) {
 
 // ---- Sender ----
 
-class SenderAuth : public ::testing::Test {
+class SenderAuth : public SenderSuite<SenderAuth> {
  protected:
-  static void SetUpTestSuite() {
-    loadForSuite(bpf_, skip_, error_, [] {
-      return SenderBpf::load([](const stamp_rx_record& r) { records_.push_back(r); });
-    });
-  }
-  static void TearDownTestSuite() { bpf_.reset(); }
-
-  void SetUp() override {
-    if (!skip_.empty()) GTEST_SKIP() << skip_;
-    ASSERT_TRUE(bpf_) << error_;
+  void prepare() override {
     ASSERT_TRUE(ok(bpf_->setClock(syncedClock(kernelTaiOffsetSec()))));
     stamp_send_session v{};
     v.session_id = kId;
@@ -356,9 +330,6 @@ class SenderAuth : public ::testing::Test {
 
   static constexpr uint32_t kId = 4242;
   static constexpr stamp_send_key kKey{40000, 0, 0};
-  static inline std::optional<SenderBpf> bpf_;
-  static inline std::vector<stamp_rx_record> records_;
-  static inline std::string skip_, error_;
 };
 
 // Egress writes T1 at octet 16 and then the HMAC over octets 0..95.
@@ -485,9 +456,9 @@ Bytes authRequestWithTlvs(const std::vector<uint8_t>& key, bool hmacTlv, bool co
 
 class AuthTlv : public AuthProgs {
  protected:
-  void SetUp() override {
-    AuthProgs::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
+  void prepare() override {
+    AuthProgs::prepare();
+    if (HasFatalFailure()) return;
     stamp_tlv_cfg c{};
     c.dscp_allowed = ~uint64_t{0};
     c.flags = STAMP_TLV_CFG_ON;

@@ -114,6 +114,14 @@ Bytes senderPayload(size_t len, const SenderFields& f) {
   return p;
 }
 
+ReflectorFields reflecting(const SenderFields& req, ReflectorFields own) {
+  own.senderSeq = req.seq;
+  own.t1 = req.t1;
+  own.senderErrEst = req.errEst;
+  own.ssid = req.ssid;
+  return own;
+}
+
 Bytes reflectorPayload(size_t len, const ReflectorFields& f) {
   Bytes p;
   put32(p, f.seq);

@@ -91,6 +91,10 @@ struct ReflectorFields {
   uint8_t senderTtl = 0;
 };
 Bytes reflectorPayload(size_t len, const ReflectorFields& f);
+// A reflector's answer to `req`: the sender's sequence number, timestamp,
+// error estimate and SSID copied back (RFC 8762 section 4.3.1), the rest
+// from `own`.
+ReflectorFields reflecting(const SenderFields& req, ReflectorFields own);
 
 // A UDP frame as found in a reply, with every offset checked against the
 // frame's size. Only IPv4 and IPv6 (no extension headers) carrying UDP.

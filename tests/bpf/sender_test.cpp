@@ -80,15 +80,11 @@ const SenderFields kRequest{.seq = 0x01020304,
                             .mbz = 0};
 
 // Every field distinct, so that a field read from the wrong offset shows.
-const ReflectorFields kReply{.seq = 0x0a0b0c0d,
-                             .t3 = 0xe93c7f01c0000000ULL,
-                             .errEst = 0x8123,
-                             .ssid = 0xbeef,
-                             .t2 = 0xe93c7f0140000000ULL,
-                             .senderSeq = 0x01020304,
-                             .t1 = 0xe93c7f0080000000ULL,
-                             .senderErrEst = 0x0d2a,
-                             .senderTtl = 61};
+const ReflectorFields kReply = reflecting(kRequest, {.seq = 0x0a0b0c0d,
+                                                     .t3 = 0xe93c7f01c0000000ULL,
+                                                     .errEst = 0x8123,
+                                                     .t2 = 0xe93c7f0140000000ULL,
+                                                     .senderTtl = 61});
 constexpr uint8_t kReplyTtl = 57;
 constexpr uint8_t kReplyTos = 0xb9;  // DSCP EF, ECN ECT(1): all eight bits matter
 
@@ -472,18 +468,9 @@ void checkRecord(const Bytes& frame, uint32_t sessionId, const stamp_rx_record& 
 
 // ---- Test fixtures ----
 
-class SenderProgs : public ::testing::Test {
+class SenderProgs : public SenderSuite<SenderProgs> {
  protected:
-  static void SetUpTestSuite() {
-    loadForSuite(bpf_, skipReason_, loadError_, [] {
-      return SenderBpf::load([](const stamp_rx_record& rec) { records_.push_back(rec); });
-    });
-  }
-  static void TearDownTestSuite() { bpf_.reset(); }
-
-  void SetUp() override {
-    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
-    ASSERT_TRUE(bpf_) << loadError_;
+  void prepare() override {
     ASSERT_TRUE(configure(kernelTaiOffsetSec()));
     (void)takeRecords();
   }
@@ -520,10 +507,6 @@ class SenderProgs : public ::testing::Test {
     return run(bpf_->inProgFd(), frame, when);
   }
 
-  static inline std::optional<SenderBpf> bpf_;
-  static inline std::vector<stamp_rx_record> records_;
-  static inline std::string skipReason_;
-  static inline std::string loadError_;
 };
 
 class SenderOut : public SenderProgs, public ::testing::WithParamInterface<OutRow> {};

@@ -1,6 +1,7 @@
 #include "tc_run.hpp"
 
 #include "libstamp/error_estimate.hpp"
+#include "prog_test_run.hpp"
 
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
@@ -15,19 +16,7 @@ namespace stamp::test {
 ::testing::AssertionResult runTc(int progFd, const Bytes& frame, uint32_t mark, TcRun& run) {
   __sk_buff ctxIn{}, ctxOut{};
   ctxIn.mark = mark;
-  // Room for the largest fixture plus what a program may grow it by.
-  run.out.assign(frame.size() + 256, 0);
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = uint32_t(frame.size());
-  opts.data_out = run.out.data();
-  opts.data_size_out = uint32_t(run.out.size());
-  opts.ctx_in = &ctxIn;
-  opts.ctx_size_in = sizeof(ctxIn);
-  opts.ctx_out = &ctxOut;
-  opts.ctx_size_out = sizeof(ctxOut);
-  opts.repeat = 1;
+  bpf_test_run_opts opts = tcTestRunOpts(frame, run.out, ctxIn, ctxOut);
   int err = bpf_prog_test_run_opts(progFd, &opts);
   if (err != 0)
     return ::testing::AssertionFailure() << "BPF_PROG_TEST_RUN failed: " << std::strerror(-err);

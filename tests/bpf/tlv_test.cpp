@@ -29,6 +29,7 @@
 #include "kernel/sender_bpf.hpp"
 #include "stamp_abi.h"
 #include "tc_run.hpp"
+#include "tlv_bytes.hpp"
 #include "libstamp/timefmt.hpp"
 
 namespace stamp::test {
@@ -36,7 +37,6 @@ namespace {
 
 constexpr int kTcShot = TC_ACT_SHOT;
 constexpr int kTcRedirect = TC_ACT_REDIRECT;
-constexpr unsigned kLoIfindex = 1;
 constexpr size_t kBase = STAMP_UNAUTH_BASE;
 
 const Ip16 kSender4 = ip("192.0.2.1");
@@ -47,24 +47,8 @@ const Mac kSenderMac{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01};
 constexpr uint16_t kStatelessPort = 862, kStatefulPort = 8620;
 constexpr uint8_t kRefusedDscp = 7;  // the one DSCP the test policy refuses
 
-// ---- Building TLVs by hand (RFC 8972 section 4) ----
+// ---- Building TLVs by hand (RFC 8972 section 4; tlv_bytes.hpp) ----
 
-Bytes tlv(uint8_t flags, uint8_t type, const Bytes& value, std::optional<uint16_t> length = {}) {
-  uint16_t l = length ? *length : uint16_t(value.size());
-  Bytes b{flags, type, uint8_t(l >> 8), uint8_t(l)};
-  b.insert(b.end(), value.begin(), value.end());
-  return b;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes b;
-  for (const auto& p : parts) b.insert(b.end(), p.begin(), p.end());
-  return b;
-}
-
-Bytes zeros(size_t n) {
-  return Bytes(n, 0);
-}
 Bytes fill(size_t n, uint8_t v) {
   return Bytes(n, v);
 }
@@ -82,7 +66,7 @@ constexpr uint8_t U = STAMP_TLV_U, M = STAMP_TLV_M, I = STAMP_TLV_I;
 
 // A sender's request TLV: U set, the rest zero but what the sender fills.
 Bytes req(uint8_t type, const Bytes& value) {
-  return tlv(U, type, value);
+  return tlvBytes(U, type, value);
 }
 
 PacketSpec request(const Bytes& tlvs, bool v6 = false, uint16_t ssid = 0x1234, uint32_t seq = 7) {
@@ -106,13 +90,7 @@ stamp_tlv_cfg defaultCfg() {
 }
 
 stamp_tlv_counters loTlvCounters(const ReflectorBpf& bpf) {
-  auto all = bpf.tlvCounters();
-  if (!all) {
-    ADD_FAILURE() << all.error().message;
-    return {};
-  }
-  auto it = all->find(kLoIfindex);
-  return it == all->end() ? stamp_tlv_counters{} : it->second;
+  return loEntry(bpf.tlvCounters());
 }
 
 struct CounterDelta {
@@ -138,16 +116,9 @@ struct Reply {
   Bytes tlvs;
 };
 
-class TlvReflector : public ::testing::Test {
+class TlvReflector : public BpfSuite<TlvReflector, ReflectorBpf> {
  protected:
-  static void SetUpTestSuite() {
-    loadForSuite(bpf_, skipReason_, loadError_, [] { return ReflectorBpf::load(); });
-  }
-  static void TearDownTestSuite() { bpf_.reset(); }
-
-  void SetUp() override {
-    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
-    ASSERT_TRUE(bpf_) << loadError_;
+  void prepare() override {
     for (int fd : {bpf_->sessionMapFd(), bpf_->tlvSessionMapFd()}) {
       stamp_refl_sess_key k{};
       while (bpf_map_get_next_key(fd, nullptr, &k) == 0) ASSERT_EQ(bpf_map_delete_elem(fd, &k), 0);
@@ -218,10 +189,6 @@ class TlvReflector : public ::testing::Test {
     }
     return out;
   }
-
-  static inline std::optional<ReflectorBpf> bpf_;
-  static inline std::string skipReason_;
-  static inline std::string loadError_;
 };
 
 #define EXPECT_TLVS(reply, want) \
@@ -236,7 +203,8 @@ TEST_F(TlvReflector, ExtraPaddingAnsweredUnchanged) {
   Bytes pad0 = req(STAMP_TLV_PADDING, {});
   Bytes pad300 = req(STAMP_TLV_PADDING, fill(300, 0xa5));
   Reply r = reflect(request(cat({pad5, pad0, pad300})));
-  EXPECT_TLVS(r, cat({tlv(0, 1, Bytes{1, 2, 3, 4, 5}), tlv(0, 1, {}), tlv(0, 1, fill(300, 0xa5))}));
+  EXPECT_TLVS(r, cat({tlvBytes(0, 1, Bytes{1, 2, 3, 4, 5}), tlvBytes(0, 1, {}),
+                      tlvBytes(0, 1, fill(300, 0xa5))}));
   EXPECT_EQ(r.run.markOut, STAMP_REFLECT_MARK | uint32_t(r.view.payloadOff))
       << "no Follow-Up TLV: nothing for egress to record";
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 3});
@@ -244,9 +212,10 @@ TEST_F(TlvReflector, ExtraPaddingAnsweredUnchanged) {
 }
 
 TEST_F(TlvReflector, LocationReportsAddressesPortsAndMac) {
-  const Bytes request4 = req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_SRC_MAC, zeros(8)),
-                                                      tlv(U, STAMP_LOC_DST_IP, zeros(16)),
-                                                      tlv(U, STAMP_LOC_SRC_IP, zeros(16))}));
+  const Bytes request4 = req(
+      STAMP_TLV_LOCATION,
+      cat({zeros(4), tlvBytes(U, STAMP_LOC_SRC_MAC, zeros(8)),
+           tlvBytes(U, STAMP_LOC_DST_IP, zeros(16)), tlvBytes(U, STAMP_LOC_SRC_IP, zeros(16))}));
   for (bool v6 : {false, true}) {
     SCOPED_TRACE(v6 ? "IPv6" : "IPv4");
     Reply r = reflect(request(request4, v6));
@@ -255,10 +224,11 @@ TEST_F(TlvReflector, LocationReportsAddressesPortsAndMac) {
     dst.resize(16, 0);
     src.resize(16, 0);
     mac.resize(8, 0);
-    EXPECT_TLVS(r, tlv(0, STAMP_TLV_LOCATION,
-                       cat({be16(kStatelessPort), be16(40000), tlv(0, STAMP_LOC_SRC_EUI48, mac),
-                            tlv(0, v6 ? STAMP_LOC_DST_IPV6 : STAMP_LOC_DST_IPV4, dst),
-                            tlv(0, v6 ? STAMP_LOC_SRC_IPV6 : STAMP_LOC_SRC_IPV4, src)})));
+    EXPECT_TLVS(
+        r, tlvBytes(0, STAMP_TLV_LOCATION,
+                    cat({be16(kStatelessPort), be16(40000), tlvBytes(0, STAMP_LOC_SRC_EUI48, mac),
+                         tlvBytes(0, v6 ? STAMP_LOC_DST_IPV6 : STAMP_LOC_DST_IPV4, dst),
+                         tlvBytes(0, v6 ? STAMP_LOC_SRC_IPV6 : STAMP_LOC_SRC_IPV4, src)})));
   }
 }
 
@@ -266,26 +236,27 @@ TEST_F(TlvReflector, LocationPolicyOffReportsZeros) {
   stamp_tlv_cfg c = defaultCfg();
   c.flags &= ~STAMP_TLV_CFG_LOCATION;
   ASSERT_TRUE(ok(bpf_->setTlvConfig(c)));
-  Reply r =
-      reflect(request(req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_SRC_MAC, zeros(8)),
-                                                   tlv(U, STAMP_LOC_SRC_IP, zeros(16))}))));
-  EXPECT_TLVS(r, tlv(0, STAMP_TLV_LOCATION,
-                     cat({zeros(4), tlv(0, STAMP_LOC_SRC_EUI64, zeros(8)),
-                          tlv(0, STAMP_LOC_SRC_IPV4, zeros(16))})));
+  Reply r = reflect(
+      request(req(STAMP_TLV_LOCATION, cat({zeros(4), tlvBytes(U, STAMP_LOC_SRC_MAC, zeros(8)),
+                                           tlvBytes(U, STAMP_LOC_SRC_IP, zeros(16))}))));
+  EXPECT_TLVS(r, tlvBytes(0, STAMP_TLV_LOCATION,
+                          cat({zeros(4), tlvBytes(0, STAMP_LOC_SRC_EUI64, zeros(8)),
+                               tlvBytes(0, STAMP_LOC_SRC_IPV4, zeros(16))})));
 }
 
 TEST_F(TlvReflector, LocationUnknownSubTlvGetsU) {
   // Sub-type 42 (and an answer type, 5, in a request) are not requests this
   // reflector answers: U = 1, the rest as received.
-  Reply r = reflect(request(req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(0, 42, Bytes{9, 9, 9}),
-                                                         tlv(0, STAMP_LOC_DST_IPV4, fill(16, 1)),
-                                                         tlv(U, STAMP_LOC_DST_IP, zeros(16))}))));
+  Reply r =
+      reflect(request(req(STAMP_TLV_LOCATION, cat({zeros(4), tlvBytes(0, 42, Bytes{9, 9, 9}),
+                                                   tlvBytes(0, STAMP_LOC_DST_IPV4, fill(16, 1)),
+                                                   tlvBytes(U, STAMP_LOC_DST_IP, zeros(16))}))));
   Bytes dst = addr(kRefl4, false);
   dst.resize(16, 0);
-  EXPECT_TLVS(r,
-              tlv(0, STAMP_TLV_LOCATION,
-                  cat({be16(kStatelessPort), be16(40000), tlv(U, 42, Bytes{9, 9, 9}),
-                       tlv(U, STAMP_LOC_DST_IPV4, fill(16, 1)), tlv(0, STAMP_LOC_DST_IPV4, dst)})));
+  EXPECT_TLVS(r, tlvBytes(0, STAMP_TLV_LOCATION,
+                          cat({be16(kStatelessPort), be16(40000), tlvBytes(U, 42, Bytes{9, 9, 9}),
+                               tlvBytes(U, STAMP_LOC_DST_IPV4, fill(16, 1)),
+                               tlvBytes(0, STAMP_LOC_DST_IPV4, dst)})));
 }
 
 TEST_F(TlvReflector, LocationMalformedSubTlv) {
@@ -294,11 +265,11 @@ TEST_F(TlvReflector, LocationMalformedSubTlv) {
   // TLV are malformed; the walk stops there, the CoS TLV after it is
   // copied as received.
   const Bytes cos = req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0});
-  Reply r = reflect(request(
-      cat({req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_DST_IP, zeros(8))})), cos})));
-  EXPECT_TLVS(
-      r,
-      cat({tlv(M, STAMP_TLV_LOCATION, cat({zeros(4), tlv(M, STAMP_LOC_DST_IP, zeros(8))})), cos}));
+  Reply r = reflect(request(cat(
+      {req(STAMP_TLV_LOCATION, cat({zeros(4), tlvBytes(U, STAMP_LOC_DST_IP, zeros(8))})), cos})));
+  EXPECT_TLVS(r, cat({tlvBytes(M, STAMP_TLV_LOCATION,
+                               cat({zeros(4), tlvBytes(M, STAMP_LOC_DST_IP, zeros(8))})),
+                      cos}));
   auto v = r.view;
   EXPECT_EQ(v.tos, 0) << "a CoS TLV after a malformed one is not acted on";
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .malformed = 1});
@@ -312,8 +283,8 @@ TEST_F(TlvReflector, TimestampInformationNamesSoftwareTimestampsInTc) {
   Reply r = reflect(request(cat({req(STAMP_TLV_TS_INFO, zeros(4)),
                                  req(STAMP_TLV_TS_INFO, cat({zeros(4), Bytes{1, 2, 3, 4}}))})));
   const Bytes info{STAMP_SYNC_PTP, STAMP_TSM_SW, STAMP_SYNC_PTP, STAMP_TSM_SW};
-  EXPECT_TLVS(r, cat({tlv(0, STAMP_TLV_TS_INFO, info),
-                      tlv(0, STAMP_TLV_TS_INFO, cat({info, Bytes{1, 2, 3, 4}}))}));
+  EXPECT_TLVS(r, cat({tlvBytes(0, STAMP_TLV_TS_INFO, info),
+                      tlvBytes(0, STAMP_TLV_TS_INFO, cat({info, Bytes{1, 2, 3, 4}}))}));
 }
 
 TEST_F(TlvReflector, ClassOfServicePermittedSetsReplyDscp) {
@@ -324,8 +295,8 @@ TEST_F(TlvReflector, ClassOfServicePermittedSetsReplyDscp) {
     s.tos = (10 << 2) | 1;  // arrived with AF11, ECT(1)
     Reply r = reflect(s);
     // DSCP1 46 | DSCP2 10 | ECN 01 | RP 0 | Reserved 0.
-    EXPECT_TLVS(r, tlv(0, STAMP_TLV_COS,
-                       Bytes{(46 << 2) | (10 >> 4), ((10 & 0xf) << 4) | (1 << 2) | 0, 0, 0}));
+    EXPECT_TLVS(r, tlvBytes(0, STAMP_TLV_COS,
+                            Bytes{(46 << 2) | (10 >> 4), ((10 & 0xf) << 4) | (1 << 2) | 0, 0, 0}));
     const uint8_t tos = v6 ? uint8_t(r.view.v6VerTcFlow >> 20) : r.view.tos;
     EXPECT_EQ(tos, (46 << 2) | 1) << "the reply goes with DSCP1 and keeps the ECN it arrived with";
     if (v6) {
@@ -340,8 +311,8 @@ TEST_F(TlvReflector, ClassOfServiceRefusedSetsRp) {
   PacketSpec s = request(req(STAMP_TLV_COS, Bytes{kRefusedDscp << 2, 0, 0, 0}));
   s.tos = (34 << 2) | 2;
   Reply r = reflect(s);
-  EXPECT_TLVS(r,
-              tlv(0, STAMP_TLV_COS,
+  EXPECT_TLVS(
+      r, tlvBytes(0, STAMP_TLV_COS,
                   Bytes{(kRefusedDscp << 2) | (34 >> 4), ((34 & 0xf) << 4) | (2 << 2) | 1, 0, 0}));
   EXPECT_EQ(r.view.tos, (34 << 2) | 2) << "refused: the DSCP the request arrived with";
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 1, .cosRefused = 1});
@@ -359,7 +330,8 @@ TEST_F(TlvReflector, DirectMeasurementCountsPerSession) {
     SCOPED_TRACE(::testing::Message() << "SSID " << st.ssid << " S_TxC " << st.stxc);
     Reply r =
         reflect(request(req(STAMP_TLV_DIRECT, cat({be32(st.stxc), garbage})), false, st.ssid));
-    EXPECT_TLVS(r, tlv(0, STAMP_TLV_DIRECT, cat({be32(st.stxc), be32(st.want), be32(st.want)})));
+    EXPECT_TLVS(r,
+                tlvBytes(0, STAMP_TLV_DIRECT, cat({be32(st.stxc), be32(st.want), be32(st.want)})));
   }
 }
 
@@ -371,9 +343,9 @@ TEST_F(TlvReflector, AccessReportEchoedOrDiscarded) {
   Reply r = reflect(request(cat({req(STAMP_TLV_ACCESS, Bytes{0x1f, 1, 0xff, 0xff}),
                                  req(STAMP_TLV_ACCESS, Bytes{0x20, 2, 0, 0}),
                                  req(STAMP_TLV_ACCESS, Bytes{0x30, 1, 0, 0})})));
-  EXPECT_TLVS(r, cat({tlv(0, STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
-                      tlv(0, STAMP_TLV_ACCESS, Bytes{0x20, 2, 0, 0}),
-                      tlv(U, STAMP_TLV_ACCESS, Bytes{0x30, 1, 0, 0})}));
+  EXPECT_TLVS(r, cat({tlvBytes(0, STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
+                      tlvBytes(0, STAMP_TLV_ACCESS, Bytes{0x20, 2, 0, 0}),
+                      tlvBytes(U, STAMP_TLV_ACCESS, Bytes{0x30, 1, 0, 0})}));
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 2, .unknown = 1});
 }
 
@@ -382,7 +354,7 @@ TEST_F(TlvReflector, FollowUpStatelessIsZeroed) {
   Reply a = reflect(request(fu));
   egress(a);
   Reply b = reflect(request(fu));
-  EXPECT_TLVS(b, tlv(0, STAMP_TLV_FOLLOW_UP, zeros(16)));
+  EXPECT_TLVS(b, tlvBytes(0, STAMP_TLV_FOLLOW_UP, zeros(16)));
   EXPECT_EQ(b.run.markOut & STAMP_REFLECT_MARK_T3, 0u) << "stateless: no T3 to keep";
 }
 
@@ -392,7 +364,7 @@ TEST_F(TlvReflector, FollowUpCarriesThePreviousReplysT3) {
   s.dport = kStatefulPort;
   // The first reply of the session has no predecessor.
   Reply r0 = reflect(s);
-  EXPECT_TLVS(r0, tlv(0, STAMP_TLV_FOLLOW_UP, zeros(16)));
+  EXPECT_TLVS(r0, tlvBytes(0, STAMP_TLV_FOLLOW_UP, zeros(16)));
   EXPECT_EQ(r0.run.markOut,
             STAMP_REFLECT_MARK | STAMP_REFLECT_MARK_T3 | uint32_t(r0.view.payloadOff));
   uint64_t prevT3 = 0;
@@ -407,9 +379,9 @@ TEST_F(TlvReflector, FollowUpCarriesThePreviousReplysT3) {
     prevSeq = rd32(v->payload, 0);
     EXPECT_EQ(prevSeq, i - 1) << "stateful: the reflector's own sequence";
     Reply r = reflect(s);
-    EXPECT_TLVS(r, tlv(0, STAMP_TLV_FOLLOW_UP,
-                       cat({be32(prevSeq), be32(uint32_t(prevT3 >> 32)), be32(uint32_t(prevT3)),
-                            Bytes{STAMP_TSM_SW, 0, 0, 0}})));
+    EXPECT_TLVS(r, tlvBytes(0, STAMP_TLV_FOLLOW_UP,
+                            cat({be32(prevSeq), be32(uint32_t(prevT3 >> 32)),
+                                 be32(uint32_t(prevT3)), Bytes{STAMP_TSM_SW, 0, 0, 0}})));
     prev = r;
   }
   // A reply that never went out (no egress) is not reported: the next one
@@ -427,9 +399,9 @@ TEST_F(TlvReflector, HmacTlvWithoutKeyIsAnIntegrityFailure) {
       request(cat({req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), req(STAMP_TLV_HMAC, fill(16, 0x5a)),
                    req(STAMP_TLV_PADDING, zeros(3))}));
   Reply r = reflect(s);
-  EXPECT_TLVS(r, cat({tlv(U | I, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
-                      tlv(U | I, STAMP_TLV_HMAC, fill(16, 0x5a)),
-                      tlv(U | I, STAMP_TLV_PADDING, zeros(3))}));
+  EXPECT_TLVS(r, cat({tlvBytes(U | I, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
+                      tlvBytes(U | I, STAMP_TLV_HMAC, fill(16, 0x5a)),
+                      tlvBytes(U | I, STAMP_TLV_PADDING, zeros(3))}));
   EXPECT_EQ(r.view.tos, 0) << "DSCP1 not applied";
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .integrity = 1});
 }
@@ -438,8 +410,8 @@ TEST_F(TlvReflector, MisplacedHmacTlvIsAnIntegrityFailure) {
   // A TLV other than Extra Padding after the HMAC TLV (4.8).
   Reply r =
       reflect(request(cat({req(STAMP_TLV_HMAC, zeros(16)), req(STAMP_TLV_TS_INFO, zeros(4))})));
-  EXPECT_TLVS(
-      r, cat({tlv(U | I, STAMP_TLV_HMAC, zeros(16)), tlv(U | I, STAMP_TLV_TS_INFO, zeros(4))}));
+  EXPECT_TLVS(r, cat({tlvBytes(U | I, STAMP_TLV_HMAC, zeros(16)),
+                      tlvBytes(U | I, STAMP_TLV_TS_INFO, zeros(4))}));
 }
 
 TEST_F(TlvReflector, UnknownTypesGetU) {
@@ -447,12 +419,12 @@ TEST_F(TlvReflector, UnknownTypesGetU) {
   // Reserved 0 and 255, an unassigned 100, experimental 250, RFC 9503's 10
   // (not implemented): copied with U = 1 (also when the sender cleared
   // it), the flags' other bits cleared; the Padding between is understood.
-  Reply r = reflect(
-      request(cat({tlv(0, 0, {}), tlv(U | M | I | 0x1f, 255, Bytes{1}), req(100, Bytes{1, 2, 3}),
-                   req(250, zeros(2)), req(STAMP_TLV_PADDING, zeros(1)), req(10, fill(8, 3))})));
-  EXPECT_TLVS(
-      r, cat({tlv(U, 0, {}), tlv(U, 255, Bytes{1}), tlv(U, 100, Bytes{1, 2, 3}),
-              tlv(U, 250, zeros(2)), tlv(0, STAMP_TLV_PADDING, zeros(1)), tlv(U, 10, fill(8, 3))}));
+  Reply r = reflect(request(
+      cat({tlvBytes(0, 0, {}), tlvBytes(U | M | I | 0x1f, 255, Bytes{1}), req(100, Bytes{1, 2, 3}),
+           req(250, zeros(2)), req(STAMP_TLV_PADDING, zeros(1)), req(10, fill(8, 3))})));
+  EXPECT_TLVS(r, cat({tlvBytes(U, 0, {}), tlvBytes(U, 255, Bytes{1}),
+                      tlvBytes(U, 100, Bytes{1, 2, 3}), tlvBytes(U, 250, zeros(2)),
+                      tlvBytes(0, STAMP_TLV_PADDING, zeros(1)), tlvBytes(U, 10, fill(8, 3))}));
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 1, .unknown = 5});
 }
 
@@ -466,34 +438,34 @@ struct MalformedCase {
 
 TEST_F(TlvReflector, MalformedTlvsStopTheWalk) {
   const Bytes cos = req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0});
-  const Bytes cosAnswered = tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0});
+  const Bytes cosAnswered = tlvBytes(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0});
   const Bytes pad = req(STAMP_TLV_PADDING, zeros(2));
-  const Bytes padAnswered = tlv(0, STAMP_TLV_PADDING, zeros(2));
+  const Bytes padAnswered = tlvBytes(0, STAMP_TLV_PADDING, zeros(2));
   const MalformedCase cases[] = {
       {"CoS Length 5", cat({pad, req(STAMP_TLV_COS, zeros(5)), cos}),
-       cat({padAnswered, tlv(M, STAMP_TLV_COS, zeros(5)), cos})},
+       cat({padAnswered, tlvBytes(M, STAMP_TLV_COS, zeros(5)), cos})},
       {"CoS Length 3", cat({req(STAMP_TLV_COS, zeros(3)), cos}),
-       cat({tlv(M, STAMP_TLV_COS, zeros(3)), cos})},
+       cat({tlvBytes(M, STAMP_TLV_COS, zeros(3)), cos})},
       {"Direct Measurement Length 8", cat({req(STAMP_TLV_DIRECT, zeros(8)), pad}),
-       cat({tlv(M, STAMP_TLV_DIRECT, zeros(8)), pad})},
+       cat({tlvBytes(M, STAMP_TLV_DIRECT, zeros(8)), pad})},
       {"Access Report Length 0", cat({cos, req(STAMP_TLV_ACCESS, {})}),
-       cat({cosAnswered, tlv(M, STAMP_TLV_ACCESS, {})})},
-      {"HMAC Length 12", req(STAMP_TLV_HMAC, zeros(12)), tlv(M, STAMP_TLV_HMAC, zeros(12))},
+       cat({cosAnswered, tlvBytes(M, STAMP_TLV_ACCESS, {})})},
+      {"HMAC Length 12", req(STAMP_TLV_HMAC, zeros(12)), tlvBytes(M, STAMP_TLV_HMAC, zeros(12))},
       {"Timestamp Information Length 3", req(STAMP_TLV_TS_INFO, zeros(3)),
-       tlv(M, STAMP_TLV_TS_INFO, zeros(3))},
+       tlvBytes(M, STAMP_TLV_TS_INFO, zeros(3))},
       {"Location Length 2", req(STAMP_TLV_LOCATION, zeros(2)),
-       tlv(M, STAMP_TLV_LOCATION, zeros(2))},
+       tlvBytes(M, STAMP_TLV_LOCATION, zeros(2))},
       // 4.7 with erratum 8339: a Follow-Up TLV of the wrong length gets its
       // Sequence Number and Timestamp zeroed, as far as they are there.
       {"Follow-Up Length 12", req(STAMP_TLV_FOLLOW_UP, fill(12, 0xee)),
-       tlv(M, STAMP_TLV_FOLLOW_UP, zeros(12))},
+       tlvBytes(M, STAMP_TLV_FOLLOW_UP, zeros(12))},
       {"Follow-Up Length 20", req(STAMP_TLV_FOLLOW_UP, fill(20, 0xee)),
-       tlv(M, STAMP_TLV_FOLLOW_UP, cat({zeros(12), fill(8, 0xee)}))},
+       tlvBytes(M, STAMP_TLV_FOLLOW_UP, cat({zeros(12), fill(8, 0xee)}))},
       // Length beyond the end of the packet.
-      {"overrun", cat({pad, tlv(U, STAMP_TLV_PADDING, zeros(6), 7)}),
-       cat({padAnswered, tlv(M, STAMP_TLV_PADDING, zeros(6), 7)})},
-      {"overrun by far", tlv(U, STAMP_TLV_COS, zeros(4), 0xffff),
-       tlv(M, STAMP_TLV_COS, zeros(4), 0xffff)},
+      {"overrun", cat({pad, tlvBytes(U, STAMP_TLV_PADDING, zeros(6), 7)}),
+       cat({padAnswered, tlvBytes(M, STAMP_TLV_PADDING, zeros(6), 7)})},
+      {"overrun by far", tlvBytes(U, STAMP_TLV_COS, zeros(4), 0xffff),
+       tlvBytes(M, STAMP_TLV_COS, zeros(4), 0xffff)},
       // Fewer than 4 octets left: a truncated header.
       {"truncated header, 3 octets", cat({cos, Bytes{U, STAMP_TLV_PADDING, 0}}),
        cat({cosAnswered, Bytes{M, STAMP_TLV_PADDING, 0}})},
@@ -517,7 +489,7 @@ TEST_F(TlvReflector, MoreTlvsThanTheBoundAreCopiedAndCounted) {
   const int n = STAMP_TLV_MAX + 5;
   for (int i = 0; i < n; ++i) {
     sent = cat({sent, req(STAMP_TLV_PADDING, Bytes{uint8_t(i)})});
-    want = cat({want, tlv(i < STAMP_TLV_MAX ? 0 : U, STAMP_TLV_PADDING, Bytes{uint8_t(i)})});
+    want = cat({want, tlvBytes(i < STAMP_TLV_MAX ? 0 : U, STAMP_TLV_PADDING, Bytes{uint8_t(i)})});
   }
   Reply r = reflect(request(sent));
   EXPECT_TLVS(r, want);
@@ -543,7 +515,8 @@ TEST_F(TlvReflector, MoreTlvsThanTheBoundAreCopiedAndCounted) {
 TEST_F(TlvReflector, OffCopiesEverything) {
   ASSERT_TRUE(ok(bpf_->setTlvConfig(stamp_tlv_cfg{})));
   auto before = loTlvCounters(*bpf_);
-  const Bytes sent = cat({req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), tlv(0, 0, zeros(3), 99)});
+  const Bytes sent =
+      cat({req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), tlvBytes(0, 0, zeros(3), 99)});
   Reply r = reflect(request(sent));
   EXPECT_TLVS(r, sent);
   expectDelta(before, loTlvCounters(*bpf_), {});
@@ -553,8 +526,8 @@ TEST_F(TlvReflector, GeneralPathAndZeroUdpChecksum) {
   // IPv4 options (the general path), with an IPv4 UDP checksum of 0 that
   // must stay 0; then a VLAN-tagged IPv6 request.
   const Bytes sent = cat({req(STAMP_TLV_PADDING, zeros(1)), req(STAMP_TLV_TS_INFO, zeros(4))});
-  const Bytes want =
-      cat({tlv(0, STAMP_TLV_PADDING, zeros(1)), tlv(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2})});
+  const Bytes want = cat({tlvBytes(0, STAMP_TLV_PADDING, zeros(1)),
+                          tlvBytes(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2})});
   PacketSpec s = request(sent);
   s.ipOptions = {0x01, 0x01, 0x01, 0x00};
   s.zeroUdpChecksum = true;
@@ -568,7 +541,7 @@ TEST_F(TlvReflector, GeneralPathAndZeroUdpChecksum) {
 TEST_F(TlvReflector, AllTypesTogether) {
   auto before = loTlvCounters(*bpf_);
   PacketSpec s = request(cat(
-      {req(STAMP_TLV_LOCATION, cat({zeros(4), tlv(U, STAMP_LOC_SRC_IP, zeros(16))})),
+      {req(STAMP_TLV_LOCATION, cat({zeros(4), tlvBytes(U, STAMP_LOC_SRC_IP, zeros(16))})),
        req(STAMP_TLV_TS_INFO, zeros(4)), req(STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
        req(STAMP_TLV_DIRECT, cat({be32(1), zeros(8)})), req(STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
        req(STAMP_TLV_FOLLOW_UP, zeros(16)), req(STAMP_TLV_PADDING, zeros(7))}));
@@ -576,14 +549,15 @@ TEST_F(TlvReflector, AllTypesTogether) {
   Reply r = reflect(s);
   Bytes src = addr(kSender4, false);
   src.resize(16, 0);
-  EXPECT_TLVS(r,
-              cat({tlv(0, STAMP_TLV_LOCATION,
-                       cat({be16(kStatefulPort), be16(40000), tlv(0, STAMP_LOC_SRC_IPV4, src)})),
-                   tlv(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2}),
-                   tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
-                   tlv(0, STAMP_TLV_DIRECT, cat({be32(1), be32(1), be32(1)})),
-                   tlv(0, STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
-                   tlv(0, STAMP_TLV_FOLLOW_UP, zeros(16)), tlv(0, STAMP_TLV_PADDING, zeros(7))}));
+  EXPECT_TLVS(
+      r,
+      cat({tlvBytes(0, STAMP_TLV_LOCATION,
+                    cat({be16(kStatefulPort), be16(40000), tlvBytes(0, STAMP_LOC_SRC_IPV4, src)})),
+           tlvBytes(0, STAMP_TLV_TS_INFO, Bytes{1, 2, 1, 2}),
+           tlvBytes(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
+           tlvBytes(0, STAMP_TLV_DIRECT, cat({be32(1), be32(1), be32(1)})),
+           tlvBytes(0, STAMP_TLV_ACCESS, Bytes{0x10, 1, 0, 0}),
+           tlvBytes(0, STAMP_TLV_FOLLOW_UP, zeros(16)), tlvBytes(0, STAMP_TLV_PADDING, zeros(7))}));
   EXPECT_EQ(r.view.tos, 46 << 2);
   expectDelta(before, loTlvCounters(*bpf_), {.packets = 1, .tlvs = 7});
   egress(r);
@@ -591,22 +565,12 @@ TEST_F(TlvReflector, AllTypesTogether) {
 
 // ---- The sender: reply TLVs to the daemon (stamp_send_in) ----
 
-class TlvSender : public ::testing::Test {
+class TlvSender : public SenderSuite<TlvSender> {
  protected:
   static constexpr uint16_t kLocalPort = 50011, kPlainPort = 50012;
   static constexpr uint32_t kTlvId = 0x7171, kPlainId = 0x7272;
 
-  static void SetUpTestSuite() {
-    loadForSuite(bpf_, skipReason_, loadError_, [] {
-      return SenderBpf::load([](const stamp_rx_record& r) { records_.push_back(r); },
-                             [](const stamp_tlv_record& r) { tlvRecords_.push_back(r); });
-    });
-  }
-  static void TearDownTestSuite() { bpf_.reset(); }
-
-  void SetUp() override {
-    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
-    ASSERT_TRUE(bpf_) << loadError_;
+  void prepare() override {
     for (auto [port, id, flags] : {std::tuple{kLocalPort, kTlvId, uint8_t(STAMP_SEND_F_TLV)},
                                    std::tuple{kPlainPort, kPlainId, uint8_t(0)}}) {
       stamp_send_session v{};
@@ -632,16 +596,11 @@ class TlvSender : public ::testing::Test {
     s.payload.insert(s.payload.end(), tlvs.begin(), tlvs.end());
     return buildFrame(s);
   }
-
-  static inline std::optional<SenderBpf> bpf_;
-  static inline std::string skipReason_, loadError_;
-  static inline std::vector<stamp_rx_record> records_;
-  static inline std::vector<stamp_tlv_record> tlvRecords_;
 };
 
 TEST_F(TlvSender, RepliesWithTlvsReachTheDaemon) {
-  const Bytes tlvs =
-      cat({tlv(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}), tlv(0, STAMP_TLV_PADDING, zeros(5))});
+  const Bytes tlvs = cat({tlvBytes(0, STAMP_TLV_COS, Bytes{46 << 2, 0, 0, 0}),
+                          tlvBytes(0, STAMP_TLV_PADDING, zeros(5))});
   TcRun run;
   ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kLocalPort, tlvs), 0, run));
   EXPECT_EQ(run.verdict, kTcShot) << "a reply is consumed";
@@ -658,7 +617,7 @@ TEST_F(TlvSender, RepliesWithTlvsReachTheDaemon) {
 }
 
 TEST_F(TlvSender, LongRepliesAreCapturedToTheLimit) {
-  const Bytes tlvs = tlv(0, STAMP_TLV_PADDING, fill(1400, 0x3c));
+  const Bytes tlvs = tlvBytes(0, STAMP_TLV_PADDING, fill(1400, 0x3c));
   TcRun run;
   ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kLocalPort, tlvs), 0, run));
   bpf_->consume();
@@ -671,7 +630,7 @@ TEST_F(TlvSender, LongRepliesAreCapturedToTheLimit) {
 
 TEST_F(TlvSender, OnlySessionsWithTlvsAndOnlyLongerReplies) {
   TcRun run;
-  ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kPlainPort, tlv(0, 1, zeros(4))), 0, run));
+  ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kPlainPort, tlvBytes(0, 1, zeros(4))), 0, run));
   ASSERT_TRUE(runTc(bpf_->inProgFd(), replyFrame(kLocalPort, {}), 0, run));
   bpf_->consume();
   EXPECT_EQ(records_.size(), 2u) << "both replies are consumed and recorded";

@@ -36,59 +36,23 @@
 # Exit 77 (skip, with the reason) without root or namespace/veth support.
 # Namespaces and processes are removed on exit, failure, INT and TERM.
 set -euo pipefail
-
-dl=${1:?usage: delayline_e2e.sh STAMP_DELAYLINE STAMP_DELAYLINE_PROBE}
-probe=${2:?usage: delayline_e2e.sh STAMP_DELAYLINE STAMP_DELAYLINE_PROBE}
+. "$(dirname "$0")/../e2e/lib.sh"
+e2e_init "STAMP_DELAYLINE STAMP_DELAYLINE_PROBE" awk "$@"
+dl=$STAMP_DELAYLINE
+probe=$STAMP_DELAYLINE_PROBE
 port=8620
-
-skip() {
-  echo "delayline_e2e: SKIP: $*"
-  exit 77
-}
-fail() {
-  echo "delayline_e2e: FAIL: $*"
-  exit 1
-}
+work=$E2E_WORK
 say() { echo "delayline_e2e: $*"; }
-
-[[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, veth, AF_PACKET sockets)"
-for tool in ip ethtool nsenter awk; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed"
-done
 
 prefix=stpdl$$
 left=${prefix}left
 mid=${prefix}mid
 right=${prefix}right
-work=$(mktemp -d)
-pids=()
-
-cleanup() {
-  local rc=$? pid ns
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for ns in "$left" "$mid" "$right"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Enters only the network namespace (no /sys remount, unlike ip netns exec).
-# Background jobs call nsenter directly instead, so that $! is the tool
-# itself (nsenter execs it) and not a subshell a signal would stop alone.
-in_ns() {
-  local ns=$1
-  shift
-  nsenter --net="/run/netns/$ns" "$@"
-}
 
 forget_pid() {
   local keep=() p
-  for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  pids=("${keep[@]}")
+  for p in "${E2E_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  E2E_PIDS=("${keep[@]}")
 }
 
 wait_for_line() {  # FILE PATTERN: up to 5 s
@@ -107,9 +71,7 @@ field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 
 # ---- topology --------------------------------------------------------------
-ip netns add "$left" 2>/dev/null || skip "cannot create network namespaces"
-ip netns add "$mid"
-ip netns add "$right"
+e2e_netns "$left" "$mid" "$right"
 ip link add dl0 netns "$left" type veth peer name vd-a netns "$mid" 2>/dev/null ||
   skip "cannot create veth pairs"
 ip link add dl0 netns "$right" type veth peer name vd-b netns "$mid"
@@ -125,7 +87,6 @@ for ns in "$left" "$right"; do
   in_ns "$ns" ethtool -K dl0 rx off >/dev/null
   ip -n "$ns" addr add "10.201.1.$n/24" dev dl0
   ip -n "$ns" -6 addr add "fd00:201::$n/64" dev dl0 nodad
-  ip -n "$ns" link set lo up
   ip -n "$ns" link set dl0 up
   n=$((n + 1))
 done
@@ -138,7 +99,7 @@ start_delayline() {  # LOG ARGS...
   shift
   nsenter --net="/run/netns/$mid" "$dl" --a vd-a --b vd-b "$@" >"$log" 2>&1 &
   dl_pid=$!
-  pids+=("$dl_pid")
+  E2E_PIDS+=("$dl_pid")
   wait_for_line "$log" "stamp_delayline: forwarding" || fail "delay line did not start: $(cat "$log")"
   say "$(grep 'stamp_delayline: forwarding' "$log")"
   if grep -q 'not granted' "$log"; then
@@ -161,7 +122,7 @@ serve_pid=
 start_server() {  # LOG
   nsenter --net="/run/netns/$right" "$probe" serve --port "$port" >"$1" 2>&1 &
   serve_pid=$!
-  pids+=("$serve_pid")
+  E2E_PIDS+=("$serve_pid")
   wait_for_line "$1" "probe-serve: listening" || fail "probe server did not start: $(cat "$1")"
 }
 
@@ -255,7 +216,7 @@ tci=$(((5 << 13) | 201))
 nsenter --net="/run/netns/$right" "$probe" vlan-recv --dev dl0 --tci "$tci" --count 5 \
   >"$work/vlan.out" 2>&1 &
 vlan_pid=$!
-pids+=("$vlan_pid")
+E2E_PIDS+=("$vlan_pid")
 wait_for_line "$work/vlan.out" "probe-vlan: listening" || fail "vlan-recv did not start"
 in_ns "$left" "$probe" vlan-send --dev dl0 --tci "$tci" --count 5 --size 1500 >/dev/null ||
   fail "vlan-send failed"

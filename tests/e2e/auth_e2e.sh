@@ -18,39 +18,22 @@
 #   - the key never appears in status, logs or results.
 # Exit 77: skipped, with the reason printed.
 set -euo pipefail
-[[ $# -eq 3 ]] || { echo "usage: $0 STAMPD STAMPCTL AUTH_SENDER" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
-AUTH_SENDER=$3
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
-
-NS_S=stpau$$s
-NS_R=stpau$$r
-S4=10.200.91.1 R4=10.200.91.2 S6=fd00:5354:91::1 R6=fd00:5354:91::2
+e2e_init "STAMPD STAMPCTL AUTH_SENDER" jq "$@"
 K1=6b31a9c2f0e14d7788aa55cc33ee1100d4c3b2a1908f7e6d5c4b3a2918070605
 K2=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
-step "namespaces $NS_S (sender) and $NS_R (authenticated reflector)"
-e2e_two_hosts "$NS_S" "$S4" "$S6" "$NS_R" "$R4" "$R6"
+e2e_hosts au 91 S sender R "authenticated reflector"
 
 printf '[keys]\nk1 = "%s"\n' "$K1" >"$E2E_WORK/r-keys.toml"
 printf '[keys]\nk1 = "%s"\nwrong = "%s"\n' "$K1" "$K2" >"$E2E_WORK/s-keys.toml"
 chmod 600 "$E2E_WORK/r-keys.toml" "$E2E_WORK/s-keys.toml"
-{
-  e2e_daemon_toml "$NS_R" r
-  cat <<EOT
+e2e_config r "$NS_R" <<EOT
 key_file = "$E2E_WORK/r-keys.toml"
 [reflector]
 auth_key = "k1"
 EOT
-} >"$E2E_WORK/r.toml"
-{
-  e2e_daemon_toml "$NS_S" s
-  cat <<EOT
+e2e_sender_config s "$NS_S" <<EOT
 key_file = "$E2E_WORK/s-keys.toml"
-[reflector]
-enabled = false
 [[session]]
 name = "auth4"
 target = "$R4"
@@ -88,11 +71,10 @@ count = 20
 interval = "5ms"
 timeout = "300ms"
 EOT
-} >"$E2E_WORK/s.toml"
-e2e_stampd "$NS_R" "$E2E_WORK/r.toml" "$E2E_WORK/r.log"
-e2e_stampd "$NS_S" "$E2E_WORK/s.toml" "$E2E_WORK/s.log"
-sctl() { in_ns "$NS_S" "$STAMPCTL" --socket "$E2E_WORK/s.sock" "$@"; }
-rctl() { in_ns "$NS_R" "$STAMPCTL" --socket "$E2E_WORK/r.sock" "$@"; }
+e2e_start "$NS_R" r
+e2e_start "$NS_S" s
+sctl() { e2e_ctl "$NS_S" s "$@"; }
+rctl() { e2e_ctl "$NS_R" r "$@"; }
 drops() { rctl --json status | jq -c "[.reflector.interfaces[]] | first | {verified: .auth_verified, failed: .drops.auth_failed, short: .drops.auth_short, no_key: .drops.auth_no_key}"; }
 
 for name in auth4 auth6; do

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # cli_errors: how stampd and stampctl fail. No privileges needed: every case
-# ends before anything is loaded or attached.
+# ends before anything is loaded or attached, and before bpffs is mounted or
+# anything is created under it (on a freshly booted machine /sys/fs/bpf may
+# not be mounted yet: a failing start must still print its one error line).
 #
 #   cli_errors.sh STAMPD STAMPCTL DEFAULT_CONFIG
 set -euo pipefail
 [[ $# -eq 3 ]] || { echo "usage: $0 STAMPD STAMPCTL DEFAULT_CONFIG" >&2; exit 2; }
 STAMPD=$1 STAMPCTL=$2 DEFAULT_CONFIG=$3
 work=$(mktemp -d /tmp/stpcli.XXXXXX)
-bpffs=/sys/fs/bpf/stpcli$$ # a failed start may have created its pin directory
+bpffs=/sys/fs/bpf/stpcli$$ # never created: checked after each failed start
 trap 'rm -rf "$work"; rmdir "$bpffs/v1" "$bpffs" 2>/dev/null || true' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -70,6 +72,12 @@ printf '[daemon]\ninterfaces = ["stpnope0"]\nsocket = "%s/s.sock"\nbpffs = "%s"\
   >"$work/noif.toml"
 expect 1 "^stampd: interface 'stpnope0' not found$" "$STAMPD" --config "$work/noif.toml"
 [[ -e $work/s.sock ]] && fail "a failed start left its control socket behind"
+[[ -e $bpffs ]] && fail "a start refused for its interface created $bpffs"
+
+# A teardown where nothing was ever pinned mounts and creates nothing.
+expect 0 "" "$STAMPD" --teardown --config "$work/noif.toml"
+grep -q "teardown of $bpffs done (0 removed)" "$work/out" || fail "teardown: $(cat "$work/out")"
+[[ -e $bpffs ]] && fail "a teardown of nothing created $bpffs"
 
 expect 1 "cannot read the configuration file" "$STAMPD" --config "$work/missing.toml"
 expect 3 "^stampctl: stampd is not running" "$STAMPCTL" --socket "$work/none.sock" status

@@ -7,13 +7,8 @@
 #
 #   directional_loss_e2e.sh STAMPD STAMPCTL DELAYLINE
 set -euo pipefail
-[[ $# -eq 3 ]] || { echo "usage: $0 STAMPD STAMPCTL DELAYLINE" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
-DELAYLINE=$3
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
+e2e_init "STAMPD STAMPCTL DELAYLINE" "jq sysctl" "$@"
 
 LEFT=stpdir$$s MID=stpdir$$m RIGHT=stpdir$$r
 S4=10.204.1.1 R4=10.204.1.2

@@ -13,23 +13,11 @@
 # checksums of the rewritten replies included. Exit 77: skipped, with the
 # reason printed.
 set -euo pipefail
-[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
+e2e_init "STAMPD STAMPCTL" jq "$@"
 
-NS_A=stpdscp$$a
-NS_B=stpdscp$$b
-A4=10.200.46.1 B4=10.200.46.2 A6=fd00:5354:46::1 B6=fd00:5354:46::2
-step "namespaces $NS_A (sender) and $NS_B (reflector)"
-e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
-{
-  e2e_daemon_toml "$NS_A" a
-  cat <<EOT
-[reflector]
-enabled = false
+e2e_hosts dscp 46 A sender B reflector
+e2e_sender_config a "$NS_A" <<EOT
 [[session]]
 name = "af41-v6"
 target = "$B6"
@@ -38,22 +26,18 @@ interval = "5ms"
 dscp = 34
 ecn = 2
 EOT
-} >"$E2E_WORK/a.toml"
 reflector_config() { # DSCP ECN (TOML values)
-  {
-  e2e_daemon_toml "$NS_B" b
-  cat <<EOT
+  e2e_config b "$NS_B" <<EOT
 [reflector]
 dscp = $1
 ecn = $2
 EOT
-} >"$E2E_WORK/b.toml"
 }
 reflector_config '"copy"' '"copy"'
-e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
-e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
-ctl() { in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/a.sock" "$@"; }
-rctl() { in_ns "$NS_B" "$STAMPCTL" --socket "$E2E_WORK/b.sock" "$@"; }
+e2e_start "$NS_B" b
+e2e_start "$NS_A" a
+ctl() { e2e_ctl "$NS_A" a "$@"; }
+rctl() { e2e_ctl "$NS_B" b "$@"; }
 
 HAVE_TSHARK=0
 if command -v tshark >/dev/null; then

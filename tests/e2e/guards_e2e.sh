@@ -19,12 +19,8 @@
 #
 #   guards_e2e.sh STAMPD STAMPCTL
 set -euo pipefail
-[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq python3 curl
-e2e_begin
+e2e_init "STAMPD STAMPCTL" "jq python3 curl" "$@"
 
 NS_C=stpgrd$$c
 NS_R=stpgrd$$r
@@ -87,17 +83,14 @@ expect() {
 }
 
 write_config() { # extra [reflector] lines
-  {
-  e2e_daemon_toml "$NS_R" r
-  cat <<EOT
+  e2e_config r "$NS_R" <<EOT
 [reflector]
 $1
 [metrics]
 listen = "$METRICS"
 EOT
-} >"$E2E_WORK/r.toml"
 }
-rctl() { in_ns "$NS_R" "$STAMPCTL" --socket "$E2E_WORK/r.sock" "$@"; }
+rctl() { e2e_ctl "$NS_R" r "$@"; }
 drops() { # REASON -> count on the reflector's interface
   rctl --json status | jq -e --arg i "$NS_R" --arg r "$1" '.reflector.interfaces[$i].drops[$r]'
 }
@@ -107,7 +100,7 @@ reload() {
 
 write_config 'allow = ["10.207.1.0/25", "fd00:5354:67::/120"]
 deny = ["10.207.1.64/26"]'
-e2e_stampd "$NS_R" "$E2E_WORK/r.toml" "$E2E_WORK/r.log"
+e2e_start "$NS_R" r
 
 step "allow-list: sources inside answered, outside and denied get nothing back"
 out=$(probe "$R4" 5 "$C4" "$C4_OUT" "$C4_DENIED")

@@ -22,6 +22,32 @@ fail() {
 }
 step() { echo "== [${SECONDS}s] $*"; }
 
+# e2e_init "NAME... [NAME]" "TOOL..." ARG...: the start of every e2e script.
+# The script's ARGs go into the variables NAME... in order (a bracketed NAME
+# is optional and then empty; a usage line and exit 2 when the count is
+# wrong), root and the TOOLs are checked (e2e_require_root), the cleanup is
+# armed (e2e_begin).
+e2e_init() {
+  local -a names tools
+  read -ra names <<<"$1"
+  read -ra tools <<<"$2"
+  shift 2
+  local required=0 name
+  for name in "${names[@]}"; do [[ $name == \[*\] ]] || required=$((required + 1)); done
+  if [[ $# -lt $required || $# -gt ${#names[@]} ]]; then
+    echo "usage: $0 ${names[*]}" >&2
+    exit 2
+  fi
+  for name in "${names[@]}"; do
+    name=${name#[}
+    name=${name%]}
+    printf -v "$name" '%s' "${1:-}"
+    [[ $# -eq 0 ]] || shift
+  done
+  e2e_require_root "${tools[@]}"
+  e2e_begin
+}
+
 e2e_require_root() {
   [[ $EUID -eq 0 ]] || skip "needs root (network namespaces, BPF)"
   ip netns list >/dev/null 2>&1 || skip "'ip netns' is not available"
@@ -125,6 +151,50 @@ e2e_two_hosts() {
   e2e_wait_link "$b" "$b" "$b6"
 }
 
+# e2e_hosts NAME OCTET X ROLE_X Y ROLE_Y: the two hosts of test NAME, as
+# e2e_two_hosts makes them: namespaces NS_X=stpNAME<pid>x and
+# NS_Y=stpNAME<pid>y (x, y: X, Y in lower case), addresses X4=10.200.OCTET.1
+# and X6=fd00:5354:HH::1 (HH: OCTET in hex), Y4 and Y6 ending in .2 and ::2.
+# The ROLEs are for the log.
+e2e_hosts() {
+  local name=$1 octet=$2 x=$3 y=$5 letter n=1
+  for letter in "$x" "$y"; do
+    printf -v "NS_$letter" 'stp%s%s%s' "$name" "$$" "${letter,,}"
+    printf -v "${letter}4" '10.200.%d.%d' "$octet" "$n"
+    printf -v "${letter}6" 'fd00:5354:%x::%d' "$octet" "$n"
+    n=$((n + 1))
+  done
+  local nsx=NS_$x nsy=NS_$y x4=${x}4 x6=${x}6 y4=${y}4 y6=${y}6
+  step "namespaces ${!nsx} ($4) and ${!nsy} ($6)"
+  e2e_two_hosts "${!nsx}" "${!x4}" "${!x6}" "${!nsy}" "${!y4}" "${!y6}"
+}
+
+# e2e_config NAME NS: writes $E2E_WORK/NAME.toml, the [daemon] table of
+# e2e_daemon_toml NS NAME followed by what comes on stdin.
+e2e_config() {
+  { e2e_daemon_toml "$2" "$1"; cat; } >"$E2E_WORK/$1.toml"
+}
+
+# e2e_sender_config NAME NS: e2e_config for a stampd that only sends (its
+# reflector off).
+e2e_sender_config() {
+  { cat; printf '[reflector]\nenabled = false\n'; } | e2e_config "$1" "$2"
+}
+
+# e2e_start NS NAME: e2e_stampd with the file of e2e_config NAME, logging to
+# $E2E_WORK/NAME.log.
+e2e_start() {
+  e2e_stampd "$1" "$E2E_WORK/$2.toml" "$E2E_WORK/$2.log"
+}
+
+# e2e_ctl NS NAME ARGS...: stampctl in NS, talking to the stampd of
+# e2e_config NAME.
+e2e_ctl() {
+  local ns=$1 name=$2
+  shift 2
+  in_ns "$ns" "$STAMPCTL" --socket "$E2E_WORK/$name.sock" "$@"
+}
+
 # e2e_stampd NS CONFIG LOG: starts stampd in NS and waits until it runs;
 # sets E2E_STAMPD_PID. The cleanup tears its pins down (give every CONFIG
 # its own [daemon] bpffs).
@@ -143,8 +213,8 @@ EOT
 
 e2e_stampd() {
   local ns=$1 config=$2 log=$3
-  E2E_LOGS+=("$log")
-  E2E_CONFIGS+=("$config")
+  [[ " ${E2E_LOGS[*]} " == *" $log "* ]] || E2E_LOGS+=("$log")
+  [[ " ${E2E_CONFIGS[*]} " == *" $config "* ]] || E2E_CONFIGS+=("$config")
   # nsenter without --fork execs stampd, so $! is stampd itself.
   nsenter --net=/run/netns/"$ns" "$STAMPD" --config "$config" >"$log" 2>&1 &
   E2E_STAMPD_PID=$!

@@ -12,24 +12,13 @@
 # answer; the interface must carry exactly one pair of reflector programs
 # throughout. Exit 77: skipped, with the reason printed.
 set -euo pipefail
-[[ $# -eq 4 ]] || { echo "usage: $0 STAMPD STAMPCTL STAMP_PROBE STAMP_TC_HOOKS" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
-PROBE=$3
-TC_HOOKS=$4
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
-
-NS_S=stplcy$$s
-NS_R=stplcy$$r
-S4=10.200.81.1 R4=10.200.81.2 S6=fd00:5354:81::1 R6=fd00:5354:81::2
+e2e_init "STAMPD STAMPCTL PROBE TC_HOOKS" jq "$@"
 # 200 packets/s for 14 s: long enough to span every step below (checked).
 STREAM_COUNT=2800
 STREAM_INTERVAL=5ms
 
-step "namespaces $NS_S (probe) and $NS_R (stampd)"
-e2e_two_hosts "$NS_S" "$S4" "$S6" "$NS_R" "$R4" "$R6"
+e2e_hosts lcy 81 S probe R stampd
 
 CFG=$E2E_WORK/stamp.toml
 # write_config PORTS [SESSION_TOML]: the configuration stampd reads at start
@@ -47,7 +36,7 @@ ${2:-}
 EOT
   mv "$CFG.new" "$CFG" # atomically: a reload never reads half a file
 }
-ctl() { in_ns "$NS_R" "$STAMPCTL" --socket "$E2E_WORK/stampd.sock" "$@"; }
+ctl() { e2e_ctl "$NS_R" stampd "$@"; }
 refl_in_count() { in_ns "$NS_R" "$TC_HOOKS" "$NS_R" | grep -c ' stamp_refl_in$' || true; }
 refl_out_count() { in_ns "$NS_R" "$TC_HOOKS" "$NS_R" | grep -c ' stamp_refl_out$' || true; }
 check_one_reflector() { # WHEN

@@ -8,11 +8,8 @@
 #
 # Usage: notify_e2e.sh STAMPD STAMPCTL
 set -euo pipefail
-STAMPD=$1
-STAMPCTL=$2
 source "$(dirname "$0")/lib.sh"
-e2e_require_root python3
-e2e_begin
+e2e_init "STAMPD STAMPCTL" python3 "$@"
 
 ns=stpnotify$$
 e2e_netns "$ns"

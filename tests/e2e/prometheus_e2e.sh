@@ -7,11 +7,9 @@
 #
 # Usage: prometheus_e2e.sh STAMPD
 set -euo pipefail
-STAMPD=$1
 source "$(dirname "$0")/lib.sh"
-e2e_require_root curl jq
+e2e_init STAMPD "curl jq" "$@"
 command -v prometheus >/dev/null || skip "prometheus is not installed (Debian package prometheus)"
-e2e_begin
 
 ns=stpprom$$
 e2e_netns "$ns"

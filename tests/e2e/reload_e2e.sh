@@ -24,14 +24,8 @@
 #   4. A file without the second interface detaches the reflector from it.
 # Exit 77: skipped, with the reason printed.
 set -euo pipefail
-[[ $# -eq 4 ]] || { echo "usage: $0 STAMPD STAMPCTL STAMP_PROBE STAMP_TC_HOOKS" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
-PROBE=$3
-TC_HOOKS=$4
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
+e2e_init "STAMPD STAMPCTL PROBE TC_HOOKS" jq "$@"
 
 NS_P=stprld$$p
 NS_D=stprld$$d
@@ -80,15 +74,16 @@ session() { # NAME [KEY = VALUE]...: one [[session]] towards P
   printf '\n[[session]]\nname = "%s"\ntarget = "%s"\ncount = 5\ntimeout = "500ms"\n' "$name" "$PA4"
   printf '%s\n' "$@"
 }
-# keep's runs last about 1.4 s (of every 2 s), so that the good reload,
-# with the checks around it, falls into one also on a loaded machine.
-KEEP=$(session keep 'interval = "350ms"' 'schedule = "@every 2s"')
+# keep's runs last about 1.2 s, so that the good reload falls into one even
+# on a loaded machine (where each stampctl | jq below takes a while), and
+# end well before the next slot.
+KEEP=$(session keep 'interval = "300ms"' 'schedule = "@every 2s"')
 GONE=$(session gone 'interval = "10ms"' 'schedule = "@every 2s"')
 CHANGE_V1=$(session change 'interval = "10ms"')
 CHANGE_V2=$(session change 'interval = "30ms"')
 FRESH=$(session fresh 'interval = "10ms"' 'schedule = "@every 2s"')
 
-ctl() { in_ns "$NS_D" "$STAMPCTL" --socket "$E2E_WORK/d.sock" "$@"; }
+ctl() { e2e_ctl "$NS_D" d "$@"; }
 list() { ctl --json session list; }
 names() { list | jq -c '[.sessions[].name]'; }
 entry() { list | jq -c --arg n "$1" '.sessions[] | select(.name == $n)'; }
@@ -121,7 +116,7 @@ reload_failures() { grep -c 'reload failed' "$LOG" || true; }
 
 write_config "\"$DA\"" "862, 8620" "$KEEP$GONE$CHANGE_V1"
 step "starting stampd in $NS_P (reflector) and in $NS_D (reflector on 862, 8620; keep, gone, change)"
-e2e_stampd "$NS_P" "$E2E_WORK/p.toml" "$E2E_WORK/p.log"
+e2e_start "$NS_P" p
 e2e_stampd "$NS_D" "$CFG" "$LOG"
 D_PID=$E2E_STAMPD_PID
 wait_runs keep 1 5
@@ -187,6 +182,7 @@ nsenter --net=/run/netns/"$NS_P" "$PROBE" --target "$DA4" --count 600 --interval
   --timeout 1s --json >"$E2E_WORK/stream.json" 2>&1 &
 STREAM=$!
 E2E_PIDS+=("$STREAM")
+hooks "$DA" >"$E2E_WORK/hooks-a.before"
 # During a run of keep, just after its start, so that no other run starts
 # between the two lists.
 last=$(entry keep | jq -r .last_run)
@@ -196,9 +192,8 @@ for _ in $(seq 30); do
 done
 keep_finished=$(grep -c 'session keep finished' "$LOG" || true)
 gone_runs=$(grep -c 'session gone started' "$LOG" || true)
-hooks "$DA" >"$E2E_WORK/hooks-a.before"
 entry keep >"$E2E_WORK/keep.before"
-sleep 0.3 # the stream is on both sides of the reload
+sleep 0.1 # the stream (running since before the wait) is on both sides of the reload
 ctl --json reload >"$E2E_WORK/good.json" || fail "stampctl reload of a good file exited $?"
 entry keep >"$E2E_WORK/keep.after"
 hooks "$DA" >"$E2E_WORK/hooks-a.after"

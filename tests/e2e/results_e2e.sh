@@ -16,11 +16,8 @@
 #
 # Usage: results_e2e.sh STAMPD STAMPCTL
 set -euo pipefail
-STAMPD=$1
-STAMPCTL=$2
 source "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
+e2e_init "STAMPD STAMPCTL" jq "$@"
 
 ns=stpres$$
 e2e_netns "$ns"

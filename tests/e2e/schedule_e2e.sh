@@ -16,36 +16,20 @@
 # nothing lost. Wall time about 65 s. Exit 77: skipped, with
 # the reason printed.
 set -euo pipefail
-[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
-
-NS_P=stpsch$$p
-NS_D=stpsch$$d
-P4=10.200.84.1 D4=10.200.84.2 P6=fd00:5354:84::1 D6=fd00:5354:84::2
+e2e_init "STAMPD STAMPCTL" jq "$@"
 WATCH_S=61
 PERIOD_US=2000000
 TOLERANCE_US=250000
 GRID_US=1000
 
-step "namespaces $NS_P (reflector) and $NS_D (scheduled sessions)"
-e2e_two_hosts "$NS_P" "$P4" "$P6" "$NS_D" "$D4" "$D6"
+e2e_hosts sch 84 P reflector D "scheduled sessions"
 
-{
-  e2e_daemon_toml "$NS_P" p
-  cat <<EOT
+e2e_config p "$NS_P" <<EOT
 [reflector]
 ports = [862]
 EOT
-} >"$E2E_WORK/p.toml"
-{
-  e2e_daemon_toml "$NS_D" d
-  cat <<EOT
-[reflector]
-enabled = false
+e2e_sender_config d "$NS_D" <<EOT
 [[session]]
 name = "sched4"
 target = "$P4"
@@ -61,11 +45,10 @@ interval = "10ms"
 timeout = "500ms"
 schedule = "@every 2s"
 EOT
-} >"$E2E_WORK/d.toml"
 step "starting stampd in $NS_P and in $NS_D"
-e2e_stampd "$NS_P" "$E2E_WORK/p.toml" "$E2E_WORK/p.log"
-e2e_stampd "$NS_D" "$E2E_WORK/d.toml" "$E2E_WORK/d.log"
-ctl() { in_ns "$NS_D" "$STAMPCTL" --socket "$E2E_WORK/d.sock" "$@"; }
+e2e_start "$NS_P" p
+e2e_start "$NS_D" d
+ctl() { e2e_ctl "$NS_D" d "$@"; }
 
 step "watching session list for $WATCH_S s"
 end=$(($(date +%s%N) + WATCH_S * 1000000000))
@@ -111,8 +94,10 @@ for name in sched4 sched6; do
     echo "FAIL: $name did not run every 2 s on time: $final" >&2
     failed=1
   fi
-  finished=$(grep -c "session $name finished" "$E2E_WORK/d.log" || true)
-  clean=$(grep "session $name finished" "$E2E_WORK/d.log" | grep -c 'sent 5 received 5 lost 0' || true)
+  # One read of the log for both counts: a run may finish in between.
+  lines=$(grep "session $name finished" "$E2E_WORK/d.log" || true)
+  finished=$(grep -c . <<<"$lines" || true)
+  clean=$(grep -c 'sent 5 received 5 lost 0' <<<"$lines" || true)
   echo "  $finished runs finished in the log, $clean of them with 5 sent, 5 received, 0 lost"
   runs=$(jq .runs <<<"$final")
   # The log is read after the last poll: a run may start and finish between.

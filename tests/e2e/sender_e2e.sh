@@ -11,25 +11,11 @@
 # the ping-like lines with kernel timestamps, list/show/stop and the exit
 # codes. Exit 77: skipped, with the reason printed.
 set -euo pipefail
-[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
+e2e_init "STAMPD STAMPCTL" jq "$@"
 
-NS_A=stpsnd$$a
-NS_B=stpsnd$$b
-A4=10.200.78.1 B4=10.200.78.2 A6=fd00:5354:5e::1 B6=fd00:5354:5e::2
-
-step "namespaces $NS_A (sender) and $NS_B (reflector)"
-e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
-
-{
-  e2e_daemon_toml "$NS_A" a
-  cat <<EOT
-[reflector]
-enabled = false
+e2e_hosts snd 78 A sender B reflector
+e2e_sender_config a "$NS_A" <<EOT
 [[session]]
 name = "cfg-v6"
 target = "$B6"
@@ -46,18 +32,14 @@ interval = "10ms"
 timeout = "500ms"
 schedule = "@every 1s"
 EOT
-} >"$E2E_WORK/a.toml"
-{
-  e2e_daemon_toml "$NS_B" b
-  cat <<EOT
+e2e_config b "$NS_B" <<EOT
 [reflector]
 ports = [862, 8620]
 EOT
-} >"$E2E_WORK/b.toml"
 step "starting stampd in both namespaces"
-e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
-e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
-ctl() { in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/a.sock" "$@"; }
+e2e_start "$NS_B" b
+e2e_start "$NS_A" a
+ctl() { e2e_ctl "$NS_A" a "$@"; }
 
 # check_summary FILE SENT: the fields of docs/control-protocol.md, The run summary;
 # no loss, sane delays.

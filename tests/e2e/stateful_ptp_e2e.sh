@@ -11,23 +11,11 @@
 # the 37 s of TAI - UTC or the 70 years between the epochs. Exit 77:
 # skipped, with the reason printed.
 set -euo pipefail
-[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
+e2e_init "STAMPD STAMPCTL" jq "$@"
 
-NS_A=stpsfp$$a
-NS_B=stpsfp$$b
-A4=10.200.79.1 B4=10.200.79.2 A6=fd00:5354:5f::1 B6=fd00:5354:5f::2
-step "namespaces $NS_A (sender) and $NS_B (stateful PTP reflector)"
-e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
-{
-  e2e_daemon_toml "$NS_A" a
-  cat <<EOT
-[reflector]
-enabled = false
+e2e_hosts sfp 79 A sender B "stateful PTP reflector"
+e2e_sender_config a "$NS_A" <<EOT
 [[session]]
 name = "ptp4"
 target = "$B4"
@@ -41,19 +29,15 @@ count = 20
 interval = "5ms"
 timestamp_format = "ptp"
 EOT
-} >"$E2E_WORK/a.toml"
-{
-  e2e_daemon_toml "$NS_B" b
-  cat <<EOT
+e2e_config b "$NS_B" <<EOT
 [reflector]
 mode = "stateful"
 timestamp_format = "ptp"
 EOT
-} >"$E2E_WORK/b.toml"
-e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
-e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
-ctl() { in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/a.sock" "$@"; }
-rctl() { in_ns "$NS_B" "$STAMPCTL" --socket "$E2E_WORK/b.sock" "$@"; }
+e2e_start "$NS_B" b
+e2e_start "$NS_A" a
+ctl() { e2e_ctl "$NS_A" a "$@"; }
+rctl() { e2e_ctl "$NS_B" b "$@"; }
 
 for name in ptp4 ptp6; do
   step "session $name: PTP T1 out, PTP T2/T3 back"

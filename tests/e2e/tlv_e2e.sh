@@ -14,29 +14,14 @@
 #
 # Exit 77: skipped, with the reason printed.
 set -euo pipefail
-[[ $# -eq 2 ]] || { echo "usage: $0 STAMPD STAMPCTL" >&2; exit 2; }
-STAMPD=$1
-STAMPCTL=$2
 . "$(dirname "$0")/lib.sh"
-e2e_require_root jq
-e2e_begin
-
-NS_A=stptlv$$a
-NS_B=stptlv$$b
-A4=10.200.83.1 B4=10.200.83.2 A6=fd00:5354:53::1 B6=fd00:5354:53::2
+e2e_init "STAMPD STAMPCTL" jq "$@"
 COUNT=12
-step "namespaces $NS_A (sender) and $NS_B (stateful reflector, TLVs)"
-e2e_two_hosts "$NS_A" "$A4" "$A6" "$NS_B" "$B4" "$B6"
+e2e_hosts tlv 83 A sender B "stateful reflector, TLVs"
 MAC_A=$(in_ns "$NS_A" ip -o link show dev "$NS_A" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 [[ -n $MAC_A ]] || fail "no MAC address on $NS_A"
 
-{
-  e2e_daemon_toml "$NS_A" a
-  cat <<EOT
-[reflector]
-enabled = false
-EOT
-} >"$E2E_WORK/a.toml"
+e2e_sender_config a "$NS_A" </dev/null
 for fam in 4 6; do
   target=$B4
   [[ $fam == 6 ]] && target=$B6
@@ -58,19 +43,16 @@ tlv_follow_up = true
 tlv_padding = 20
 EOT
 done
-{
-  e2e_daemon_toml "$NS_B" b
-  cat <<EOT
+e2e_config b "$NS_B" <<EOT
 [reflector]
 mode = "stateful"
 tlv_cos_allowed_dscp = [0, 10, 46]
 EOT
-} >"$E2E_WORK/b.toml"
-e2e_stampd "$NS_B" "$E2E_WORK/b.toml" "$E2E_WORK/b.log"
+e2e_start "$NS_B" b
 B_PID=$E2E_STAMPD_PID
-e2e_stampd "$NS_A" "$E2E_WORK/a.toml" "$E2E_WORK/a.log"
-ctl() { in_ns "$NS_A" "$STAMPCTL" --socket "$E2E_WORK/a.sock" "$@"; }
-rctl() { in_ns "$NS_B" "$STAMPCTL" --socket "$E2E_WORK/b.sock" "$@"; }
+e2e_start "$NS_A" a
+ctl() { e2e_ctl "$NS_A" a "$@"; }
+rctl() { e2e_ctl "$NS_B" b "$@"; }
 rctl --json status >"$E2E_WORK/status0.json"
 if jq -e '.clock.synchronized' "$E2E_WORK/status0.json" >/dev/null; then SYNC=ntp; else SYNC=local; fi
 

@@ -16,6 +16,7 @@
 #include "stamp_abi.h"
 #include "libstamp/tlv.hpp"
 #include "sender/tlv_report.hpp"
+#include "tests/bpf/tlv_bytes.hpp"
 
 namespace stamp {
 namespace {
@@ -24,20 +25,9 @@ using namespace std::chrono_literals;
 using Bytes = std::vector<uint8_t>;
 using nlohmann::json;
 
-Bytes tlvBytes(uint8_t flags, uint8_t type, const Bytes& value, int length = -1) {
-  uint16_t l = length < 0 ? uint16_t(value.size()) : uint16_t(length);
-  Bytes b{flags, type, uint8_t(l >> 8), uint8_t(l)};
-  b.insert(b.end(), value.begin(), value.end());
-  return b;
-}
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes b;
-  for (const auto& p : parts) b.insert(b.end(), p.begin(), p.end());
-  return b;
-}
-Bytes zeros(size_t n) {
-  return Bytes(n, 0);
-}
+using test::cat;
+using test::tlvBytes;
+using test::zeros;
 
 constexpr uint8_t U = STAMP_TLV_U, M = STAMP_TLV_M, I = STAMP_TLV_I;
 
