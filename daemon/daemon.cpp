@@ -42,7 +42,12 @@ Result<void> Daemon::watch(int fd, void (Daemon::*handler)()) {
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
-  // Sessions this version cannot run are refused before anything is touched.
+  // What cannot work is refused before bpffs is mounted or anything is
+  // created (interfaces that do not exist, sessions this version cannot
+  // run, missing keys): such a start leaves nothing behind and says why in
+  // one line.
+  if (cfg.reflector.enabled)
+    if (auto ok = Reflector::check(cfg); !ok) return ok.error();
   for (const auto& c : cfg.sessions)
     if (auto spec = specFromConfig(c); !spec)
       return makeError(spec.error().code, cfg.path + ": " + spec.error().message);

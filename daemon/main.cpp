@@ -84,11 +84,6 @@ int main(int argc, char** argv) {
     std::printf("stampd: teardown of %s done (%zu removed)\n", cfg->daemon.bpffs.c_str(), count);
     return 0;
   }
-  // Interfaces that do not exist are refused before bpffs is mounted or
-  // anything is created: a start that cannot work leaves nothing behind and
-  // says why in one line.
-  if (cfg->reflector.enabled)
-    if (auto ok = Reflector::check(*cfg); !ok) return fail(ok.error().message);
   setupLogging(cfg->daemon.logLevel);
   installLibbpfLogger();
   auto daemon = Daemon::create(std::move(*cfg));
