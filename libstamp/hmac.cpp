@@ -23,8 +23,7 @@ void storeBe32(uint8_t* p, uint32_t v) {
 // The state after compressing one padded key block (K ^ pad).
 void padState(const uint8_t block[64], uint8_t pad, uint32_t st[8]) {
   uint32_t w[16];
-  for (size_t i = 0; i < 16; i++)
-    w[i] = loadBe32(block + 4 * i) ^ (uint32_t(pad) * 0x01010101u);
+  for (size_t i = 0; i < 16; i++) w[i] = loadBe32(block + 4 * i) ^ (uint32_t(pad) * 0x01010101u);
   std::memcpy(st, kIv, sizeof(kIv));
   stamp_sha256_block(st, w);
   wipe(w, sizeof(w));

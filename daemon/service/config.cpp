@@ -472,11 +472,12 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       if (s.name.empty()) errors.add(table->source(), "a [[session]] needs a 'name'");
       if (s.histogramCeiling <= s.histogramFloor)
         errors.add(table->source(),
-              "session '" + s.name + "': histogram_ceiling must be above histogram_floor");
+                   "session '" + s.name + "': histogram_ceiling must be above histogram_floor");
       if (s.target.empty())
         errors.add(table->source(), "session '" + s.name + "' needs a 'target'");
       else if (auto ip = parseIp(s.target); !ip)
-        errors.add((*table)["target"].node()->source(), "session '" + s.name + "': " + ip.error().message);
+        errors.add((*table)["target"].node()->source(),
+                   "session '" + s.name + "': " + ip.error().message);
       for (const auto& other : cfg.sessions)
         if (!s.name.empty() && other.name == s.name)
           errors.add(table->source(), "duplicate session name '" + s.name + "'");
