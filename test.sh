@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test tier in order:
-# unit, bpf, e2e (ctest labels). The bpf and e2e tiers need root; without it
+# unit, the unit tier again built with ASan and UBSan, bpf, e2e, system,
+# lint (ctest labels). The bpf, e2e and system tiers need root; without it
 # they skip with the reason.
+#
+# STAMP_BUILD_DIR (default build) is the build directory; the sanitizer
+# build goes to the same name with -asan appended.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
@@ -13,22 +17,54 @@ if ! cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1; then
   echo "test.sh: build failed (full log: $build/build.log)"
   exit 1
 fi
-grep -E 'warning:' "$build/build.log" | sort -u | head -20 || true
+# Compiler warnings, each once (the build goes on; -DSTAMP_WERROR=ON fails it).
+warnings=$(grep -E 'warning:' "$build/build.log" | sort -u || true)
+if [[ -n "$warnings" ]]; then
+  echo "test.sh: $(wc -l <<<"$warnings") compiler warnings:"
+  head -40 <<<"$warnings"
+fi
+
+# The unit tier again under AddressSanitizer and UndefinedBehaviorSanitizer:
+# only its test programs (and stampd, stampctl for cli_errors); the fuzz
+# targets are left out, they carry their own sanitizers in the normal build.
+asan=$build-asan
+cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DSTAMP_SANITIZE=address,undefined \
+  -DSTAMP_FUZZ=OFF >/dev/null
+if ! cmake --build "$asan" -j"$(nproc)" --target unit_tests stats_tests schedule_tests \
+     delayline_unit_tests stampd stampctl >"$asan/build.log" 2>&1; then
+  grep -E 'error|Error' -A5 "$asan/build.log" | head -100
+  echo "test.sh: sanitizer build failed (full log: $asan/build.log)"
+  exit 1
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 status=0
 passed=0 failed=0 skipped=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for tier in unit bpf e2e system; do
-  echo "== ctest tier: $tier"
-  (cd "$build" && ctest -L "^${tier}\$" --output-on-failure --timeout 300) | tee "$log" || status=1
+# tier, build directory, extra ctest arguments
+run_tier() {
+  local tier=$1 dir=$2
+  shift 2
+  echo "== ctest tier: $tier${*:+ ($dir: $*)}"
+  (cd "$dir" && ctest -L "^${tier}\$" --output-on-failure --timeout 300 "$@") | tee "$log" || status=1
   # "100% tests passed, 0 tests failed out of 12"
   if line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log"); then
     f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
     t=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
     s=$(grep -cE '\*\*\*Skipped|Not Run' "$log" || true)
     failed=$((failed + f)) skipped=$((skipped + s)) passed=$((passed + t - f - s))
+  else
+    # No summary line: ctest found nothing to run, or died.
+    status=1
   fi
+}
+run_tier unit "$build"
+# Its tests are short and independent, so they run in parallel.
+run_tier unit "$asan" -E '^fuzz_' -j"$(nproc)"
+for tier in bpf e2e system lint; do
+  run_tier "$tier" "$build"
 done
 echo
 echo "test.sh: $passed passed, $failed failed, $skipped skipped"

@@ -1,6 +1,6 @@
 #include "event_loop.hpp"
 
-#include <signal.h>
+#include <csignal>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>

@@ -112,7 +112,7 @@ AT(stamp_guard_counters, rate_global, 16);
 
 static_assert(sizeof(stamp_addr_key) == 16);
 
-static_assert(sizeof(stamp_refl_counters) == 8 * (4 + STAMP_DROP_MAX));
+static_assert(sizeof(stamp_refl_counters) == sizeof(__u64) * (4 + STAMP_DROP_MAX));
 AT(stamp_refl_counters, rx, 0);
 AT(stamp_refl_counters, reflected, 8);
 AT(stamp_refl_counters, fragments, 16);

@@ -11,12 +11,12 @@ namespace stamp {
 namespace {
 
 uint32_t rd32(std::span<const uint8_t> in, size_t off) {
-  uint32_t v;
+  uint32_t v = 0;
   std::memcpy(&v, in.data() + off, 4);
   return be32toh(v);
 }
 uint16_t rd16(std::span<const uint8_t> in, size_t off) {
-  uint16_t v;
+  uint16_t v = 0;
   std::memcpy(&v, in.data() + off, 2);
   return be16toh(v);
 }

@@ -23,8 +23,7 @@ void storeBe32(uint8_t* p, uint32_t v) {
 // The state after compressing one padded key block (K ^ pad).
 void padState(const uint8_t block[64], uint8_t pad, uint32_t st[8]) {
   uint32_t w[16];
-  for (int i = 0; i < 16; i++)
-    w[i] = loadBe32(block + 4 * i) ^ (uint32_t(pad) * 0x01010101u);
+  for (size_t i = 0; i < 16; i++) w[i] = loadBe32(block + 4 * i) ^ (uint32_t(pad) * 0x01010101u);
   std::memcpy(st, kIv, sizeof(kIv));
   stamp_sha256_block(st, w);
   wipe(w, sizeof(w));
@@ -60,7 +59,7 @@ Sha256::Sha256(const uint32_t state[8], uint64_t hashed) : total_(hashed) {
 
 void Sha256::compressBuffer() {
   uint32_t w[16];
-  for (int i = 0; i < 16; i++) w[i] = loadBe32(buf_ + 4 * i);
+  for (size_t i = 0; i < 16; i++) w[i] = loadBe32(buf_ + 4 * i);
   stamp_sha256_block(st_, w);
   used_ = 0;
 }
@@ -84,7 +83,7 @@ std::array<uint8_t, 32> Sha256::finish() {
   for (int i = 0; i < 8; i++) buf_[56 + i] = uint8_t(bits >> (56 - 8 * i));
   compressBuffer();
   std::array<uint8_t, 32> out;
-  for (int i = 0; i < 8; i++) storeBe32(out.data() + 4 * i, st_[i]);
+  for (size_t i = 0; i < 8; i++) storeBe32(out.data() + 4 * i, st_[i]);
   wipe(buf_, sizeof(buf_));
   return out;
 }

@@ -161,7 +161,8 @@ std::optional<Location> decodeLocation(const Tlv& t) {
       l.malformedSub = true;
       break;
     }
-    uint8_t flags = v[off], type = v[off + 1];
+    uint8_t flags = v[off];
+    uint8_t type = v[off + 1];
     size_t len = rd16(v, off + 2);
     if (len > v.size() - off - kHeader) {
       l.malformedSub = true;

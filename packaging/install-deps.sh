@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev clang-format clang-tidy
   libsystemd-dev libsqlite3-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libgmock-dev libclang-rt-14-dev libssl-dev
   iproute2 ethtool util-linux tshark jq curl prometheus systemd-container

@@ -5,9 +5,9 @@
 
 namespace stamp {
 
-ClockState clockStateFrom(const struct timex& tx, int ret) {
+ClockState clockStateFrom(const struct timex& tx, int adjtimexReturn) {
   ClockState s;
-  s.synchronized = !(tx.status & STA_UNSYNC) && ret != TIME_ERROR;
+  s.synchronized = !(tx.status & STA_UNSYNC) && adjtimexReturn != TIME_ERROR;
   s.taiOffsetSec = tx.tai;
   // Microseconds to nanoseconds, saturating: an absurd kernel value must
   // still encode as "very large", never wrap to a small one.

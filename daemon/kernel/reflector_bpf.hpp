@@ -39,8 +39,10 @@ class ReflectorBpf {
   // stampd --teardown, when no stampd holds them. Lists what it removed.
   static Result<std::vector<std::string>> teardown(const std::string& pinDir);
 
-  ReflectorBpf(ReflectorBpf&&) noexcept;
-  ReflectorBpf& operator=(ReflectorBpf&&) noexcept;
+  ReflectorBpf(const ReflectorBpf&) = delete;
+  ReflectorBpf& operator=(const ReflectorBpf&) = delete;
+  ReflectorBpf(ReflectorBpf&& o) noexcept;
+  ReflectorBpf& operator=(ReflectorBpf&& o) noexcept;
   // Detaches what is attached, except pinned attachments, which keep
   // answering after the process is gone.
   ~ReflectorBpf();

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -106,9 +107,7 @@ Result<void> SenderBpf::attach(const std::string& ifname, AttachMode mode) {
 }
 
 bool SenderBpf::attachedTo(const std::string& ifname) const {
-  for (const auto& a : attached_)
-    if (a.ifname() == ifname) return true;
-  return false;
+  return std::ranges::any_of(attached_, [&](const auto& a) { return a.ifname() == ifname; });
 }
 
 Result<void> SenderBpf::detachAll() {

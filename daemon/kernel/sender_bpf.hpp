@@ -30,8 +30,10 @@ class SenderBpf {
   // `onTlv` (if set) for every reply that carried TLVs, before its record.
   static Result<SenderBpf> load(RecordFn onRecord, TlvFn onTlv = {});
 
-  SenderBpf(SenderBpf&&) noexcept;
-  SenderBpf& operator=(SenderBpf&&) noexcept;
+  SenderBpf(const SenderBpf&) = delete;
+  SenderBpf& operator=(const SenderBpf&) = delete;
+  SenderBpf(SenderBpf&& o) noexcept;
+  SenderBpf& operator=(SenderBpf&& o) noexcept;
   ~SenderBpf();
 
   Result<void> attach(const std::string& ifname, AttachMode mode);

@@ -47,7 +47,7 @@ Result<UniqueFd> tcxLink(int progFd, unsigned ifindex, bpf_attach_type type, con
     spdlog::info("pinned link {} cannot be adopted ({}); replacing it", pin, std::strerror(errno));
     ::unlink(pin.c_str());
   }
-  int fd = bpf_link_create(progFd, ifindex, type, nullptr);
+  int fd = bpf_link_create(progFd, static_cast<int>(ifindex), type, nullptr);
   if (fd < 0) return sysError(fd, "tcx attach");
   UniqueFd link(fd);
   if (!pin.empty() && bpf_obj_pin(fd, pin.c_str()) != 0)
@@ -87,7 +87,8 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   const std::string pinOut = pinPrefix.empty() ? "" : pinPrefix + STAMP_PIN_LINK_OUT;
 
   if (mode != AttachMode::Tc) {
-    bool adoptedIn = false, adoptedOut = false;
+    bool adoptedIn = false;
+    bool adoptedOut = false;
     auto in = tcxLink(inFd, a.ifindex_, STAMP_BPF_TCX_INGRESS, pinIn, adoptedIn);
     if (in) {
       auto out = tcxLink(outFd, a.ifindex_, STAMP_BPF_TCX_EGRESS, pinOut, adoptedOut);
@@ -102,7 +103,8 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
       return a;
     }
     int err = in.error().code;
-    if (mode == AttachMode::Tcx || (err != EINVAL && err != EOPNOTSUPP && err != ENOTSUP))
+    // (ENOTSUP is EOPNOTSUPP on Linux.)
+    if (mode == AttachMode::Tcx || (err != EINVAL && err != EOPNOTSUPP))
       return makeError(err, in.error().message + " to '" + ifname + "' failed");
     spdlog::info("kernel has no tcx ({}), falling back to clsact + cls_bpf on {}",
                  std::strerror(err), ifname);

@@ -32,6 +32,8 @@ class TcAttachment {
                                      AttachMode mode, unsigned priority,
                                      const std::string& pinPrefix = {});
 
+  TcAttachment(const TcAttachment&) = delete;
+  TcAttachment& operator=(const TcAttachment&) = delete;
   TcAttachment(TcAttachment&& o) noexcept { *this = std::move(o); }
   TcAttachment& operator=(TcAttachment&& o) noexcept;
   // Unpinned: detaches. Pinned: releases (the programs keep running).

@@ -156,7 +156,7 @@ Result<Reflector::Change> Reflector::update(const Config& cfg, const KeyRing& ke
   interfaces_ = want;
   if (auto res = refresh(); !res) return res.error();
   for (const auto& ifname : want) {
-    if (bpf_.attachments().count(ifname)) continue;
+    if (bpf_.attachments().contains(ifname)) continue;
     if (auto res = bpf_.attach(ifname, mode); !res) return res.error();
     change.attached.push_back(ifname);
   }

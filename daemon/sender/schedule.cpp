@@ -1,6 +1,6 @@
 #include "sender/schedule.hpp"
 
-#include <time.h>
+#include <ctime>
 
 #include <algorithm>
 #include <array>
@@ -298,7 +298,7 @@ int daysInMonth(int y, int m) {
 // The wall time read as UTC, in seconds since the epoch.
 int64_t wallSeconds(const Wall& w) {
   int64_t days = std::chrono::sys_days{ymdOf(w)}.time_since_epoch().count();
-  return days * kSecPerDay + w.hour * 3600 + w.minute * 60;
+  return days * kSecPerDay + int64_t{w.hour} * 3600 + int64_t{w.minute} * 60;
 }
 
 Wall wallOfSeconds(int64_t s) {
@@ -555,7 +555,7 @@ std::chrono::nanoseconds Scheduler::drawSplay(std::chrono::nanoseconds splay) {
   // every remainder is equally likely.
   uint64_t range = uint64_t(splay.count()) + 1;
   uint64_t reject = (0 - range) % range;
-  uint64_t x;
+  uint64_t x = 0;
   do x = rng_();
   while (x < reject);
   return std::chrono::nanoseconds(int64_t(x % range));
@@ -579,7 +579,7 @@ Result<void> Scheduler::add(const std::string& name, Schedule schedule,
   if (splay.count() < 0)
     return makeError(
         EINVAL, "schedule entry '" + name + "': splay " + formatDuration(splay) + " is negative");
-  if (entries_.count(name) != 0)
+  if (entries_.contains(name))
     return makeError(EEXIST, "schedule entry '" + name + "' already exists");
   observe(now);
   Entry e{std::move(schedule)};

@@ -77,7 +77,8 @@ Result<SessionSpec> checked(SessionSpec s) {
 }  // namespace
 
 void ReplyTosCounts::addTo(nlohmann::json& j) const {
-  nlohmann::json d = nlohmann::json::object(), e = nlohmann::json::object();
+  nlohmann::json d = nlohmann::json::object();
+  nlohmann::json e = nlohmann::json::object();
   for (size_t v = 0; v < dscp.size(); ++v)
     if (dscp[v]) d[std::to_string(v)] = dscp[v];
   for (size_t v = 0; v < ecn.size(); ++v)
@@ -143,7 +144,8 @@ Result<SessionSpec> specFromJson(const nlohmann::json& a) {
     s.timeout = nanoseconds(a.value(arg::kTimeoutNs, int64_t{2'000'000'000}));
     s.size = a.value(arg::kSize, uint32_t{44});
     // Read wide: a narrow type would wrap 300 to 44 instead of refusing it.
-    int64_t dscp = a.value(arg::kDscp, int64_t{0}), ecn = a.value(arg::kEcn, int64_t{0});
+    int64_t dscp = a.value(arg::kDscp, int64_t{0});
+    int64_t ecn = a.value(arg::kEcn, int64_t{0});
     if (dscp < 0 || dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
     if (ecn < 0 || ecn > 3) return makeError(EINVAL, "ecn must be 0..3");
     s.dscp = uint8_t(dscp);
@@ -247,8 +249,9 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
   }
 
-  sockaddr_storage local{}, peer{};
-  socklen_t len;
+  sockaddr_storage local{};
+  sockaddr_storage peer{};
+  socklen_t len = 0;
   if (v4) {
     auto* l = reinterpret_cast<sockaddr_in*>(&local);
     auto* p = reinterpret_cast<sockaddr_in*>(&peer);
@@ -273,7 +276,8 @@ Result<std::unique_ptr<Session>> Session::start(SessionSpec spec, uint32_t id, E
   // the kernel, and a size must mean what it says): refuse a size that does
   // not fit the route's MTU, and set DF.
   {
-    int pmtu = v4 ? IP_PMTUDISC_DO : IPV6_PMTUDISC_DO;
+    static_assert(IP_PMTUDISC_DO == IPV6_PMTUDISC_DO);  // one value for both families
+    int pmtu = IP_PMTUDISC_DO;
     setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER, &pmtu,
                sizeof(pmtu));
     int mtu = 0;
@@ -349,7 +353,7 @@ void Session::armAt(nanoseconds deadline) {
 }
 
 void Session::onTimer() {
-  uint64_t expirations;
+  uint64_t expirations = 0;
   (void)!read(timer_.get(), &expirations, sizeof(expirations));
   if (finished_) return;
   nanoseconds now = monotonicNow();
@@ -459,7 +463,8 @@ void Session::record(uint32_t senderSeq, uint32_t reflSeq, UnixNs t1, std::optio
   if (observer_.onSample) observer_.onSample(r);
   if (observer_.onReply) {
     auto orNull = [](const auto& o) { return o ? nlohmann::json(*o) : nlohmann::json(nullptr); };
-    std::optional<int> dscp, ecn;
+    std::optional<int> dscp;
+    std::optional<int> ecn;
     if (info.tos) dscp = *info.tos >> 2, ecn = *info.tos & 3;
     nlohmann::json j = {{"seq", senderSeq},
                         {"reflector_seq", reflSeq},
@@ -565,7 +570,7 @@ void Session::onSocket() {
         tos = *CMSG_DATA(c);  // one octet
       } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS &&
                  c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        int tclass;
+        int tclass = 0;
         std::memcpy(&tclass, CMSG_DATA(c), sizeof(int));
         tos = uint8_t(tclass);
       }

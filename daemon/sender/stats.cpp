@@ -12,7 +12,7 @@ namespace stamp {
 
 namespace {
 
-__extension__ typedef unsigned __int128 Wide;  // GCC and Clang; silences -Wpedantic
+__extension__ using Wide = unsigned __int128;  // GCC and Clang; silences -Wpedantic
 
 // |v| without overflow for INT64_MIN.
 uint64_t magnitude(int64_t v) {
@@ -497,7 +497,8 @@ OneWayFlag classifyOneWay(int64_t valueNs, const ErrorEstimate& local,
                           const ErrorEstimate& remote) {
   if (!local.synchronized) return OneWayFlag::kLocalUnsynchronized;
   if (!remote.synchronized) return OneWayFlag::kRemoteUnsynchronized;
-  auto le = local.errorNs(), re = remote.errorNs();
+  auto le = local.errorNs();
+  auto re = remote.errorNs();
   if (!le || !re) return OneWayFlag::kErrorUnknown;
   if (valueNs < 0) return OneWayFlag::kNegative;
   if (double(valueNs) < *le + *re) return OneWayFlag::kBelowError;

@@ -367,13 +367,13 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       {"max_age", duration(cfg.results.maxAge)},
       {"max_runs", integer(cfg.results.maxRuns, 0, INT64_MAX)}};
 
-  auto sessions = [&](const toml::node& n, const std::string& key, Errors& e) {
-    const toml::array* a = n.as_array();
-    if (!a) return e.add(n.source(), "'session' must be an array of tables [[session]]");
+  auto sessions = [&](const toml::node& node, const std::string& sectionKey, Errors& errors) {
+    const toml::array* a = node.as_array();
+    if (!a) return errors.add(node.source(), "'session' must be an array of tables [[session]]");
     for (const auto& elem : *a) {
-      const toml::table* t = elem.as_table();
-      if (!t) {
-        e.add(elem.source(), "'session' entries must be tables");
+      const toml::table* table = elem.as_table();
+      if (!table) {
+        errors.add(elem.source(), "'session' entries must be tables");
         continue;
       }
       SessionConfig s;
@@ -441,8 +441,8 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
              bool has = false;
              walk(*t, key + ".",
                   {{"dscp",
-                    [&](const toml::node& d, const std::string& k, Errors& er) {
-                      integer(dscp, 0, 63)(d, k, er);
+                    [&](const toml::node& v, const std::string& k, Errors& er) {
+                      integer(dscp, 0, 63)(v, k, er);
                       has = true;
                     }}},
                   e);
@@ -468,18 +468,19 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
              s.tlvs.accessReport = ar;
            }},
       };
-      walk(*t, key + ".", keys, e);
-      if (s.name.empty()) e.add(t->source(), "a [[session]] needs a 'name'");
+      walk(*table, sectionKey + ".", keys, errors);
+      if (s.name.empty()) errors.add(table->source(), "a [[session]] needs a 'name'");
       if (s.histogramCeiling <= s.histogramFloor)
-        e.add(t->source(),
-              "session '" + s.name + "': histogram_ceiling must be above histogram_floor");
+        errors.add(table->source(),
+                   "session '" + s.name + "': histogram_ceiling must be above histogram_floor");
       if (s.target.empty())
-        e.add(t->source(), "session '" + s.name + "' needs a 'target'");
+        errors.add(table->source(), "session '" + s.name + "' needs a 'target'");
       else if (auto ip = parseIp(s.target); !ip)
-        e.add((*t)["target"].node()->source(), "session '" + s.name + "': " + ip.error().message);
+        errors.add((*table)["target"].node()->source(),
+                   "session '" + s.name + "': " + ip.error().message);
       for (const auto& other : cfg.sessions)
         if (!s.name.empty() && other.name == s.name)
-          e.add(t->source(), "duplicate session name '" + s.name + "'");
+          errors.add(table->source(), "duplicate session name '" + s.name + "'");
       cfg.sessions.push_back(std::move(s));
     }
   };

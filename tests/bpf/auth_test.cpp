@@ -172,7 +172,9 @@ TEST_F(AuthProgs, SignedRequestGetsASignedReply) {
       EXPECT_EQ(Bytes(p.begin() + kHmac, p.begin() + kAuth), opensslMac(key1(), p))
           << "reply HMAC (OpenSSL) over\n" << hexDump(p);
       EXPECT_EQ(verifyUdpChecksum(*reply, *v), UdpChecksum::Valid);
-      if (!v6) EXPECT_TRUE(ipv4HeaderChecksumValid(*reply, *v));
+      if (!v6) {
+        EXPECT_TRUE(ipv4HeaderChecksumValid(*reply, *v));
+      }
     }
   }
 }

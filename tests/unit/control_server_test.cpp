@@ -484,6 +484,10 @@ TEST_F(ControlServerTest, SilentAndStalledClientsDoNotBlockOthers) {
 // buffer; the server drops it beyond kMaxPendingOutput, and meanwhile the
 // timer (the measurements) and another client keep their pace.
 TEST_F(ControlServerTest, FloodingClientThatNeverReadsIsDroppedWithoutDelayingTicks) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "a bound on tick lateness; AddressSanitizer's slowdown voids it (the normal "
+                  "build runs it)";
+#endif
   TestClient other(socketPath_);
   ASSERT_TRUE(other.connected());
   expectResult(other.roundTrip(requestLine(0, "echo", json::object())), 0, json::object());
