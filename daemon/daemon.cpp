@@ -33,9 +33,7 @@ AttachMode attachModeOf(const std::string& attach) {
 }  // namespace
 
 Daemon::Daemon(Config cfg, EventLoop loop)
-    : cfg_(std::move(cfg)),
-      loop_(std::move(loop)),
-      recorder_(cfg_.daemon.stateDir, cfg_.results) {}
+    : cfg_(std::move(cfg)), loop_(std::move(loop)), recorder_(cfg_.daemon.stateDir, cfg_.results) {}
 
 Result<void> Daemon::watch(int fd, void (Daemon::*handler)()) {
   return loop_.add(fd, EPOLLIN, [this, handler](uint32_t) { (this->*handler)(); });
@@ -178,8 +176,7 @@ void Daemon::onTick() {
   (void)!read(tick_.get(), &n, sizeof(n));
   if (auto c = readClock(); c) {
     clock_ = *c;
-    if (auto r = sender_->setClock(clock_); !r)
-      spdlog::warn("sender clock: {}", r.error().message);
+    if (auto r = sender_->setClock(clock_); !r) spdlog::warn("sender clock: {}", r.error().message);
   }
   if (reflector_)
     if (auto r = reflector_->refresh(); !r)
@@ -203,9 +200,8 @@ std::string Daemon::statusLine() const {
 }
 
 nlohmann::json Daemon::status() {
-  StatusInput in{STAMPD_VERSION, getpid(),          monoSeconds() - startedMono_,
-                 clock_,         cfg_.reflector,    std::nullopt,
-                 sessions_.running(), recorder_.storeJson()};
+  StatusInput in{STAMPD_VERSION, getpid(),     monoSeconds() - startedMono_, clock_,
+                 cfg_.reflector, std::nullopt, sessions_.running(),          recorder_.storeJson()};
   if (reflector_) in.reflector = readSnapshot(reflector_->bpf());
   return renderStatus(in);
 }
@@ -252,9 +248,10 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
   if (!spec.authKey.empty()) {
     const stamp_hmac_key* k = keys_.find(spec.authKey);
     if (!k)
-      return makeError(EINVAL, "auth_key '" + spec.authKey + "' is not a key of " +
-                                   (cfg_.daemon.keyFile.empty() ? std::string("[daemon] key_file (unset)")
-                                                                : cfg_.daemon.keyFile));
+      return makeError(EINVAL,
+                       "auth_key '" + spec.authKey + "' is not a key of " +
+                           (cfg_.daemon.keyFile.empty() ? std::string("[daemon] key_file (unset)")
+                                                        : cfg_.daemon.keyFile));
     spec.hmac = *k;
   }
   // The sender's programs join the tc hooks with the first session, so that
@@ -287,8 +284,8 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
 std::vector<SessionView> Daemon::sessions() const {
   std::vector<SessionView> v;
   for (const auto& [name, s] : sessions_.all())
-    v.push_back({name, formatIp(s->spec().target), s->spec().port, !s->finished(),
-                 s->startedAt(), RunCounts::from(s->stats())});
+    v.push_back({name, formatIp(s->spec().target), s->spec().port, !s->finished(), s->startedAt(),
+                 RunCounts::from(s->stats())});
   return v;
 }
 
@@ -437,8 +434,8 @@ Result<nlohmann::json> Daemon::reload() {
     return s.empty() ? std::string("none") : s;
   };
   spdlog::info("reloaded {}: {}; sessions added {}, removed {}, changed {}; {} unchanged",
-               cfg_.path, plan.anyChange ? "changes applied" : "nothing changed",
-               names(plan.added), names(plan.removed), names(plan.changed), plan.unchanged.size());
+               cfg_.path, plan.anyChange ? "changes applied" : "nothing changed", names(plan.added),
+               names(plan.removed), names(plan.changed), plan.unchanged.size());
   service::ready(statusLine());
   return report;
 }

@@ -20,7 +20,9 @@ uint16_t rd16(std::span<const uint8_t> in, size_t off) {
   std::memcpy(&v, in.data() + off, 2);
   return be16toh(v);
 }
-WireTs rdTs(std::span<const uint8_t> in, size_t off) { return {rd32(in, off), rd32(in, off + 4)}; }
+WireTs rdTs(std::span<const uint8_t> in, size_t off) {
+  return {rd32(in, off), rd32(in, off + 4)};
+}
 
 }  // namespace
 

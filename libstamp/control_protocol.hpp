@@ -47,7 +47,8 @@ inline constexpr std::string_view kStatus = "status";
 //                   "dscp","ecn","ssid","source_port","require_sync"}, plus
 //                   "follow": true to receive "reply" events.
 //                   result: the run's summary (docs/control-protocol.md, "The
-//                   run summary": sent, received, lost, rtt_ns, ... plus e.g. "dscp","ecn" sent and "reply_dscp","reply_ecn"
+//                   run summary": sent, received, lost, rtt_ns, ... plus e.g. "dscp","ecn" sent and
+//                   "reply_dscp","reply_ecn"
 //                   {"VALUE": replies}, "reply_ecn_ce") when the run ends; without follow,
 //                   {"session": NAME} at once.
 inline constexpr std::string_view kSessionStart = "session.start";
@@ -129,16 +130,17 @@ inline constexpr std::string_view kEventStarted = "started";
 inline constexpr std::string_view kEventReply = "reply";
 
 // ---- Error codes ----
-inline constexpr std::string_view kErrBadRequest = "bad_request";     // not JSON, not an object, too long
-inline constexpr std::string_view kErrBadVersion = "bad_version";     // version missing or unsupported
+inline constexpr std::string_view kErrBadRequest =
+    "bad_request";  // not JSON, not an object, too long
+inline constexpr std::string_view kErrBadVersion = "bad_version";  // version missing or unsupported
 inline constexpr std::string_view kErrUnknownCommand = "unknown_command";
-inline constexpr std::string_view kErrBadArgument = "bad_argument";   // missing or invalid argument
-inline constexpr std::string_view kErrNotFound = "not_found";         // no such session
-inline constexpr std::string_view kErrBusy = "busy";                  // session already running
+inline constexpr std::string_view kErrBadArgument = "bad_argument";  // missing or invalid argument
+inline constexpr std::string_view kErrNotFound = "not_found";        // no such session
+inline constexpr std::string_view kErrBusy = "busy";                 // session already running
 inline constexpr std::string_view kErrClockUnsync = "clock_unsynchronized";
 inline constexpr std::string_view kErrPermission = "permission_denied";
 inline constexpr std::string_view kErrInternal = "internal";
-inline constexpr std::string_view kErrBadConfig = "bad_config";        // reload: the file is refused
-inline constexpr std::string_view kErrUnavailable = "unavailable";    // results store down
+inline constexpr std::string_view kErrBadConfig = "bad_config";     // reload: the file is refused
+inline constexpr std::string_view kErrUnavailable = "unavailable";  // results store down
 
 }  // namespace stamp::control

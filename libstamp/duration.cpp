@@ -6,9 +6,13 @@
 
 namespace stamp {
 namespace {
-constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-    {"d", 86'400'000'000'000}, {"h", 3'600'000'000'000}, {"m", 60'000'000'000}, {"s", 1'000'000'000},
-    {"ms", 1'000'000},        {"us", 1'000},         {"ns", 1}};
+constexpr std::pair<std::string_view, uint64_t> kUnits[] = {{"d", 86'400'000'000'000},
+                                                            {"h", 3'600'000'000'000},
+                                                            {"m", 60'000'000'000},
+                                                            {"s", 1'000'000'000},
+                                                            {"ms", 1'000'000},
+                                                            {"us", 1'000},
+                                                            {"ns", 1}};
 }
 
 std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text) {
@@ -27,7 +31,8 @@ std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text) {
 std::string formatDuration(std::chrono::nanoseconds d) {
   int64_t ns = d.count();
   for (const auto& [u, mult] : kUnits)
-    if (ns != 0 && ns % int64_t(mult) == 0) return std::to_string(ns / int64_t(mult)) + std::string(u);
+    if (ns != 0 && ns % int64_t(mult) == 0)
+      return std::to_string(ns / int64_t(mult)) + std::string(u);
   return std::to_string(ns) + "ns";
 }
 

@@ -14,7 +14,8 @@ uint16_t ErrorEstimate::encode() const {
 
 ErrorEstimate ErrorEstimate::decode(uint16_t v) {
   return {(v & STAMP_EE_S) != 0, (v & STAMP_EE_Z) != 0,
-          uint8_t((v >> STAMP_EE_SCALE_SHIFT) & STAMP_EE_SCALE_MASK), uint8_t(v & STAMP_EE_MULT_MASK)};
+          uint8_t((v >> STAMP_EE_SCALE_SHIFT) & STAMP_EE_SCALE_MASK),
+          uint8_t(v & STAMP_EE_MULT_MASK)};
 }
 
 std::optional<double> ErrorEstimate::errorNs() const {

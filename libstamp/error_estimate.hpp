@@ -10,7 +10,7 @@ namespace stamp {
 
 struct ErrorEstimate {
   bool synchronized = false;
-  bool ptp = false;  // the Z bit
+  bool ptp = false;   // the Z bit
   uint8_t scale = 0;  // 0..63
   uint8_t multiplier = 1;
 

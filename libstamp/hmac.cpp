@@ -51,7 +51,9 @@ void wipe(void* p, size_t n) {
   while (n--) *v++ = 0;
 }
 
-Sha256::Sha256() { std::memcpy(st_, kIv, sizeof(kIv)); }
+Sha256::Sha256() {
+  std::memcpy(st_, kIv, sizeof(kIv));
+}
 
 Sha256::Sha256(const uint32_t state[8], uint64_t hashed) : total_(hashed) {
   std::memcpy(st_, state, sizeof(st_));

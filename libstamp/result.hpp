@@ -48,7 +48,9 @@ class [[nodiscard]] Result<void> {
   bool ok_ = true;
 };
 
-inline Error makeError(int code, std::string message) { return Error{code, std::move(message)}; }
+inline Error makeError(int code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 // "WHAT: strerror(err)"; err may be negative (libbpf style) or positive.
 inline Error sysError(int err, const std::string& what) {
@@ -56,6 +58,8 @@ inline Error sysError(int err, const std::string& what) {
   return Error{err, what + ": " + std::strerror(err)};
 }
 // The same for the current errno.
-inline Error errnoError(const std::string& what) { return sysError(errno, what); }
+inline Error errnoError(const std::string& what) {
+  return sysError(errno, what);
+}
 
 }  // namespace stamp

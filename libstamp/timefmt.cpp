@@ -22,7 +22,9 @@ int64_t unfoldSeconds(uint32_t sec32, int64_t epochSec, int64_t referenceSec) {
   return best + epochSec;
 }
 
-int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t floorDiv(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 }  // namespace
 

@@ -23,7 +23,7 @@ ClockState clockStateFrom(const struct timex& tx, int adjtimexReturn) {
 }
 
 Result<ClockState> readClock() {
-  struct timex tx{};
+  struct timex tx {};
   int ret = adjtimex(&tx);
   if (ret < 0) {
     int e = errno;

@@ -44,8 +44,7 @@ std::string formatIp(const Ip16& a) {
 Result<IpPrefix> parsePrefix(const std::string& text) {
   auto slash = text.find('/');
   auto addr = parseIp(text.substr(0, slash));
-  if (!addr)
-    return makeError(EINVAL, "'" + text + "' is not an IPv4 or IPv6 address or prefix");
+  if (!addr) return makeError(EINVAL, "'" + text + "' is not an IPv4 or IPv6 address or prefix");
   // The length as written: an IPv4 one counts in IPv4 bits.
   const bool v4Text = text.substr(0, slash).find(':') == std::string::npos;
   const unsigned maxLen = v4Text ? 32 : 128;
@@ -55,8 +54,8 @@ Result<IpPrefix> parsePrefix(const std::string& text) {
     const char* e = text.data() + text.size();
     auto [end, ec] = std::from_chars(b, e, len);
     if (b == e || ec != std::errc() || end != e || len > maxLen)
-      return makeError(EINVAL, "'" + text + "': the prefix length must be 0.." +
-                                   std::to_string(maxLen));
+      return makeError(EINVAL,
+                       "'" + text + "': the prefix length must be 0.." + std::to_string(maxLen));
   }
   IpPrefix p{*addr, uint8_t(v4Text ? 96 + len : len)};
   Ip16 masked = p.addr;

@@ -19,7 +19,7 @@ constexpr const char* kBpfMount = "/sys/fs/bpf";
 bool gMounted = false;
 
 bool onBpffs(const std::string& path) {
-  struct statfs st{};
+  struct statfs st {};
   return statfs(path.c_str(), &st) == 0 && st.f_type == kBpfFsMagic;
 }
 

@@ -53,7 +53,9 @@ std::string takeLibbpfLog() {
   return std::exchange(gLastWarnings, {});
 }
 
-void installLibbpfLogger() { libbpf_set_print(libbpfPrint); }
+void installLibbpfLogger() {
+  libbpf_set_print(libbpfPrint);
+}
 
 ReflectorBpf::ReflectorBpf(stamp_refl* skel) : skel_(skel) {}
 
@@ -178,8 +180,12 @@ Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxS
   return r;
 }
 
-int ReflectorBpf::inProgFd() const { return bpf_program__fd(skel_->progs.stamp_refl_in); }
-int ReflectorBpf::outProgFd() const { return bpf_program__fd(skel_->progs.stamp_refl_out); }
+int ReflectorBpf::inProgFd() const {
+  return bpf_program__fd(skel_->progs.stamp_refl_in);
+}
+int ReflectorBpf::outProgFd() const {
+  return bpf_program__fd(skel_->progs.stamp_refl_out);
+}
 
 Result<void> ReflectorBpf::attach(const std::string& ifname, AttachMode mode) {
   for (const auto& a : attached_)
@@ -187,8 +193,8 @@ Result<void> ReflectorBpf::attach(const std::string& ifname, AttachMode mode) {
   std::string pin = pinDir_.empty() ? "" : linkPinPrefix(pinDir_, ifname);
   auto a = TcAttachment::attach(ifname, inProgFd(), outProgFd(), mode, kTcPriority, pin);
   if (!a) return a.error();
-  spdlog::info("reflector {} {} (ifindex {}) with {}{}", a->adopted() ? "adopted on" : "attached to",
-               ifname, a->ifindex(),
+  spdlog::info("reflector {} {} (ifindex {}) with {}{}",
+               a->adopted() ? "adopted on" : "attached to", ifname, a->ifindex(),
                a->kind() == std::string("tcx") ? "tcx links" : "clsact + cls_bpf",
                pin.empty() ? "" : ", pinned under " + pinDir_);
   attached_.push_back(std::move(*a));
@@ -341,16 +347,19 @@ Result<void> ReflectorBpf::resetRateBuckets() {
   // Deleting while walking can restart the walk; an empty map ends it.
   const int fd = sourceRateMapFd();
   stamp_addr_key k{};
-  for (size_t n = 0; n <= STAMP_SRC_RATE_ENTRIES && bpf_map_get_next_key(fd, nullptr, &k) == 0;
-       ++n)
+  for (size_t n = 0; n <= STAMP_SRC_RATE_ENTRIES && bpf_map_get_next_key(fd, nullptr, &k) == 0; ++n)
     if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
       return sysError(errno, "cannot reset " STAMP_MAP_SRC_RATE);
   return {};
 }
 
-int ReflectorBpf::sourceRateMapFd() const { return bpf_map__fd(skel_->maps.stamp_src_rate); }
+int ReflectorBpf::sourceRateMapFd() const {
+  return bpf_map__fd(skel_->maps.stamp_src_rate);
+}
 
-int ReflectorBpf::allRateMapFd() const { return bpf_map__fd(skel_->maps.stamp_all_rate); }
+int ReflectorBpf::allRateMapFd() const {
+  return bpf_map__fd(skel_->maps.stamp_all_rate);
+}
 
 Result<std::map<unsigned, stamp_guard_counters>> ReflectorBpf::guardCounters() const {
   return sumPerCpu<stamp_guard_counters>(bpf_map__fd(skel_->maps.stamp_guard_cnt));

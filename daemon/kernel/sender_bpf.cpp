@@ -55,7 +55,8 @@ Result<SenderBpf> SenderBpf::load(RecordFn onRecord, TlvFn onTlv) {
   if (!s.skel_) return sysError(errno, "cannot open the embedded sender BPF object");
   if (int err = stamp_send__load(s.skel_)) {
     Error e = sysError(err, "loading the sender BPF programs failed");
-    if (std::string log = takeLibbpfLog(); !log.empty()) e.message += "\nverifier/libbpf log:\n" + log;
+    if (std::string log = takeLibbpfLog(); !log.empty())
+      e.message += "\nverifier/libbpf log:\n" + log;
     return e;
   }
   // One epoll set for both rings. consume() drains them in the order they
@@ -71,7 +72,9 @@ Result<SenderBpf> SenderBpf::load(RecordFn onRecord, TlvFn onTlv) {
   return s;
 }
 
-SenderBpf::SenderBpf(SenderBpf&& o) noexcept { *this = std::move(o); }
+SenderBpf::SenderBpf(SenderBpf&& o) noexcept {
+  *this = std::move(o);
+}
 
 SenderBpf& SenderBpf::operator=(SenderBpf&& o) noexcept {
   if (this != &o) {
@@ -86,7 +89,9 @@ SenderBpf& SenderBpf::operator=(SenderBpf&& o) noexcept {
   return *this;
 }
 
-SenderBpf::~SenderBpf() { destroy(); }
+SenderBpf::~SenderBpf() {
+  destroy();
+}
 
 void SenderBpf::destroy() {
   (void)detachAll();
@@ -139,11 +144,19 @@ void SenderBpf::removeSession(const stamp_send_key& key, uint32_t sessionId) {
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.stamp_send_keys), &sessionId);
 }
 
-int SenderBpf::inProgFd() const { return bpf_program__fd(skel_->progs.stamp_send_in); }
-int SenderBpf::outProgFd() const { return bpf_program__fd(skel_->progs.stamp_send_out); }
+int SenderBpf::inProgFd() const {
+  return bpf_program__fd(skel_->progs.stamp_send_in);
+}
+int SenderBpf::outProgFd() const {
+  return bpf_program__fd(skel_->progs.stamp_send_out);
+}
 
-int SenderBpf::eventFd() const { return ring_buffer__epoll_fd(ring_); }
+int SenderBpf::eventFd() const {
+  return ring_buffer__epoll_fd(ring_);
+}
 
-void SenderBpf::consume() { ring_buffer__consume(ring_); }
+void SenderBpf::consume() {
+  ring_buffer__consume(ring_);
+}
 
 }  // namespace stamp

@@ -27,8 +27,8 @@ struct InterfaceCounters {
 };
 
 struct ReflectorSnapshot {
-  uint32_t maxSessions = 0;         // size of the stateful session table
-  std::optional<uint64_t> sessions;  // entries in it, when readable
+  uint32_t maxSessions = 0;                             // size of the stateful session table
+  std::optional<uint64_t> sessions;                     // entries in it, when readable
   std::map<std::string, InterfaceCounters> interfaces;  // by interface name
 };
 

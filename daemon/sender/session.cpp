@@ -92,8 +92,8 @@ void ReplyTosCounts::addTo(nlohmann::json& j) const {
 // the only one is Extra Padding.
 bool needsHmacTlv(const SessionSpec& s) {
   const tlv::RequestOptions& o = s.tlvs;
-  return !s.authKey.empty() && (o.location || o.timestampInfo || o.cosDscp ||
-                                o.directMeasurement || o.accessReport || o.followUp);
+  return !s.authKey.empty() && (o.location || o.timestampInfo || o.cosDscp || o.directMeasurement ||
+                                o.accessReport || o.followUp);
 }
 
 Result<SessionSpec> specFromConfig(const SessionConfig& c) {

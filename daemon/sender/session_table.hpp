@@ -29,8 +29,8 @@ class SessionTable {
 
   // Starts a run of `spec` under a new id (Session::start). A finished run
   // of the same name is replaced; EBUSY if one is in progress.
-  Result<Session*> start(SessionSpec spec, EventLoop& loop, SenderBpf* bpf,
-                         const ClockState& clock, Session::Observer observer);
+  Result<Session*> start(SessionSpec spec, EventLoop& loop, SenderBpf* bpf, const ClockState& clock,
+                         Session::Observer observer);
   Session* find(const std::string& name) const;
   // Forgets a session; a run in progress ends without a summary.
   void erase(const std::string& name);

@@ -362,9 +362,10 @@ void SessionStats::onReply(const ReplySample& r) {
   replied_.set(s);
   // The reflector answered this one (in time or not): a stateful reflector's
   // numbering then says how many requests it has seen.
-  const int64_t rs = anyReflector_ ? highestReflector_ + int64_t(int32_t(r.reflectorSeq -
-                                                                      uint32_t(highestReflector_)))
-                                   : int64_t(r.reflectorSeq);
+  const int64_t rs =
+      anyReflector_
+          ? highestReflector_ + int64_t(int32_t(r.reflectorSeq - uint32_t(highestReflector_)))
+          : int64_t(r.reflectorSeq);
   if (!anyReflector_ || rs > highestReflector_) highestReflector_ = rs;
   anyReflector_ = true;
   if (expired_.test(s)) {

@@ -71,9 +71,8 @@ void TlvReport::onReply(std::span<const uint8_t> tlvs, size_t total, const Conte
       }
       break;
     }
-    const bool padOnly = std::all_of(s.tlvs.begin(), s.tlvs.end(), [](const tlv::Tlv& t) {
-      return t.type == STAMP_TLV_PADDING;
-    });
+    const bool padOnly = std::all_of(s.tlvs.begin(), s.tlvs.end(),
+                                     [](const tlv::Tlv& t) { return t.type == STAMP_TLV_PADDING; });
     if (!ok && !padOnly) {
       ++hmacFailed_;
       ++integrityFailed_;

@@ -60,9 +60,9 @@ void Commands::dispatch(const ControlRequest& r) {
     return replier_.fail(r, control::kErrUnknownCommand, "unknown command '" + r.command + "'");
   if (!permitted(it->access, {r.uid, r.gid, r.groups},
                  it->access == Access::kRead ? std::nullopt : operatorGid_()))
-    return replier_.fail(r, control::kErrPermission,
-                         "'" + r.command + "' needs root or membership of the " +
-                             kOperatorGroup + " group");
+    return replier_.fail(
+        r, control::kErrPermission,
+        "'" + r.command + "' needs root or membership of the " + kOperatorGroup + " group");
   (this->*(it->handler))(r);
 }
 
@@ -99,10 +99,10 @@ void Commands::sessionStart(const ControlRequest& r) {
   auto started = target_.startRun(std::move(*spec), following ? &r : nullptr, adhoc);
   if (!started) {
     int code = started.error().code;
-    std::string_view err = code == EAGAIN                      ? control::kErrClockUnsync
-                           : code == EBUSY                     ? control::kErrBusy
+    std::string_view err = code == EAGAIN                       ? control::kErrClockUnsync
+                           : code == EBUSY                      ? control::kErrBusy
                            : code == EMSGSIZE || code == EINVAL ? control::kErrBadArgument
-                                                               : control::kErrInternal;
+                                                                : control::kErrInternal;
     return replier_.fail(r, err, started.error().message);
   }
   if (!following) return replier_.respond(r, {{"session", started->name}});
@@ -122,12 +122,9 @@ void Commands::sessionList(const ControlRequest& r) {
   for (const auto& c : configured) {
     auto it = ran.find(c.name);
     const SessionView* s = it == ran.end() ? nullptr : &it->second;
-    json e = {{"name", c.name},
-              {"target", c.target},
-              {"port", c.port},
-              {"schedule", c.schedule},
-              {"configured", true},
-              {"state", s ? (s->running ? "running" : "finished") : "idle"}};
+    json e = {{"name", c.name},     {"target", c.target},
+              {"port", c.port},     {"schedule", c.schedule},
+              {"configured", true}, {"state", s ? (s->running ? "running" : "finished") : "idle"}};
     if (s) {
       e["sent"] = s->counts.sent;
       e["received"] = s->counts.received;
@@ -182,10 +179,9 @@ void Commands::sessionStop(const ControlRequest& r) {
 void Commands::reload(const ControlRequest& r) {
   auto res = target_.reload();
   if (!res)
-    return replier_.fail(r,
-                         res.error().code == EINVAL ? control::kErrBadConfig
-                                                    : control::kErrInternal,
-                         res.error().message);
+    return replier_.fail(
+        r, res.error().code == EINVAL ? control::kErrBadConfig : control::kErrInternal,
+        res.error().message);
   replier_.respond(r, *res);
 }
 

@@ -91,10 +91,9 @@ class Commands {
 
   // `operatorGid` looks up the group that may mutate (at each request, so
   // a group created after start counts).
-  Commands(CommandTarget& target, Replier& replier,
-           std::function<std::optional<gid_t>()> operatorGid = [] {
-             return groupId(kOperatorGroup);
-           })
+  Commands(
+      CommandTarget& target, Replier& replier,
+      std::function<std::optional<gid_t>()> operatorGid = [] { return groupId(kOperatorGroup); })
       : target_(target), replier_(replier), operatorGid_(std::move(operatorGid)) {}
 
   // Answers `r`: an error for an unknown command or a caller without the

@@ -188,11 +188,10 @@ Handler prefixList(std::vector<IpPrefix>& out, const std::vector<IpPrefix>& othe
       } else if (std::find(out.begin(), out.end(), *p) != out.end()) {
         err.add(x.source(), "'" + key + "': " + formatPrefix(*p) + " is listed twice");
       } else if (std::find(other.begin(), other.end(), *p) != other.end()) {
-        err.add(x.source(), "'" + key + "': " + formatPrefix(*p) + " is also in '" + otherKey +
-                                "'");
+        err.add(x.source(),
+                "'" + key + "': " + formatPrefix(*p) + " is also in '" + otherKey + "'");
       } else if (out.size() + other.size() >= STAMP_ALLOW_MAX) {
-        return err.add(x.source(), "'" + key + "': more than " +
-                                       std::to_string(STAMP_ALLOW_MAX) +
+        return err.add(x.source(), "'" + key + "': more than " + std::to_string(STAMP_ALLOW_MAX) +
                                        " prefixes in allow and deny together");
       } else {
         out.push_back(*p);
@@ -419,8 +418,10 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
           {"reflector_mode",
            [&s](const toml::node& n, const std::string& key, Errors& e) {
              auto v = n.value<std::string>();
-             if (v && (*v == "stateless" || *v == "stateful")) s.statefulReflector = *v == "stateful";
-             else e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
+             if (v && (*v == "stateless" || *v == "stateful"))
+               s.statefulReflector = *v == "stateful";
+             else
+               e.add(n.source(), "'" + key + "' must be \"stateless\" or \"stateful\"");
            }},
           {"tlv_padding",
            [&s, &tlvPadding, h = integer(tlvPadding, 0, 8952)](const toml::node& n,

@@ -42,7 +42,8 @@ class Replier {
   virtual ~Replier() = default;
   virtual void respond(const ControlRequest& r, const nlohmann::json& result) = 0;
   virtual void fail(const ControlRequest& r, std::string_view code, const std::string& message) = 0;
-  virtual void event(const ControlRequest& r, std::string_view name, const nlohmann::json& data) = 0;
+  virtual void event(const ControlRequest& r, std::string_view name,
+                     const nlohmann::json& data) = 0;
   // Whether the request's client is still connected.
   virtual bool connected(uint64_t client) const = 0;
 };

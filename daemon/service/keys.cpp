@@ -60,7 +60,8 @@ Result<std::string> keyFilePath(const std::string& configured) {
   if (!dir || !*dir)
     return makeError(ENOENT, "key_file \"" + configured +
                                  "\": no CREDENTIALS_DIRECTORY (not started by systemd with "
-                                 "LoadCredential=" + name + ":...)");
+                                 "LoadCredential=" +
+                                 name + ":...)");
   return std::string(dir) + "/" + name;
 }
 
@@ -70,9 +71,10 @@ Result<KeyRing> loadKeyFile(const std::string& configured) {
   int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
   if (fd < 0) return errnoError("cannot open key file " + *path);
   UniqueFd file(fd);
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0) return errnoError("cannot stat key file " + *path);
-  if (!S_ISREG(st.st_mode)) return makeError(EINVAL, "key file " + *path + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return makeError(EINVAL, "key file " + *path + " is not a regular file");
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     char mode[8];
     std::snprintf(mode, sizeof(mode), "%04o", unsigned(st.st_mode & 07777));
@@ -80,8 +82,7 @@ Result<KeyRing> loadKeyFile(const std::string& configured) {
                                  "); refusing it: chmod 600 " + *path);
   }
   if (st.st_uid != 0 && st.st_uid != geteuid())
-    return makeError(EACCES, "key file " + *path + " belongs to uid " +
-                                 std::to_string(st.st_uid) +
+    return makeError(EACCES, "key file " + *path + " belongs to uid " + std::to_string(st.st_uid) +
                                  ", neither root nor stampd's user; refusing it");
   std::string text;
   char buf[4096];
@@ -116,8 +117,10 @@ Result<KeyRing> loadKeyFile(const std::string& configured) {
         bool bad = hex.size() % 2 != 0;
         for (size_t i = 0; !bad && i < hex.size(); i += 2) {
           int hi = hexDigit(hex[i]), lo = hexDigit(hex[i + 1]);
-          if (hi < 0 || lo < 0) bad = true;
-          else secret.push_back(uint8_t(hi << 4 | lo));
+          if (hi < 0 || lo < 0)
+            bad = true;
+          else
+            secret.push_back(uint8_t(hi << 4 | lo));
         }
         if (bad)
           errors += where(*path, v.source()) + "key '" + std::string(k.str()) +
@@ -162,8 +165,8 @@ Result<KeyRing> keysFor(const Config& cfg) {
   if (!ring) return ring.error();
   for (const auto& [who, name] : wanted)
     if (!ring->find(name))
-      return makeError(EINVAL, cfg.path + ": " + who + " '" + name + "' is not a key of " +
-                                   ring->source());
+      return makeError(EINVAL,
+                       cfg.path + ": " + who + " '" + name + "' is not a key of " + ring->source());
   return ring;
 }
 

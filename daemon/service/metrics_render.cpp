@@ -150,8 +150,8 @@ void renderReflector(MetricsText& m, const ReflectorSnapshot& r,
   m.family("stamp_reflector_dropped_packets_total", "counter", "Test packets dropped, by reason.");
   for (const auto& [ifname, c] : r.interfaces)
     forEachDrop(c, [&](const char* reason, uint64_t n) {
-      m.sample("stamp_reflector_dropped_packets_total",
-               {{"interface", ifname}, {"reason", reason}}, double(n));
+      m.sample("stamp_reflector_dropped_packets_total", {{"interface", ifname}, {"reason", reason}},
+               double(n));
     });
   perInterface(m, r, "stamp_reflector_auth_verified_total",
                "Authenticated requests whose HMAC matched.",

@@ -11,7 +11,8 @@ namespace stamp {
 namespace {
 
 const SessionConfig* findSession(const std::vector<SessionConfig>& v, const std::string& name) {
-  auto it = std::find_if(v.begin(), v.end(), [&](const SessionConfig& c) { return c.name == name; });
+  auto it =
+      std::find_if(v.begin(), v.end(), [&](const SessionConfig& c) { return c.name == name; });
   return it == v.end() ? nullptr : &*it;
 }
 
@@ -71,13 +72,15 @@ ReloadPlan planReload(const Config& running, Config& next) {
   p.resultsChanged = !(next.results == running.results);
   p.anyChange = !p.restartRequired.empty() || p.logLevelChanged || p.resultsChanged ||
                 next.daemon.interfaces != running.daemon.interfaces ||
-                !(next.reflector == running.reflector) || !p.added.empty() ||
-                !p.removed.empty() || !p.changed.empty();
+                !(next.reflector == running.reflector) || !p.added.empty() || !p.removed.empty() ||
+                !p.changed.empty();
   return p;
 }
 
 nlohmann::json sessionsReport(const ReloadPlan& p) {
-  return {{"added", p.added}, {"removed", p.removed}, {"changed", p.changed},
+  return {{"added", p.added},
+          {"removed", p.removed},
+          {"changed", p.changed},
           {"unchanged", p.unchanged}};
 }
 

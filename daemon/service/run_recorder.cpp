@@ -124,10 +124,10 @@ void RunRecorder::store(const std::string& name, const nlohmann::json& summary, 
 
 nlohmann::json RunRecorder::storeJson() const {
   if (!store_) return {{"path", path_}, {"healthy", false}, {"error", error_}};
-  return {{"path", store_->path()},
-          {"healthy", store_->healthy()},
-          {"error", store_->healthy() ? nlohmann::json(nullptr)
-                                      : nlohmann::json(store_->lastError())}};
+  return {
+      {"path", store_->path()},
+      {"healthy", store_->healthy()},
+      {"error", store_->healthy() ? nlohmann::json(nullptr) : nlohmann::json(store_->lastError())}};
 }
 
 Result<nlohmann::json> RunRecorder::query(const ResultsQuery& q) {

@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
   int link = bpf_link_create(prog, static_cast<int>(ifindex), kTcxIngress, &opts);
   if (link < 0) return fail("tcx ingress attach to '" + ifname + "'", link);
 
-  std::printf("stamp_bounce: ready (%s on %s, port %u)\n", drop ? "drop" : "bounce",
-              ifname.c_str(), port);
+  std::printf("stamp_bounce: ready (%s on %s, port %u)\n", drop ? "drop" : "bounce", ifname.c_str(),
+              port);
   std::fflush(stdout);
 
   int sig = 0;

@@ -60,12 +60,14 @@ int main(int argc, char** argv) {
 
   unsigned ifindex = if_nametoindex(ifname.c_str());
   if (ifindex == 0) {
-    std::fprintf(stderr, "stamp_bpfstats: interface '%s': %s\n", ifname.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "stamp_bpfstats: interface '%s': %s\n", ifname.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   int statsFd = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (statsFd < 0) {
-    std::fprintf(stderr, "stamp_bpfstats: cannot enable BPF statistics: %s\n", std::strerror(-statsFd));
+    std::fprintf(stderr, "stamp_bpfstats: cannot enable BPF statistics: %s\n",
+                 std::strerror(-statsFd));
     return 1;
   }
 

@@ -142,10 +142,10 @@ uint64_t be64At(const uint8_t* p) {
 
 // T3 - T2 of one reply in nanoseconds; false when it is negative.
 bool dwellOf(const uint8_t* payload, bool auth, uint32_t& ns) {
-  uint64_t t3 = be64At(payload + (auth ? offsetof(stamp_refl_auth, ts_sec)
-                                       : offsetof(stamp_refl_unauth, ts_sec)));
-  uint64_t t2 = be64At(payload + (auth ? offsetof(stamp_refl_auth, rx_sec)
-                                       : offsetof(stamp_refl_unauth, rx_sec)));
+  uint64_t t3 = be64At(
+      payload + (auth ? offsetof(stamp_refl_auth, ts_sec) : offsetof(stamp_refl_unauth, ts_sec)));
+  uint64_t t2 = be64At(
+      payload + (auth ? offsetof(stamp_refl_auth, rx_sec) : offsetof(stamp_refl_unauth, rx_sec)));
   auto diff = static_cast<int64_t>(t3 - t2);  // both sec << 32 | frac
   if (diff < 0) return false;
   unsigned __int128 v = static_cast<unsigned __int128>(diff) * stamp::kNsPerSec;
@@ -190,7 +190,8 @@ bool resolvePacketPath(const Options& o, PacketPath& path, std::string& err) {
     while (std::getline(arp, line)) {
       std::istringstream f(line);
       std::string ip, hwType, flags, hw, mask, dev;
-      if (f >> ip >> hwType >> flags >> hw >> mask >> dev && ip == o.target && hw != "00:00:00:00:00:00") {
+      if (f >> ip >> hwType >> flags >> hw >> mask >> dev && ip == o.target &&
+          hw != "00:00:00:00:00:00") {
         if (ifname.empty()) ifname = dev;
         if (mac.empty()) mac = hw;
         break;
@@ -287,8 +288,8 @@ class Worker {
       sleepUntil(next);
       int64_t now = monoNs();
       if (now > hardEndNs) break;
-      auto due = std::min<uint64_t>(
-          total, static_cast<uint64_t>(double(now - startNs) * rate / 1e9) + 1);
+      auto due =
+          std::min<uint64_t>(total, static_cast<uint64_t>(double(now - startNs) * rate / 1e9) + 1);
       if (due <= res.attempted) {  // woke a hair early
         next = startNs + static_cast<int64_t>(double(res.attempted) * 1e9 / rate) + 1000;
         continue;
@@ -529,7 +530,8 @@ bool resolveTarget(const Options& o, sockaddr_storage& ss, socklen_t& len) {
 
 uint32_t percentile(std::vector<uint32_t>& v, double q) {
   if (v.empty()) return 0;
-  auto k = static_cast<size_t>(std::min<double>(double(v.size() - 1), std::floor(q * double(v.size()))));
+  auto k =
+      static_cast<size_t>(std::min<double>(double(v.size() - 1), std::floor(q * double(v.size()))));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k];
 }
@@ -540,26 +542,35 @@ int main(int argc, char** argv) {
   CLI::App app{"STAMP load generator for the stampd reflector benchmark"};
   Options o;
   app.add_option("--target", o.target, "reflector address (IPv4 or IPv6)")->required();
-  app.add_option("--port", o.port, "reflector UDP port")->check(CLI::Range(1, 65535))
+  app.add_option("--port", o.port, "reflector UDP port")
+      ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   app.add_option("--rate", o.rate, "offered rate, packets per second (all threads)")
-      ->check(CLI::Range(1.0, 1e8))->capture_default_str();
+      ->check(CLI::Range(1.0, 1e8))
+      ->capture_default_str();
   app.add_option("--duration", o.duration, "sending time, seconds")
-      ->check(CLI::Range(0.01, 3600.0))->capture_default_str();
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "sending threads, one socket each")
-      ->check(CLI::Range(1, 64))->capture_default_str();
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--size", o.size, "UDP payload octets")
-      ->check(CLI::Range(unsigned(stamp::kUnauthBase), 1472u))->capture_default_str();
+      ->check(CLI::Range(unsigned(stamp::kUnauthBase), 1472u))
+      ->capture_default_str();
   app.add_option("--batch-us", o.batchUs, "target time between batches, microseconds")
-      ->check(CLI::Range(1, 100'000))->capture_default_str();
+      ->check(CLI::Range(1, 100'000))
+      ->capture_default_str();
   app.add_option("--max-batch", o.maxBatch, "largest sendmmsg/recvmmsg batch")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   app.add_option("--drain-ms", o.drainMs, "time to wait for late replies")
-      ->check(CLI::Range(0, 10'000))->capture_default_str();
+      ->check(CLI::Range(0, 10'000))
+      ->capture_default_str();
   app.add_flag("--dwell", o.dwell, "decode STAMP replies and report T3 - T2");
   app.add_option("--watch-pid", o.watchPids, "also count this process's CPU (repeatable)");
   app.add_option("--tx", o.tx, "send through UDP sockets or AF_PACKET (IPv4; cheaper per packet)")
-      ->check(CLI::IsMember({"udp", "packet"}))->capture_default_str();
+      ->check(CLI::IsMember({"udp", "packet"}))
+      ->capture_default_str();
   app.add_option("--ifname", o.ifname, "packet mode: interface (default: from the ARP table)");
   app.add_option("--dst-mac", o.dstMac, "packet mode: next-hop MAC (default: from the ARP table)");
   std::string authKeyHex;
@@ -623,37 +634,41 @@ int main(int argc, char** argv) {
     sum.runqWait += r.runqWait;
     dwell.insert(dwell.end(), r.dwellNs.begin(), r.dwellNs.end());
   }
-  const auto target = static_cast<uint64_t>(std::llround(o.duration * o.rate / o.threads)) * o.threads;
+  const auto target =
+      static_cast<uint64_t>(std::llround(o.duration * o.rate / o.threads)) * o.threads;
   double sendSecs = double(sendEnd - startNs) / 1e9;
   double achieved = sendSecs > 0 ? double(sum.attempted) / sendSecs : 0;
   double lossPct =
       sum.sent ? 100.0 * (1.0 - std::min(1.0, double(sum.received) / double(sum.sent))) : 100.0;
   // The generator kept its schedule when it sent everything it was asked to
   // in about the time it was given.
-  bool kept = sum.attempted == target && sum.sendErrors == 0 && sendSecs <= o.duration * 1.02 + 0.02;
+  bool kept =
+      sum.attempted == target && sum.sendErrors == 0 && sendSecs <= o.duration * 1.02 + 0.02;
 
-  std::printf("offered_pps=%.0f target=%llu attempted=%llu sent=%llu received=%llu loss_pct=%.4f "
-              "achieved_pps=%.0f kept_rate=%d send_errors=%llu bad_length=%llu window_s=%.3f "
-              "cpu_busy_s=%.3f cpu_total_s=%.3f self_cpu_s=%.4f watch_cpu_s=%.4f "
-              "softirqd_cpu_s=%.4f task_cpu_s=%.4f gen_runq_wait_s=%.4f",
-              o.rate, (unsigned long long)target, (unsigned long long)sum.attempted,
-              (unsigned long long)sum.sent, (unsigned long long)sum.received, lossPct, achieved,
-              kept ? 1 : 0, (unsigned long long)sum.sendErrors, (unsigned long long)sum.badLength,
-              double(t1 - t0) / 1e9, after.machine.busy - before.machine.busy,
-              after.machine.total - before.machine.total, after.self - before.self,
-              after.watched - before.watched, after.softirqd - before.softirqd,
-              (after.self - before.self) + (after.watched - before.watched) +
-                  (after.softirqd - before.softirqd),
-              sum.runqWait);
+  std::printf(
+      "offered_pps=%.0f target=%llu attempted=%llu sent=%llu received=%llu loss_pct=%.4f "
+      "achieved_pps=%.0f kept_rate=%d send_errors=%llu bad_length=%llu window_s=%.3f "
+      "cpu_busy_s=%.3f cpu_total_s=%.3f self_cpu_s=%.4f watch_cpu_s=%.4f "
+      "softirqd_cpu_s=%.4f task_cpu_s=%.4f gen_runq_wait_s=%.4f",
+      o.rate, (unsigned long long)target, (unsigned long long)sum.attempted,
+      (unsigned long long)sum.sent, (unsigned long long)sum.received, lossPct, achieved,
+      kept ? 1 : 0, (unsigned long long)sum.sendErrors, (unsigned long long)sum.badLength,
+      double(t1 - t0) / 1e9, after.machine.busy - before.machine.busy,
+      after.machine.total - before.machine.total, after.self - before.self,
+      after.watched - before.watched, after.softirqd - before.softirqd,
+      (after.self - before.self) + (after.watched - before.watched) +
+          (after.softirqd - before.softirqd),
+      sum.runqWait);
   if (o.dwell) {
     size_t n = dwell.size();
     uint32_t p50 = percentile(dwell, 0.50);
     uint32_t p99 = percentile(dwell, 0.99);
     uint32_t p999 = percentile(dwell, 0.999);
     uint32_t mx = n ? *std::max_element(dwell.begin(), dwell.end()) : 0;
-    std::printf(" dwell_n=%zu dwell_neg=%llu dwell_p50_ns=%u dwell_p99_ns=%u dwell_p999_ns=%u "
-                "dwell_max_ns=%u",
-                n, (unsigned long long)sum.dwellNegative, p50, p99, p999, mx);
+    std::printf(
+        " dwell_n=%zu dwell_neg=%llu dwell_p50_ns=%u dwell_p99_ns=%u dwell_p999_ns=%u "
+        "dwell_max_ns=%u",
+        n, (unsigned long long)sum.dwellNegative, p50, p99, p999, mx);
   }
   std::printf("\n");
   return 0;

@@ -56,8 +56,7 @@ struct Mode {
 
 // One BPF_PROG_TEST_RUN of `fd` on `frame` with skb mark `mark`: the
 // verdict, or -1 when the syscall failed; the frame, mark and run time out.
-int runOnce(int fd, const Bytes& frame, uint32_t mark, Bytes& out, uint32_t& markOut,
-            double& ns) {
+int runOnce(int fd, const Bytes& frame, uint32_t mark, Bytes& out, uint32_t& markOut, double& ns) {
   __sk_buff in{}, ctx{};
   in.mark = mark;
   bpf_test_run_opts o = tcTestRunOpts(frame, out, in, ctx);
@@ -105,7 +104,9 @@ Bytes tlvOf(uint8_t type, uint16_t len) {
   t.resize(4 + len, 0);
   return t;
 }
-Bytes padding(uint16_t len) { return tlvOf(STAMP_TLV_PADDING, len); }
+Bytes padding(uint16_t len) {
+  return tlvOf(STAMP_TLV_PADDING, len);
+}
 
 Bytes withTlvs(Bytes base, const std::vector<Bytes>& tlvs) {
   for (const auto& t : tlvs) base.insert(base.end(), t.begin(), t.end());
@@ -150,8 +151,7 @@ int main(int argc, char** argv) {
       return std::nullopt;
     }
     if (!b->setAddresses({dst}) || !b->setPorts({862}, pc) || !b->setClock(clock) ||
-        (pc.auth && !b->setKeys({862}, hmacKey(key))) ||
-        (tlvs && !b->setTlvConfig(tlvOn()))) {
+        (pc.auth && !b->setKeys({862}, hmacKey(key))) || (tlvs && !b->setTlvConfig(tlvOn()))) {
       std::fprintf(stderr, "cannot configure the reflector maps\n");
       return std::nullopt;
     }
@@ -174,8 +174,12 @@ int main(int argc, char** argv) {
       {"unauthenticated, 112 octets", &*plain, frame(senderPayload(112, {})), {}},
       {"authenticated, 112 octets", &*authed, frame(authPayload(112, key)), {}},
       {"authenticated, 200 octets", &*authed, frame(authPayload(200, key)), {}},
-      {"TLVs: Extra Padding, 112", &*plainTlv, frame(withTlvs(senderPayload(44, {}), {padding(64)})), {}},
-      {"TLVs: TS info + CoS + DM, 76", &*plainTlv,
+      {"TLVs: Extra Padding, 112",
+       &*plainTlv,
+       frame(withTlvs(senderPayload(44, {}), {padding(64)})),
+       {}},
+      {"TLVs: TS info + CoS + DM, 76",
+       &*plainTlv,
        frame(withTlvs(senderPayload(44, {}), {tlvOf(STAMP_TLV_TS_INFO, 4), tlvOf(STAMP_TLV_COS, 4),
                                               tlvOf(STAMP_TLV_DIRECT, 12)})),
        {}},

@@ -201,8 +201,7 @@ void reflectLoop(int fd, const Options& o) {
       stamp::WireTs t3 = stamp::ntpFromUnixNs(stamp::realtimeNow());
       for (unsigned i = 0; i < out; ++i)
         if (replyLen[i] >= stamp::kUnauthBase)
-          putTs(static_cast<uint8_t*>(siov[i].iov_base) +
-                    offsetof(stamp_refl_unauth, ts_sec), t3);
+          putTs(static_cast<uint8_t*>(siov[i].iov_base) + offsetof(stamp_refl_unauth, ts_sec), t3);
     }
 
     unsigned sent = 0;
@@ -227,9 +226,11 @@ int main(int argc, char** argv) {
   app.add_option("--bind", o.bind, "local address (\"::\" is dual-stack)")->capture_default_str();
   app.add_option("--port", o.port, "UDP port")->check(CLI::Range(1, 65535))->capture_default_str();
   app.add_option("--batch", o.batch, "datagrams per recvmmsg/sendmmsg")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "threads, one SO_REUSEPORT socket each")
-      ->check(CLI::Range(1, 64))->capture_default_str();
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--rcvbuf", o.rcvbuf, "socket receive buffer, bytes")->capture_default_str();
   app.add_flag("--echo", o.echo, "send datagrams back unchanged (no STAMP reply fields)");
   CLI11_PARSE(app, argc, argv);

@@ -63,7 +63,8 @@ void put16(Bytes& b, size_t off, uint16_t v) {
 
 // An authenticated Session-Sender payload of `len` octets, signed with
 // `key` (octets beyond 112 are a pattern: padding).
-Bytes authRequest(size_t len, uint32_t seq, const std::vector<uint8_t>& key, uint16_t ssid = 0x5151) {
+Bytes authRequest(size_t len, uint32_t seq, const std::vector<uint8_t>& key,
+                  uint16_t ssid = 0x5151) {
   Bytes b(len, 0);
   for (size_t i = kAuth; i < len; i++) b[i] = uint8_t(i);
   put32(b, kSeq, seq);
@@ -114,7 +115,8 @@ class AuthProgs : public BpfSuite<AuthProgs, ReflectorBpf> {
     EXPECT_EQ(in.verdict, kTcRedirect);
     if (in.verdict != kTcRedirect) return std::nullopt;
     EXPECT_EQ(in.markOut & STAMP_REFLECT_MARK_MASK, STAMP_REFLECT_MARK);
-    EXPECT_TRUE(in.markOut & STAMP_REFLECT_MARK_AUTH) << "ingress must mark the reply authenticated";
+    EXPECT_TRUE(in.markOut & STAMP_REFLECT_MARK_AUTH)
+        << "ingress must mark the reply authenticated";
     TcRun out;
     EXPECT_TRUE(runTc(bpf_->outProgFd(), in.out, in.markOut, out));
     EXPECT_EQ(out.verdict, kTcNext);
@@ -166,11 +168,11 @@ TEST_F(AuthProgs, SignedRequestGetsASignedReply) {
       EXPECT_GE(t2, lo - 2 * kNsPerSec);
       EXPECT_LE(t3, hi + 2 * kNsPerSec);
       EXPECT_GE(t3, t2) << "T3 is egress's, after T2";
-      for (size_t i : {4, 28, 40, 52, 74, 81, 95})
-        EXPECT_EQ(p[i], 0) << "MBZ octet " << i;
+      for (size_t i : {4, 28, 40, 52, 74, 81, 95}) EXPECT_EQ(p[i], 0) << "MBZ octet " << i;
       for (size_t i = kAuth; i < len; i++) ASSERT_EQ(p[i], uint8_t(i)) << "padding octet " << i;
       EXPECT_EQ(Bytes(p.begin() + kHmac, p.begin() + kAuth), opensslMac(key1(), p))
-          << "reply HMAC (OpenSSL) over\n" << hexDump(p);
+          << "reply HMAC (OpenSSL) over\n"
+          << hexDump(p);
       EXPECT_EQ(verifyUdpChecksum(*reply, *v), UdpChecksum::Valid);
       if (!v6) {
         EXPECT_TRUE(ipv4HeaderChecksumValid(*reply, *v));
@@ -264,8 +266,9 @@ TEST_F(AuthProgs, KeyChangeAppliesAtOnce) {
 // Stateful and PTP combine with authentication: the reflector's own
 // sequence from 0, and Z with a PTP T3, both under the HMAC.
 TEST_F(AuthProgs, StatefulPtpAuthenticated) {
-  ASSERT_TRUE(ok(bpf_->setPorts({862}, {.mode = STAMP_MODE_STATEFUL, .ts_format = STAMP_TS_PTP,
-                                        .auth = 1, .idle_timeout_s = 60})));
+  ASSERT_TRUE(ok(bpf_->setPorts(
+      {862},
+      {.mode = STAMP_MODE_STATEFUL, .ts_format = STAMP_TS_PTP, .auth = 1, .idle_timeout_s = 60})));
   const int fd = bpf_->sessionMapFd();
   stamp_refl_sess_key k{};
   while (bpf_map_get_next_key(fd, nullptr, &k) == 0) bpf_map_delete_elem(fd, &k);
@@ -426,7 +429,6 @@ TEST_F(SenderAuth, ShortReplyPasses) {
   EXPECT_TRUE(records_.empty());
 }
 
-
 // ---- RFC 8972 TLVs after the authenticated base, the HMAC TLV (4.8) ----
 
 // OpenSSL's HMAC-SHA-256 of `data`, truncated to 16.
@@ -507,7 +509,8 @@ TEST_F(AuthTlv, HmacTlvVerifiedAndReplySigned) {
   Bytes covered(p.begin(), p.begin() + 4);
   covered.insert(covered.end(), p.begin() + kAuth, p.begin() + kAuth + 8);
   EXPECT_EQ(Bytes(p.begin() + kAuth + 12, p.end()), opensslMacOf(key1(), covered))
-      << "reply HMAC TLV\n" << hexDump(p);
+      << "reply HMAC TLV\n"
+      << hexDump(p);
 }
 
 // A wrong HMAC TLV: the base is still answered (its own HMAC was right), but

@@ -140,8 +140,7 @@ class Guards : public BpfSuite<Guards, ReflectorBpf> {
   static bool answered(const Bytes& frame) {
     TcRun run;
     EXPECT_TRUE(runTc(bpf_->inProgFd(), frame, 0, run));
-    EXPECT_TRUE(run.verdict == kTcRedirect || run.verdict == kTcShot)
-        << "verdict " << run.verdict;
+    EXPECT_TRUE(run.verdict == kTcRedirect || run.verdict == kTcShot) << "verdict " << run.verdict;
     if (run.verdict == kTcShot) {
       EXPECT_EQ(run.out, frame) << "a dropped request is untouched";
     }
@@ -193,8 +192,8 @@ class Guards : public BpfSuite<Guards, ReflectorBpf> {
         EXPECT_EQ(run.out, frame) << "a refused request is dropped untouched";
         EXPECT_EQ(run.markOut, 0u);
       }
-      const Tally want{.rx = 1, .reflected = row.answered ? 1u : 0u,
-                       .notAllowed = row.answered ? 0u : 1u};
+      const Tally want{
+          .rx = 1, .reflected = row.answered ? 1u : 0u, .notAllowed = row.answered ? 0u : 1u};
       EXPECT_EQ(delta(before), want);
     }
   }
@@ -216,10 +215,10 @@ TEST_F(Guards, AllowListIpv4AndIpv6) {
             {"198.51.100.7", STAMP_RULE_ALLOW},
             {"2001:db8::/32", STAMP_RULE_ALLOW}});
   const std::vector<SourceRow> rows = {
-      {"192.0.2.1", true},     {"192.0.2.255", true},   {"192.0.3.1", false},
-      {"192.0.1.255", false},  {"198.51.100.7", true},  {"198.51.100.8", false},
-      {"10.0.0.1", false},     {"2001:db8::1", true},   {"2001:db8:ffff::9", true},
-      {"2001:db9::1", false},  {"2001:db7:ffff::1", false}, {"fd00::1", false},
+      {"192.0.2.1", true},        {"192.0.2.255", true},       {"192.0.3.1", false},
+      {"192.0.1.255", false},     {"198.51.100.7", true},      {"198.51.100.8", false},
+      {"10.0.0.1", false},        {"2001:db8::1", true},       {"2001:db8:ffff::9", true},
+      {"2001:db9::1", false},     {"2001:db7:ffff::1", false}, {"fd00::1", false},
       {"::ffff:192.0.2.9", true},  // IPv4-mapped is how IPv4 is keyed
   };
   expectRows(rows);
@@ -441,8 +440,7 @@ TEST_F(Guards, RefusedRequestsLeaveNoState) {
   EXPECT_EQ(send("192.0.2.1", 5), 2);
   EXPECT_EQ(entries(bpf_->sourceRateMapFd(), sizeof(stamp_addr_key)), 1u);
   EXPECT_EQ(entries(bpf_->sessionMapFd(), sizeof(stamp_refl_sess_key)), 1u);
-  EXPECT_EQ(delta(before),
-            (Tally{.rx = 11, .reflected = 2, .notAllowed = 6, .ratePerSource = 3}));
+  EXPECT_EQ(delta(before), (Tally{.rx = 11, .reflected = 2, .notAllowed = 6, .ratePerSource = 3}));
 }
 
 // Many CPUs at once: the per-source bucket (compare-and-swap) and the

@@ -506,7 +506,6 @@ class SenderProgs : public SenderSuite<SenderProgs> {
   static TcRun ingress(const Bytes& frame, When& when) {
     return run(bpf_->inProgFd(), frame, when);
   }
-
 };
 
 class SenderOut : public SenderProgs, public ::testing::WithParamInterface<OutRow> {};

@@ -41,7 +41,8 @@ Summary run(SessionStats& st, uint32_t n, F forwardDrop, B backwardDrop) {
 TEST(DirectionalLoss, EveryTenthRequestLostOnTheWayThere) {
   SessionStats st;
   st.setStatefulReflector(true);
-  auto s = run(st, 100, [](uint32_t i) { return i % 10 == 5; }, [](uint32_t) { return false; });
+  auto s = run(
+      st, 100, [](uint32_t i) { return i % 10 == 5; }, [](uint32_t) { return false; });
   EXPECT_EQ(s.lost, 10u);
   ASSERT_TRUE(s.forwardLost && s.backwardLost);
   EXPECT_EQ(*s.forwardLost, 10u);
@@ -51,7 +52,8 @@ TEST(DirectionalLoss, EveryTenthRequestLostOnTheWayThere) {
 TEST(DirectionalLoss, EveryTenthReplyLostOnTheWayBack) {
   SessionStats st;
   st.setStatefulReflector(true);
-  auto s = run(st, 100, [](uint32_t) { return false; }, [](uint32_t i) { return i % 10 == 5; });
+  auto s = run(
+      st, 100, [](uint32_t) { return false; }, [](uint32_t i) { return i % 10 == 5; });
   EXPECT_EQ(s.lost, 10u);
   EXPECT_EQ(*s.forwardLost, 0u);
   EXPECT_EQ(*s.backwardLost, 10u);
@@ -60,7 +62,8 @@ TEST(DirectionalLoss, EveryTenthReplyLostOnTheWayBack) {
 TEST(DirectionalLoss, BothWaysAndTheSumIsTheLoss) {
   SessionStats st;
   st.setStatefulReflector(true);
-  auto s = run(st, 200, [](uint32_t i) { return i % 20 == 3; }, [](uint32_t i) { return i % 25 == 7; });
+  auto s = run(
+      st, 200, [](uint32_t i) { return i % 20 == 3; }, [](uint32_t i) { return i % 25 == 7; });
   EXPECT_EQ(*s.forwardLost, 10u);
   EXPECT_EQ(*s.backwardLost, 8u);
   EXPECT_EQ(*s.forwardLost + *s.backwardLost, s.lost);
@@ -100,7 +103,8 @@ TEST(DirectionalLoss, ALateReplyWasLostOnTheWayBack) {
 
 TEST(DirectionalLoss, NullWithAStatelessReflector) {
   SessionStats st;  // the default: the reflector copies the sender's numbers
-  auto s = run(st, 20, [](uint32_t i) { return i == 3; }, [](uint32_t) { return false; });
+  auto s = run(
+      st, 20, [](uint32_t i) { return i == 3; }, [](uint32_t) { return false; });
   EXPECT_EQ(s.lost, 1u);
   EXPECT_FALSE(s.forwardLost.has_value());
   EXPECT_TRUE(st.toJson()["forward_lost"].is_null());

@@ -16,7 +16,9 @@ namespace {
 constexpr UnixNs kEpoch = 1'700'000'000 * kNsPerSec;
 constexpr int64_t kMs = 1'000'000;
 
-ErrorEstimate synced(uint64_t errorNs) { return ErrorEstimate::fromErrorNs(errorNs, true); }
+ErrorEstimate synced(uint64_t errorNs) {
+  return ErrorEstimate::fromErrorNs(errorNs, true);
+}
 
 TEST(OneWayFlag, TrustedWhenBothSynchronisedAndAboveTheErrors) {
   // 1 ms + 2 ms of error: 3.1 ms can be believed, 2.9 ms cannot.

@@ -163,14 +163,11 @@ TEST_F(CommandsTest, FollowSendsStartedEventAndLeavesTheAnswerToTheRun) {
 }
 
 TEST_F(CommandsTest, StartWithWrongTypesIsABadArgumentNotACrash) {
-  for (json args : {json{{arg::kName, 1}},
-                    json{{arg::kName, "edge-1"}, {arg::kFollow, "yes"}},
-                    json{{arg::kName, "edge-1"}, {arg::kRequireSync, 1}},
-                    json{{arg::kTarget, 5}},
+  for (json args : {json{{arg::kName, 1}}, json{{arg::kName, "edge-1"}, {arg::kFollow, "yes"}},
+                    json{{arg::kName, "edge-1"}, {arg::kRequireSync, 1}}, json{{arg::kTarget, 5}},
                     json{{arg::kTarget, "192.0.2.9"}, {arg::kCount, "many"}},
                     json{{arg::kTarget, "192.0.2.9"}, {arg::kDscp, 64}},
-                    json{{arg::kTarget, "not-an-address"}},
-                    json::object()}) {
+                    json{{arg::kTarget, "not-an-address"}}, json::object()}) {
     auto a = run(control::kSessionStart, args);
     EXPECT_EQ(a.kind, "fail") << args.dump();
     EXPECT_EQ(a.code, control::kErrBadArgument) << args.dump();
@@ -236,10 +233,9 @@ TEST_F(CommandsTest, ReloadReportsOrRefuses) {
 }
 
 TEST_F(CommandsTest, ResultsArguments) {
-  auto a = run(control::kResults, {{arg::kName, "edge-1"},
-                                   {arg::kSinceNs, 5},
-                                   {arg::kLimit, 7},
-                                   {arg::kDetail, true}});
+  auto a =
+      run(control::kResults,
+          {{arg::kName, "edge-1"}, {arg::kSinceNs, 5}, {arg::kLimit, 7}, {arg::kDetail, true}});
   EXPECT_EQ(a.kind, "respond");
   ASSERT_EQ(target.queries.size(), 1u);
   EXPECT_EQ(target.queries[0].name, "edge-1");
@@ -249,9 +245,8 @@ TEST_F(CommandsTest, ResultsArguments) {
   run(control::kResults);
   EXPECT_EQ(target.queries[1].limit, 100u);
   EXPECT_FALSE(target.queries[1].name);
-  for (json args : {json{{arg::kName, 1}}, json{{arg::kSinceNs, "1h"}},
-                    json{{arg::kLimit, -1}}, json{{arg::kLimit, 10001}},
-                    json{{arg::kDetail, "yes"}}})
+  for (json args : {json{{arg::kName, 1}}, json{{arg::kSinceNs, "1h"}}, json{{arg::kLimit, -1}},
+                    json{{arg::kLimit, 10001}}, json{{arg::kDetail, "yes"}}})
     EXPECT_EQ(run(control::kResults, args).code, control::kErrBadArgument) << args.dump();
   EXPECT_EQ(target.queries.size(), 2u);
   target.storeDown = true;

@@ -463,8 +463,9 @@ TEST(Config, ScheduleKeysAreValidated) {
   EXPECT_TRUE(ok->sessions[0].localTime);
   EXPECT_EQ(ok->sessions[0].splay, std::chrono::seconds(30));
 
-  auto bad = parseConfig("[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\nschedule = \"0 25 * * *\"\n",
-                         "stamp.toml");
+  auto bad =
+      parseConfig("[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\nschedule = \"0 25 * * *\"\n",
+                  "stamp.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message,
             "stamp.toml:4:12: 'session.schedule': hour field: 25 is out of range 0..23 (column 3)");
@@ -503,9 +504,9 @@ rate_limit_burst = 1
     for (const auto& p : v) out.push_back(formatPrefix(p));
     return out;
   };
-  EXPECT_EQ(texts(c.reflector.allow), (std::vector<std::string>{"192.0.2.0/24", "2001:db8::/32",
-                                                                 "198.51.100.7/32",
-                                                                 "203.0.113.0/24"}));
+  EXPECT_EQ(texts(c.reflector.allow),
+            (std::vector<std::string>{"192.0.2.0/24", "2001:db8::/32", "198.51.100.7/32",
+                                      "203.0.113.0/24"}));
   EXPECT_EQ(c.reflector.allow[0].length, 96 + 24);
   EXPECT_EQ(c.reflector.allow[1].length, 32);
   EXPECT_EQ(texts(c.reflector.deny), (std::vector<std::string>{"192.0.2.128/25", "0.0.0.0/0"}));

@@ -15,11 +15,14 @@
 namespace stamp {
 namespace {
 
-std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+std::vector<uint8_t> bytes(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 std::vector<uint8_t> fromHex(std::string_view h) {
   std::vector<uint8_t> v;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) v.push_back(uint8_t(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    v.push_back(uint8_t(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
   return v;
 }
 
@@ -119,7 +122,8 @@ TEST(Hmac, Hmac96MatchesOpenSslForRandomKeysAndPackets) {
       std::array<uint8_t, 96> pkt;
       for (auto& b : pkt) b = uint8_t(rng());
       auto mac = hmac96(hmacKey(key), pkt);
-      EXPECT_EQ(hex(mac), hex(std::span<const uint8_t>(openssl(key, pkt)).first(16))) << "key length " << keyLen;
+      EXPECT_EQ(hex(mac), hex(std::span<const uint8_t>(openssl(key, pkt)).first(16)))
+          << "key length " << keyLen;
       auto full = hmacSha256(key, pkt);
       EXPECT_EQ(hex(full), hex(openssl(key, pkt)));
     }

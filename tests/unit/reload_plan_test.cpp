@@ -51,7 +51,7 @@ TEST(ReloadPlan, SameFileChangesNothing) {
 TEST(ReloadPlan, AddedRemovedChangedUnchanged) {
   Config running = base(), next = base();
   next.sessions.erase(next.sessions.begin() + 1);  // gone
-  next.sessions[1].count = 7;                       // change: not its schedule
+  next.sessions[1].count = 7;                      // change: not its schedule
   next.sessions.push_back(session("fresh", "@every 5s"));
   next.sessions.push_back(session("fresh-ondemand"));
   ReloadPlan p = planReload(running, next);
@@ -149,8 +149,7 @@ TEST(ReloadValidate, RefusesWhatCannotApplyWithTheFileNamed) {
   auto r = validateReload(badIf);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, EINVAL);
-  EXPECT_NE(r.error().message.find("/etc/stamp/stamp.toml: [daemon] interfaces"),
-            std::string::npos)
+  EXPECT_NE(r.error().message.find("/etc/stamp/stamp.toml: [daemon] interfaces"), std::string::npos)
       << r.error().message;
 
   Config badSchedule = next;

@@ -121,7 +121,8 @@ TEST(Status, Line) {
   rc.ports = {862, 863};
   EXPECT_EQ(statusLine(rc, true, 2, 1, 3),
             "reflecting on 2 interface(s), port(s) 862,863; 1 session(s) running, 3 scheduled");
-  EXPECT_EQ(statusLine(rc, false, 2, 0, 0), "reflector disabled; 0 session(s) running, 0 scheduled");
+  EXPECT_EQ(statusLine(rc, false, 2, 0, 0),
+            "reflector disabled; 0 session(s) running, 0 scheduled");
 }
 
 // The value of the sample `line` (its labels written as in the text).
@@ -159,8 +160,9 @@ TEST(Metrics, SessionsSumFinishedRunsAndTheRunningOne) {
   EXPECT_EQ(sampleValue(t, "stamp_session_running" + edge), "1");
   EXPECT_EQ(sampleValue(t, "stamp_session_rtt_seconds_count" + edge), "2");
   EXPECT_EQ(sampleValue(t, "stamp_session_forward_delay_seconds_count" + edge), "1");
-  EXPECT_EQ(sampleValue(t, "stamp_session_one_way_flagged_total{session=\"edge\",target=\""
-                           "192.0.2.2\",direction=\"forward\",reason=\"negative\"}"),
+  EXPECT_EQ(sampleValue(t,
+                        "stamp_session_one_way_flagged_total{session=\"edge\",target=\""
+                        "192.0.2.2\",direction=\"forward\",reason=\"negative\"}"),
             "1")
       << t;
   // A finished run is not added twice: adhoc-1's counts are in no series.
@@ -186,16 +188,18 @@ TEST(Metrics, ReflectorFamiliesAndEveryDropReason) {
   EXPECT_EQ(sampleValue(t, "stamp_reflector_fragments_total{interface=\"veth0\"}"), "1");
   EXPECT_EQ(sampleValue(t, "stamp_reflector_auth_verified_total{interface=\"veth0\"}"), "7");
   EXPECT_EQ(sampleValue(t, "stamp_reflector_sessions_started_total{interface=\"veth0\"}"), "5");
-  EXPECT_EQ(sampleValue(t, "stamp_reflector_tlvs_total{interface=\"veth0\",result=\"unrecognized\"}"),
-            "9");
+  EXPECT_EQ(
+      sampleValue(t, "stamp_reflector_tlvs_total{interface=\"veth0\",result=\"unrecognized\"}"),
+      "9");
   EXPECT_EQ(sampleValue(t, "stamp_reflector_sessions"), "3");
   EXPECT_EQ(sampleValue(t, "stamp_reflector_port_info{port=\"862\"}"), "1");
   for (const auto& reason : dropReasons())
-    EXPECT_TRUE(sampleValue(t, "stamp_reflector_dropped_packets_total{interface=\"veth0\",reason=\"" +
-                                   reason + "\"}"))
+    EXPECT_TRUE(sampleValue(
+        t, "stamp_reflector_dropped_packets_total{interface=\"veth0\",reason=\"" + reason + "\"}"))
         << reason;
-  EXPECT_EQ(sampleValue(t, "stamp_reflector_dropped_packets_total{interface=\"veth0\",reason="
-                           "\"rate_global\"}"),
+  EXPECT_EQ(sampleValue(t,
+                        "stamp_reflector_dropped_packets_total{interface=\"veth0\",reason="
+                        "\"rate_global\"}"),
             "11");
 }
 

@@ -27,8 +27,13 @@ class RunRecorderTest : public ::testing::Test {
 };
 
 nlohmann::json summary(uint64_t sent) {
-  return {{"session", "edge"}, {"target", "192.0.2.1"}, {"port", 862},   {"sent", sent},
-          {"received", sent},  {"lost", 0},             {"rtt_ns", {{"avg", 1000}, {"p99", 2000}}}};
+  return {{"session", "edge"},
+          {"target", "192.0.2.1"},
+          {"port", 862},
+          {"sent", sent},
+          {"received", sent},
+          {"lost", 0},
+          {"rtt_ns", {{"avg", 1000}, {"p99", 2000}}}};
 }
 
 TEST_F(RunRecorderTest, StoresRunsAndWindowsNewestFirst) {
