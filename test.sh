@@ -11,7 +11,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 
 packaging/install-deps.sh
 build=${STAMP_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTAMP_WERROR=ON >/dev/null
 if ! cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1; then
   grep -E 'error|Error' -A5 "$build/build.log" | head -100
   echo "test.sh: build failed (full log: $build/build.log)"

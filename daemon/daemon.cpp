@@ -1,10 +1,10 @@
 #include "daemon.hpp"
 
-#include <signal.h>
+#include <csignal>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
-#include <time.h>
+#include <ctime>
 #include <unistd.h>
 
 #include <random>
@@ -172,7 +172,7 @@ void Daemon::onSignal() {
 }
 
 void Daemon::onTick() {
-  uint64_t n;
+  uint64_t n = 0;
   (void)!read(tick_.get(), &n, sizeof(n));
   if (auto c = readClock(); c) {
     clock_ = *c;
@@ -189,7 +189,7 @@ void Daemon::onTick() {
 }
 
 void Daemon::onWatchdog() {
-  uint64_t n;
+  uint64_t n = 0;
   (void)!read(watchdog_.get(), &n, sizeof(n));
   service::watchdog();
 }
@@ -321,7 +321,7 @@ void Daemon::armScheduleTimer() {
 }
 
 void Daemon::onScheduleTimer() {
-  uint64_t n;
+  uint64_t n = 0;
   (void)!read(scheduleTimer_.get(), &n, sizeof(n));
   UnixNs now = realtimeNow();
   for (const std::string& name : scheduler_.due(now)) {
@@ -395,7 +395,8 @@ Result<nlohmann::json> Daemon::reload() {
   auto fail = [this](const Error& e) -> Result<nlohmann::json> {
     // One log record: a file's several problems joined with " | ".
     std::string oneLine = e.message;
-    for (size_t at; (at = oneLine.find('\n')) != std::string::npos;) oneLine.replace(at, 1, " | ");
+    for (size_t at = 0; (at = oneLine.find('\n')) != std::string::npos;)
+      oneLine.replace(at, 1, " | ");
     spdlog::error("reload failed, keeping the running configuration: {}", oneLine);
     service::ready(statusLine());
     return e;

@@ -23,7 +23,7 @@
 namespace stamp::control {
 
 inline constexpr int kVersion = 1;
-inline constexpr size_t kMaxLineBytes = 64 * 1024;
+inline constexpr size_t kMaxLineBytes = size_t{64} * 1024;
 // Answers run longer than requests ("results" lists thousands of runs).
 // stampd drops a client with more than this queued for it
 // (ControlServer::kMaxPendingOutput), so no longer line ever arrives.

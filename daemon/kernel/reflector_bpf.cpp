@@ -152,7 +152,7 @@ Result<ReflectorBpf> ReflectorBpf::load(const std::string& pinDir, uint32_t maxS
         }
       }
     }
-    bpf_map* map;
+    bpf_map* map = nullptr;
     bpf_object__for_each_map(map, skel->obj) {
       // Constants (.rodata: SHA-256's round constants) belong to the
       // program that is loaded, not to the pinned state.
@@ -339,7 +339,7 @@ Result<void> ReflectorBpf::setGuards(const std::vector<std::pair<IpPrefix, uint8
   return {};
 }
 
-Result<void> ReflectorBpf::resetRateBuckets() {
+Result<void> ReflectorBpf::resetRateBuckets() {  // NOLINT(readability-make-member-function-const)
   const uint32_t key0 = 0;
   const stamp_rate_all empty{};
   if (bpf_map_update_elem(allRateMapFd(), &key0, &empty, BPF_ANY) != 0)

@@ -77,7 +77,8 @@ class ReflectorBpf {
                          const stamp_guard_cfg& cfg);
   // Empties the rate-limit buckets (every source starts with a full burst),
   // for limits that changed.
-  Result<void> resetRateBuckets();
+  // Changes kernel state, not this object: not const on purpose.
+  Result<void> resetRateBuckets();  // NOLINT(readability-make-member-function-const)
   // The per-source bucket map and the bucket of all sources (for tests).
   int sourceRateMapFd() const;
   int allRateMapFd() const;

@@ -29,7 +29,7 @@ namespace stamp {
 
 class TlvReport {
  public:
-  explicit TlvReport(tlv::RequestOptions requested = {}) : requested_(std::move(requested)) {}
+  explicit TlvReport(tlv::RequestOptions requested = {}) : requested_(requested) {}
   // Authenticated session: replies' HMAC TLVs are verified with this key
   // before any of their TLVs is used (RFC 8972 4.8).
   void setKey(const stamp_hmac_key& key) { key_ = key; }

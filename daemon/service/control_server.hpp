@@ -63,7 +63,7 @@ class ControlServer final : public Replier {
   void respond(const Request& r, const nlohmann::json& result) override;
   void fail(const Request& r, std::string_view code, const std::string& message) override;
   void event(const Request& r, std::string_view name, const nlohmann::json& data) override;
-  bool connected(uint64_t client) const override { return clients_.count(client) != 0; }
+  bool connected(uint64_t client) const override { return clients_.contains(client); }
 
   // Output a client may have queued before it is dropped as stalled.
   static constexpr size_t kMaxPendingOutput = 4 << 20;
