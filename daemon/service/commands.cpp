@@ -143,7 +143,7 @@ void Commands::sessionList(const ControlRequest& r) {
   }
   for (const auto& [name, s] : ran) {
     if (std::any_of(configured.begin(), configured.end(),
-                    [&](const SessionConfig& c) { return c.name == name; }))
+                    [&n = name](const SessionConfig& c) { return c.name == n; }))
       continue;
     list.push_back({{"name", name},
                     {"target", s.target},

@@ -149,8 +149,8 @@ void renderReflector(MetricsText& m, const ReflectorSnapshot& r,
                [](const IC& c) { return c.refl.fragments; });
   m.family("stamp_reflector_dropped_packets_total", "counter", "Test packets dropped, by reason.");
   for (const auto& [ifname, c] : r.interfaces)
-    forEachDrop(c, [&](const char* reason, uint64_t n) {
-      m.sample("stamp_reflector_dropped_packets_total", {{"interface", ifname}, {"reason", reason}},
+    forEachDrop(c, [&m, &ifn = ifname](const char* reason, uint64_t n) {
+      m.sample("stamp_reflector_dropped_packets_total", {{"interface", ifn}, {"reason", reason}},
                double(n));
     });
   perInterface(m, r, "stamp_reflector_auth_verified_total",
@@ -212,7 +212,7 @@ std::string renderMetrics(const MetricsInput& in) {
     rows.push_back({&ser, live, live ? live->target : ser.target, name});
   }
   for (const auto& [name, live] : in.live)
-    if (!series.count(name)) rows.push_back({&kEmpty, &live, live.target, name});
+    if (!series.contains(name)) rows.push_back({&kEmpty, &live, live.target, name});
   std::sort(rows.begin(), rows.end(),
             [](const SessionRow& a, const SessionRow& b) { return a.name < b.name; });
   renderSessions(m, rows);

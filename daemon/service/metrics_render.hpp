@@ -43,7 +43,7 @@ class SessionMetrics {
   // A run of `name` starts: its labels.
   void started(const std::string& name, const std::string& target, uint16_t port);
   // One reply of a run of `name`.
-  void sample(const std::string& name, const ReplySample& s);
+  void sample(const std::string& name, const ReplySample& r);
   // A run of `name` ended with these counts.
   void finished(const std::string& name, const RunCounts& c);
   const std::map<std::string, SessionSeries>& series() const { return series_; }

@@ -5,11 +5,14 @@
 #
 # clang-tidy takes 3 to 55 s of CPU per file, about 20 on average (gtest,
 # json, spdlog and toml++ headers): the whole tree (69 files) is over 10
-# minutes on two cores. So by default only the files of the last
+# minutes on two cores, and parts of it (tests/bpf, tests/bench, a few
+# daemon headers) still have open findings. So by default a fixed set is
+# checked: the units kept clean (CLEAN below; a file joins once
+# `STAMP_TIDY_FILES=path/to/file.cpp ctest -R tidy_check` passes for it), a
+# deterministic gate. STAMP_TIDY_CHANGED=1 checks the files of the last
 # STAMP_TIDY_COMMITS commits (default 5, newest first) and uncommitted
-# changes are checked, at most STAMP_TIDY_MAX files (default 12, about two
-# minutes). Commit counts work in a shallow CI clone too, where a merge
-# base with main does not exist. STAMP_TIDY_ALL=1 checks every file.
+# changes instead, at most STAMP_TIDY_MAX (default 12); STAMP_TIDY_ALL=1
+# every file; STAMP_TIDY_FILES="a.cpp b.cpp" exactly those.
 # STAMP_TIDY_EXCLUDE: files (relative to SOURCE_DIR) never checked.
 set -euo pipefail
 src=$(readlink -f "$1")
@@ -17,8 +20,10 @@ build=$(readlink -f "$2")
 jobs=${STAMP_TIDY_JOBS:-2}
 commits=${STAMP_TIDY_COMMITS:-5}
 max=${STAMP_TIDY_MAX:-12}
-# daemon/daemon.cpp is being split into daemon/service/; it joins once clean.
-exclude=${STAMP_TIDY_EXCLUDE-daemon/daemon.cpp}
+exclude=${STAMP_TIDY_EXCLUDE-}
+CLEAN="daemon/daemon.cpp daemon/reflector/counters.cpp daemon/sender/session_table.cpp
+  daemon/service/commands.cpp daemon/service/permissions.cpp daemon/service/reload.cpp
+  daemon/service/status.cpp daemon/service/metrics_render.cpp daemon/service/run_recorder.cpp"
 
 tidy=$(command -v clang-tidy || command -v clang-tidy-14 || true)
 if [[ -z "$tidy" ]]; then
@@ -35,7 +40,10 @@ for x in $exclude; do
   mapfile -t all < <(printf '%s\n' "${all[@]}" | grep -vxF "$x")
 done
 
-if [[ "${STAMP_TIDY_ALL:-0}" == 1 ]] || ! git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
+if [[ -n "${STAMP_TIDY_FILES:-}" || ( "${STAMP_TIDY_ALL:-0}" != 1 && "${STAMP_TIDY_CHANGED:-0}" != 1 ) ]]; then
+  read -r -a files <<<"$(tr '\n' ' ' <<<"${STAMP_TIDY_FILES:-$CLEAN}")"
+  echo "tidy_check: ${#files[@]} files (${STAMP_TIDY_FILES:+STAMP_TIDY_FILES}${STAMP_TIDY_FILES:-the clean set}); STAMP_TIDY_ALL=1 checks all ${#all[@]}"
+elif [[ "${STAMP_TIDY_ALL:-0}" == 1 ]] || ! git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
   files=("${all[@]}")
   echo "tidy_check: all ${#files[@]} files"
 else
