@@ -103,6 +103,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
                                   [raw] { return raw->renderMetrics(); });
     if (!m) return m.error();
     d->metricsServer_ = std::move(*m);
+    d->metricsServer_->setMaxClients(d->cfg_.limits.maxMetricsClients);
     spdlog::info("Prometheus metrics on http://{}/metrics", d->cfg_.metrics.listen);
   }
 
@@ -112,6 +113,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
       [raw](uint64_t client) { raw->onDisconnect(client); });
   if (!control) return control.error();
   d->control_ = std::move(*control);
+  d->control_->setLimits({d->cfg_.limits.maxControlClients, d->cfg_.limits.controlIdleTimeout});
   d->commands_ = std::make_unique<Commands>(*raw, *d->control_);
 
   for (auto [fd, handler] : {std::pair{d->signals_.get(), &Daemon::onSignal},
@@ -178,10 +180,18 @@ void Daemon::onTick() {
     clock_ = *c;
     if (auto r = sender_->setClock(clock_); !r) spdlog::warn("sender clock: {}", r.error().message);
   }
-  if (reflector_)
-    if (auto r = reflector_->refresh(); !r)
-      spdlog::warn("reflector refresh: {}", r.error().message);
+  if (reflector_) {
+    // Once per distinct failure, not once a second while it lasts.
+    auto r = reflector_->refresh();
+    std::string err = r ? std::string() : r.error().message;
+    if (!err.empty() && err != lastRefreshError_)
+      spdlog::warn("reflector refresh: {} (answering on the last known addresses)", err);
+    else if (err.empty() && !lastRefreshError_.empty())
+      spdlog::info("reflector refresh works again");
+    lastRefreshError_ = std::move(err);
+  }
   recorder_.tick(monoSeconds(), realtimeNow());
+  control_->sweep([this](uint64_t client) { return clientBusy(client); });
   if (std::string s = statusLine(); s != lastStatus_) {
     service::status(s);
     lastStatus_ = std::move(s);
@@ -232,19 +242,25 @@ void Daemon::onDisconnect(uint64_t client) {
   adhocByClient_.erase(it);
 }
 
-Result<StartedRun> Daemon::startRun(SessionSpec spec, const ControlRequest* follower, bool adhoc) {
-  auto started = startSession(std::move(spec), follower);
+Result<StartedRun> Daemon::startRun(SessionSpec spec, const ControlRequest& by, bool follow,
+                                    bool adhoc) {
+  auto started = startSession(std::move(spec), follow ? &by : nullptr, by.uid);
   if (!started) return started.error();
   const Session& s = **started;
-  if (follower) {
-    if (adhoc) adhocByClient_[follower->client].push_back(s.spec().name);
-    waiting_[s.spec().name].push_back(*follower);
+  const std::string& name = s.spec().name;
+  if (adhoc) {
+    adhocNames_.insert(name);
+    std::erase(finishedAdhoc_, name);  // running again: not a candidate for eviction
   }
-  return StartedRun{s.spec().name, s.spec().ssid, formatIp(s.spec().target), s.spec().port,
-                    s.localPort()};
+  if (follow) {
+    if (adhoc) adhocByClient_[by.client].push_back(name);
+    waiting_[name].push_back(by);
+  }
+  return StartedRun{name, s.spec().ssid, formatIp(s.spec().target), s.spec().port, s.localPort()};
 }
 
-Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* follower) {
+Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* follower,
+                                      uid_t user) {
   if (!spec.authKey.empty()) {
     const stamp_hmac_key* k = keys_.find(spec.authKey);
     if (!k)
@@ -253,6 +269,13 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
                            (cfg_.daemon.keyFile.empty() ? std::string("[daemon] key_file (unset)")
                                                         : cfg_.daemon.keyFile));
     spec.hmac = *k;
+  }
+  if (Session* old = sessions_.find(spec.name); old && !old->finished())
+    return makeError(EBUSY, "session '" + spec.name + "' is already running");
+  const RunDemand demand = demandOf(spec);
+  if (auto ok = ledger_.admit(cfg_.limits, spec.name, demand, user); !ok) {
+    spdlog::warn("{}", ok.error().message);
+    return ok.error();
   }
   // The sender's programs join the tc hooks with the first session, so that
   // a reflector-only host runs only the reflector per packet.
@@ -273,12 +296,33 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
   obs.onWindow = [this, name](const nlohmann::json& j) { onWindow(name, j); };
   auto s = sessions_.start(std::move(spec), loop_, &*sender_, clock_, std::move(obs));
   if (!s) return s.error();
+  ledger_.add(name, demand, user);
   const SessionSpec& sp = (*s)->spec();
   LogFields fields{{"STAMP_SESSION", name}, {"STAMP_TARGET", formatIp(sp.target)}};
   spdlog::info("session {} started: target {} port {} count {} interval {} ns", name,
                formatIp(sp.target), sp.port, sp.count, sp.interval.count());
   metrics_.started(name, formatIp(sp.target), sp.port);
   return *s;
+}
+
+void Daemon::retireAdhoc(const std::string& keep) {
+  std::erase(finishedAdhoc_, keep);
+  finishedAdhoc_.push_back(keep);
+  while (finishedAdhoc_.size() > std::max<size_t>(cfg_.limits.adhocRunsKept, 1)) {
+    std::string old = std::move(finishedAdhoc_.front());
+    finishedAdhoc_.pop_front();
+    if (const Session* s = sessions_.find(old); s && !s->finished()) continue;
+    sessions_.erase(old);
+    metrics_.forget(old);
+    adhocNames_.erase(old);
+  }
+}
+
+bool Daemon::clientBusy(uint64_t client) const {
+  for (const auto& [name, waiters] : waiting_)
+    for (const auto& w : waiters)
+      if (w.client == client) return true;
+  return false;
 }
 
 std::vector<SessionView> Daemon::sessions() const {
@@ -333,7 +377,7 @@ void Daemon::onScheduleTimer() {
       spdlog::error("scheduled run of {}: {}", name, spec.error().message);
       continue;
     }
-    if (auto s = startSession(std::move(*spec), nullptr); !s) {
+    if (auto s = startSession(std::move(*spec), nullptr, RunLedger::kNoUser); !s) {
       spdlog::warn("scheduled run of {} skipped: {}", name, s.error().message);
       continue;
     }
@@ -377,14 +421,16 @@ void Daemon::onRunFinished(const std::string& name) {
     (void)scheduler_.finished(name, realtimeNow());
     armScheduleTimer();
   }
+  ledger_.remove(name);
   nlohmann::json sum = s->summary();
   metrics_.finished(name, RunCounts::from(s->stats()));
   // A continuous session's run is stored window by window instead.
   recorder_.runFinished(name, sum, ctx, s->spec().window.count() == 0);
-  auto it = waiting_.find(name);
-  if (it == waiting_.end()) return;
-  for (const auto& req : it->second) control_->respond(req, sum);
-  waiting_.erase(it);
+  if (auto it = waiting_.find(name); it != waiting_.end()) {
+    for (const auto& req : it->second) control_->respond(req, sum);
+    waiting_.erase(it);
+  }
+  if (adhocNames_.contains(name)) retireAdhoc(name);
 }
 
 void Daemon::onWindow(const std::string& name, const nlohmann::json& w) {
@@ -421,6 +467,8 @@ Result<nlohmann::json> Daemon::reload() {
   auto applied = applyReflector(next, report);
   applySessions(next, plan);
   cfg_ = std::move(next);
+  control_->setLimits({cfg_.limits.maxControlClients, cfg_.limits.controlIdleTimeout});
+  if (metricsServer_) metricsServer_->setMaxClients(cfg_.limits.maxMetricsClients);
   armScheduleTimer();
   if (!applied) {
     // Validated but not fully applied (an attach failed): what did apply
@@ -493,7 +541,10 @@ void Daemon::applySessions(const Config& next, const ReloadPlan& plan) {
       s->stop();
     }
   for (const auto& name : plan.unschedule) (void)scheduler_.remove(name);
-  for (const auto& name : plan.removed) sessions_.erase(name);
+  for (const auto& name : plan.removed) {
+    sessions_.erase(name);
+    metrics_.forget(name);
+  }
   UnixNs now = realtimeNow();
   for (const auto& c : next.sessions)
     if (std::find(plan.reschedule.begin(), plan.reschedule.end(), c.name) != plan.reschedule.end())

@@ -8,7 +8,9 @@
 // results store). The Daemon keeps the sessions and applies changes.
 #pragma once
 
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +28,7 @@
 #include "service/config.hpp"
 #include "service/control_server.hpp"
 #include "service/keys.hpp"
+#include "service/limits.hpp"
 #include "service/metrics.hpp"
 #include "service/metrics_render.hpp"
 #include "service/reload.hpp"
@@ -44,7 +47,7 @@ class Daemon final : public CommandTarget {
   // CommandTarget
   const Config& config() const override { return cfg_; }
   nlohmann::json status() override;
-  Result<StartedRun> startRun(SessionSpec spec, const ControlRequest* follower,
+  Result<StartedRun> startRun(SessionSpec spec, const ControlRequest& by, bool follow,
                               bool adhoc) override;
   std::vector<SessionView> sessions() const override;
   std::optional<ScheduleEntryInfo> scheduleInfo(const std::string& name) const override;
@@ -66,7 +69,14 @@ class Daemon final : public CommandTarget {
   RunContext runContext(const std::string& name) const;
   // Whether the session's run in progress was started by the scheduler.
   bool runByScheduler(const std::string& name) const;
-  Result<Session*> startSession(SessionSpec spec, const ControlRequest* follower);
+  // `user`: the client's uid for a run a command started (the per-user
+  // limit), RunLedger::kNoUser for stampd's own.
+  Result<Session*> startSession(SessionSpec spec, const ControlRequest* follower, uid_t user);
+  // Keeps at most [limits] adhoc_runs_kept finished ad-hoc runs (and their
+  // metrics series); `keep` is the run just finished.
+  void retireAdhoc(const std::string& keep);
+  // Whether a control client waits for a run (follows one): not idle.
+  bool clientBusy(uint64_t client) const;
   Result<void> schedule(const SessionConfig& c, UnixNs now);
   void armScheduleTimer();
   Result<void> applyReflector(const Config& next, nlohmann::json& report);
@@ -93,10 +103,16 @@ class Daemon final : public CommandTarget {
   std::map<std::string, std::vector<ControlRequest>> waiting_;
   // Ad-hoc sessions stop when the client that started them goes away.
   std::map<uint64_t, std::vector<std::string>> adhocByClient_;
+  // Names of ad-hoc runs (started with a target by a command), and the
+  // finished ones oldest first: what retireAdhoc() evicts.
+  std::set<std::string> adhocNames_;
+  std::deque<std::string> finishedAdhoc_;
+  RunLedger ledger_;  // runs in progress against [limits]
   Scheduler scheduler_{0};
   UniqueFd scheduleTimer_;  // CLOCK_REALTIME, armed for scheduler_.nextWake()
   int64_t startedMono_ = 0;
   std::string lastStatus_;
+  std::string lastRefreshError_;  // the reflector's last refresh failure, logged once
 };
 
 }  // namespace stamp

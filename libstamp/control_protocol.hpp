@@ -137,6 +137,7 @@ inline constexpr std::string_view kErrUnknownCommand = "unknown_command";
 inline constexpr std::string_view kErrBadArgument = "bad_argument";  // missing or invalid argument
 inline constexpr std::string_view kErrNotFound = "not_found";        // no such session
 inline constexpr std::string_view kErrBusy = "busy";                 // session already running
+inline constexpr std::string_view kErrLimit = "limit_exceeded";      // a [limits] cap
 inline constexpr std::string_view kErrClockUnsync = "clock_unsynchronized";
 inline constexpr std::string_view kErrPermission = "permission_denied";
 inline constexpr std::string_view kErrInternal = "internal";

@@ -82,10 +82,12 @@ Result<unsigned> interfaceIndex(const std::string& name) {
   return idx;
 }
 
-std::vector<Ip16> interfaceAddresses(const std::vector<std::string>& names) {
+Result<std::vector<Ip16>> interfaceAddresses(const std::vector<std::string>& names) {
   std::vector<Ip16> out;
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
+  // It fails without a free descriptor (its netlink socket) or memory: the
+  // caller keeps what it had rather than an empty list.
+  if (getifaddrs(&list) != 0) return errnoError("getifaddrs");
   for (ifaddrs* it = list; it; it = it->ifa_next) {
     if (!it->ifa_addr || std::find(names.begin(), names.end(), it->ifa_name) == names.end())
       continue;

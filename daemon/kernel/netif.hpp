@@ -36,6 +36,6 @@ std::string formatPrefix(const IpPrefix& p);
 Result<unsigned> interfaceIndex(const std::string& name);
 
 // Every unicast address configured on the named interfaces right now.
-std::vector<Ip16> interfaceAddresses(const std::vector<std::string>& names);
+Result<std::vector<Ip16>> interfaceAddresses(const std::vector<std::string>& names);
 
 }  // namespace stamp

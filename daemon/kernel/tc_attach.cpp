@@ -132,6 +132,25 @@ Result<TcAttachment> TcAttachment::attach(const std::string& ifname, int inFd, i
   return a;
 }
 
+namespace {
+
+// Priorities stampd's owners use for cls_bpf filters (handle 1 each): the
+// reflector 1, the sender 2; a few more for what later versions may add.
+constexpr unsigned kStampPriorities = 8;
+
+}  // namespace
+
+bool TcAttachment::otherFilters(unsigned ifindex, unsigned priority) {
+  for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS})
+    for (unsigned prio = 1; prio <= kStampPriorities; ++prio) {
+      if (prio == priority) continue;
+      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex), .attach_point = point);
+      LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = prio);
+      if (bpf_tc_query(&hook, &opts) == 0) return true;
+    }
+  return false;
+}
+
 Result<void> TcAttachment::release() {
   attached_ = false;
   inLink_.reset();
@@ -156,7 +175,10 @@ Result<void> TcAttachment::detach() {
     return {};
   }
   auto r = teardown(ifname_, pinPrefix_, priority_);
-  if (createdHook_ && pinPrefix_.empty()) {
+  // A qdisc this process created goes with it, unless filters of another
+  // owner joined it since (the pinned reflector attached after the sender
+  // made the qdisc, at a reload): destroying it would take them along.
+  if (createdHook_ && pinPrefix_.empty() && !otherFilters(ifindex_, priority_)) {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex_),
                 .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
     int err = bpf_tc_hook_destroy(&hook);

@@ -57,6 +57,9 @@ class TcAttachment {
 
  private:
   TcAttachment() = default;
+  // Whether cls_bpf filters of stampd's other owners (priorities other
+  // than `priority`) are on the interface's clsact qdisc.
+  static bool otherFilters(unsigned ifindex, unsigned priority);
   std::string ifname_;
   std::string pinPrefix_;
   unsigned ifindex_ = 0;

@@ -181,7 +181,12 @@ Result<void> Reflector::refresh() {
   if (auto res = bpf_.setClock(*clock); !res) return res;
   if (auto res = writeTlvConfig(clock->synchronized); !res) return res;
 
-  std::vector<Ip16> addrs = interfaceAddresses(interfaces_);
+  // Without a fresh list (getifaddrs failed: out of descriptors) the
+  // last good one stays in the map: answering on a stale address for a
+  // while beats not answering at all.
+  auto found = interfaceAddresses(interfaces_);
+  if (!found) return found.error();
+  std::vector<Ip16> addrs = std::move(*found);
   for (const auto& a : extraAddrs_)
     if (std::find(addrs.begin(), addrs.end(), a) == addrs.end()) addrs.push_back(a);
   std::sort(addrs.begin(), addrs.end());

@@ -631,10 +631,15 @@ void Session::finish() {
   // stop the packets still in their time stay in flight.
   stats_.expire(realtimeNow(), spec_.timeout);
   finished_ = true;
-  itimerspec disarm{};
-  timerfd_settime(timer_.get(), 0, &disarm, nullptr);
+  // A finished run holds no kernel resources: its socket, timer and entry
+  // in the sender's map go now, not when the table forgets the run.
   if (inBpf_ && bpf_) bpf_->removeSession(bpfKey_, id_);
   inBpf_ = false;
+  for (UniqueFd* fd : {&sock_, &timer_})
+    if (fd->valid()) {
+      loop_.remove(fd->get());
+      fd->reset();
+    }
   // The windows still open are recorded too, as they stand.
   if (closing_) emitWindow(*closing_);
   if (window_ && window_->stats.summary().sent > 0) {

@@ -96,11 +96,12 @@ void Commands::sessionStart(const ControlRequest& r) {
   if (*requireSync) spec->requireSync = **requireSync;
 
   const bool following = follow->value_or(false);
-  auto started = target_.startRun(std::move(*spec), following ? &r : nullptr, adhoc);
+  auto started = target_.startRun(std::move(*spec), r, following, adhoc);
   if (!started) {
     int code = started.error().code;
     std::string_view err = code == EAGAIN                       ? control::kErrClockUnsync
                            : code == EBUSY                      ? control::kErrBusy
+                           : code == EDQUOT                     ? control::kErrLimit
                            : code == EMSGSIZE || code == EINVAL ? control::kErrBadArgument
                                                                 : control::kErrInternal;
     return replier_.fail(r, err, started.error().message);

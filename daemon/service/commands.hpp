@@ -59,12 +59,14 @@ class CommandTarget {
   virtual const Config& config() const = 0;
   // The "status" result.
   virtual nlohmann::json status() = 0;
-  // Starts a run. With `follower`, that request's client gets the reply
+  // Starts a run for the request `by` (its uid counts against the
+  // per-user limit). With `follow`, that request's client gets the reply
   // events and, at the end, the summary as the final response (the target
   // answers it); `adhoc` runs then stop when that client goes away.
   // Errors: EBUSY already running, EAGAIN clock unsynchronised (and
-  // require_sync), EINVAL/EMSGSIZE a spec the daemon refuses.
-  virtual Result<StartedRun> startRun(SessionSpec spec, const ControlRequest* follower,
+  // require_sync), EINVAL/EMSGSIZE a spec the daemon refuses, EDQUOT a
+  // [limits] cap.
+  virtual Result<StartedRun> startRun(SessionSpec spec, const ControlRequest& by, bool follow,
                                       bool adhoc) = 0;
   virtual std::vector<SessionView> sessions() const = 0;
   virtual std::optional<ScheduleEntryInfo> scheduleInfo(const std::string& name) const = 0;

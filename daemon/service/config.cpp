@@ -366,6 +366,18 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       {"max_age", duration(cfg.results.maxAge)},
       {"max_runs", integer(cfg.results.maxRuns, 0, INT64_MAX)}};
 
+  LimitsConfig& lim = cfg.limits;
+  std::map<std::string, Handler> limitsKeys = {
+      {"max_sessions", integer(lim.maxSessions, 0, 1'000'000)},
+      {"max_sessions_per_user", integer(lim.maxSessionsPerUser, 0, 1'000'000)},
+      {"max_session_pps", integer(lim.maxSessionPps, 0, 10'000'000)},
+      {"max_session_bps", integer(lim.maxSessionBps, 0, INT64_MAX)},
+      {"max_total_bps", integer(lim.maxTotalBps, 0, INT64_MAX)},
+      {"adhoc_runs_kept", integer(lim.adhocRunsKept, 1, 1'000'000)},
+      {"max_control_clients", integer(lim.maxControlClients, 1, 100'000)},
+      {"control_idle_timeout", duration(lim.controlIdleTimeout)},
+      {"max_metrics_clients", integer(lim.maxMetricsClients, 1, 100'000)}};
+
   auto sessions = [&](const toml::node& node, const std::string& sectionKey, Errors& errors) {
     const toml::array* a = node.as_array();
     if (!a) return errors.add(node.source(), "'session' must be an array of tables [[session]]");
@@ -491,6 +503,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       {"reflector", section("reflector", reflectorKeys)},
       {"metrics", section("metrics", metricsKeys)},
       {"results", section("results", resultsKeys)},
+      {"limits", section("limits", limitsKeys)},
       {"session", sessions},
   };
   walk(root, "", top, err);

@@ -79,6 +79,23 @@ struct ResultsConfig {
   bool operator==(const ResultsConfig&) const = default;
 };
 
+// [limits]: caps that bound what clients and the configuration can make
+// stampd do (service/limits.hpp). 0 switches a cap off.
+struct LimitsConfig {
+  uint32_t maxSessions = 20000;          // runs in progress, all together
+  uint32_t maxSessionsPerUser = 1000;    // runs in progress started by one non-root client user
+  uint64_t maxSessionPps = 10000;        // packets per second of one run
+  uint64_t maxSessionBps = 100'000'000;  // bits per second of one run, on the wire
+  uint64_t maxTotalBps = 1'000'000'000;  // bits per second of all runs together
+  // Finished ad-hoc runs (stampctl session start --target) kept for
+  // `session show`, `session list` and the metrics; the oldest go first.
+  uint32_t adhocRunsKept = 100;
+  uint32_t maxControlClients = 64;  // connections from users other than root
+  std::chrono::nanoseconds controlIdleTimeout = std::chrono::minutes(10);
+  uint32_t maxMetricsClients = 64;
+  bool operator==(const LimitsConfig&) const = default;
+};
+
 struct MetricsConfig {
   std::string listen;  // empty: off
 };
@@ -128,6 +145,7 @@ struct Config {
   ReflectorConfig reflector;
   MetricsConfig metrics;
   ResultsConfig results;
+  LimitsConfig limits;
   std::vector<SessionConfig> sessions;
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -59,15 +60,60 @@ ControlServer::~ControlServer() {
   ::unlink(path_.c_str());
 }
 
+namespace {
+
+int64_t monoNowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// accept() errors that a later attempt may not have: out of descriptors or
+// memory. Anything else (the client reset before we got to it) is per
+// connection.
+bool outOfResources(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+}  // namespace
+
 void ControlServer::onAccept() {
   for (;;) {
     int cfd = accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0) return;
+    if (cfd < 0) {
+      if (outOfResources(errno)) {
+        // Level-triggered: the pending connection would wake the loop at
+        // once, forever. Stop listening until the next sweep.
+        if (acceptPauses_++ % 60 == 0)
+          spdlog::warn("control socket: cannot accept ({}); pausing new connections",
+                       std::strerror(errno));
+        acceptPaused_ = true;
+        loop_.modify(fd_.get(), 0);
+      }
+      return;
+    }
     uint64_t id = nextId_++;
     Client c;
     c.fd.reset(cfd);
+    c.lastActiveNs = monoNowNs();
     socklen_t len = sizeof(c.cred);
     getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c.cred, &len);
+    if ((c.cred.uid != 0 || !limits_.rootExempt) && clients_.size() >= limits_.maxClients) {
+      // One line saying why, then the connection closes; root (stampctl
+      // run by an administrator) always gets in.
+      std::string line =
+          nlohmann::json{{"version", control::kVersion},
+                         {"id", nullptr},
+                         {"ok", false},
+                         {"error",
+                          {{"code", control::kErrLimit},
+                           {"message", "too many control clients (max_control_clients = " +
+                                           std::to_string(limits_.maxClients) + ")"}}}}
+              .dump() +
+          "\n";
+      (void)!::send(cfd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      continue;  // c.fd closes it
+    }
     // The supplementary groups from the socket itself (Linux 4.13), not
     // /proc/PID/status: no race with the pid, and it works under
     // ProtectProc=invisible.
@@ -82,6 +128,25 @@ void ControlServer::onAccept() {
     clients_.emplace(id, std::move(c));
     if (!loop_.add(cfd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t ev) { onClient(id, ev); }))
       drop(id);
+  }
+}
+
+void ControlServer::sweep(const std::function<bool(uint64_t client)>& busy) {
+  if (acceptPaused_) {
+    acceptPaused_ = false;
+    loop_.modify(fd_.get(), EPOLLIN);
+  }
+  if (limits_.idleTimeout.count() <= 0) return;
+  const int64_t now = monoNowNs();
+  std::vector<uint64_t> idle;
+  for (const auto& [id, c] : clients_)
+    if (now - c.lastActiveNs > limits_.idleTimeout.count() && c.out.empty() && !busy(id))
+      idle.push_back(id);
+  for (uint64_t id : idle) {
+    spdlog::info(
+        "control client pid {} idle for {} ms: disconnected", clients_[id].cred.pid,
+        std::chrono::duration_cast<std::chrono::milliseconds>(limits_.idleTimeout).count());
+    drop(id);
   }
 }
 
@@ -103,6 +168,7 @@ void ControlServer::onClient(uint64_t id, uint32_t events) {
     return drop(id);
   }
   it->second.in.append(buf, size_t(n));
+  it->second.lastActiveNs = monoNowNs();
   // Lines are cut at an advancing offset and the buffer trimmed once;
   // erasing each line from the front is quadratic in a read of short lines.
   size_t start = 0;

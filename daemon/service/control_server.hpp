@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -53,6 +54,15 @@ class ControlServer final : public Replier {
   using Request = ControlRequest;
   using Handler = std::function<void(const Request&)>;
   using DisconnectHandler = std::function<void(uint64_t client)>;
+  // Caps on clients ([limits] max_control_clients, control_idle_timeout):
+  // connections beyond maxClients are answered with one limit_exceeded
+  // error and closed, except root's; a client that has sent nothing for
+  // idleTimeout and waits for nothing (busy() false) is disconnected.
+  struct Limits {
+    size_t maxClients = 64;
+    std::chrono::nanoseconds idleTimeout = std::chrono::minutes(10);
+    bool rootExempt = true;  // false in tests, which run as root
+  };
 
   // Listens on `path` (a stale socket file is replaced), mode 0660.
   static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, EventLoop& loop,
@@ -65,6 +75,13 @@ class ControlServer final : public Replier {
   void event(const Request& r, std::string_view name, const nlohmann::json& data) override;
   bool connected(uint64_t client) const override { return clients_.contains(client); }
 
+  void setLimits(const Limits& l) { limits_ = l; }
+  size_t clients() const { return clients_.size(); }
+  // Once a second from the daemon's tick: drops idle clients (those for
+  // which busy(id) is false) and accepts again after a pause for lack of
+  // file descriptors.
+  void sweep(const std::function<bool(uint64_t client)>& busy);
+
   // Output a client may have queued before it is dropped as stalled.
   static constexpr size_t kMaxPendingOutput = 4 << 20;
 
@@ -75,6 +92,7 @@ class ControlServer final : public Replier {
     ucred cred{};
     std::vector<gid_t> groups;  // SO_PEERGROUPS: supplementary groups
     bool wantWrite = false;
+    int64_t lastActiveNs = 0;  // CLOCK_MONOTONIC of the last request line
   };
   ControlServer(EventLoop& loop, UniqueFd fd, std::string path, Handler h, DisconnectHandler d)
       : loop_(loop),
@@ -96,6 +114,11 @@ class ControlServer final : public Replier {
   DisconnectHandler onDisconnect_;
   std::map<uint64_t, Client> clients_;
   uint64_t nextId_ = 1;
+  Limits limits_;
+  // accept() failed for lack of file descriptors: the listen socket is out
+  // of the loop until the next sweep, instead of waking it without end.
+  bool acceptPaused_ = false;
+  uint64_t acceptPauses_ = 0;
 };
 
 }  // namespace stamp

@@ -19,7 +19,6 @@ namespace stamp {
 namespace {
 
 constexpr size_t kMaxRequest = 8192;
-constexpr size_t kMaxClients = 64;
 constexpr int64_t kIdleSeconds = 10;
 
 int64_t monoSeconds() {
@@ -179,8 +178,17 @@ MetricsServer::~MetricsServer() {
 void MetricsServer::onAccept() {
   for (;;) {
     int fd = accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    if (clients_.size() >= kMaxClients) {
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        if (acceptPauses_++ % 60 == 0)
+          spdlog::warn("metrics: cannot accept ({}); pausing new connections",
+                       std::strerror(errno));
+        acceptPaused_ = true;
+        loop_.modify(fd_.get(), 0);
+      }
+      return;
+    }
+    if (clients_.size() >= maxClients_) {
       ::close(fd);
       continue;
     }
@@ -249,6 +257,10 @@ void MetricsServer::drop(int fd) {
 void MetricsServer::onSweep() {
   uint64_t n;
   (void)!read(sweep_.get(), &n, sizeof(n));
+  if (acceptPaused_) {
+    acceptPaused_ = false;
+    loop_.modify(fd_.get(), EPOLLIN);
+  }
   int64_t now = monoSeconds();
   std::vector<int> idle;
   for (const auto& [fd, c] : clients_)

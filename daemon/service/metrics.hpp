@@ -75,6 +75,8 @@ class MetricsServer {
                                                       Render render);
   ~MetricsServer();
   uint16_t port() const { return port_; }
+  // Connections beyond this are closed at once ([limits] max_metrics_clients).
+  void setMaxClients(size_t n) { maxClients_ = n; }
 
  private:
   struct Client {
@@ -97,6 +99,11 @@ class MetricsServer {
   Render render_;
   std::map<int, std::unique_ptr<Client>> clients_;
   uint16_t port_ = 0;
+  size_t maxClients_ = 64;
+  // accept() failed for lack of file descriptors: the listen socket is out
+  // of the loop until the next sweep, instead of waking it without end.
+  bool acceptPaused_ = false;
+  uint64_t acceptPauses_ = 0;
 };
 
 }  // namespace stamp

@@ -46,6 +46,9 @@ class SessionMetrics {
   void sample(const std::string& name, const ReplySample& r);
   // A run of `name` ended with these counts.
   void finished(const std::string& name, const RunCounts& c);
+  // Drops the series of `name` (an evicted ad-hoc run, a removed session):
+  // it leaves the next scrape.
+  void forget(const std::string& name) { series_.erase(name); }
   const std::map<std::string, SessionSeries>& series() const { return series_; }
 
  private:

@@ -71,6 +71,7 @@ ReloadPlan planReload(const Config& running, Config& next) {
   p.logLevelChanged = next.daemon.logLevel != running.daemon.logLevel;
   p.resultsChanged = !(next.results == running.results);
   p.anyChange = !p.restartRequired.empty() || p.logLevelChanged || p.resultsChanged ||
+                !(next.limits == running.limits) ||
                 next.daemon.interfaces != running.daemon.interfaces ||
                 !(next.reflector == running.reflector) || !p.added.empty() || !p.removed.empty() ||
                 !p.changed.empty();

@@ -239,6 +239,21 @@ e2e_wait_log() {
   fail "$log: no $want line(s) matching '$re' within $secs s"
 }
 
+# e2e_probe NS ADDR [PORT]: one 44-octet STAMP request from NS, by an
+# ordinary UDP socket; prints the reply's length (0: none within 2 s).
+e2e_probe() {
+  in_ns "$1" python3 - "$2" "${3:-862}" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(struct.pack("!I", 7) + bytes(40), (sys.argv[1], int(sys.argv[2])))
+try:
+    print(len(s.recvfrom(2048)[0]))
+except socket.timeout:
+    print(0)
+PY
+}
+
 # e2e_sigterm PID: SIGTERM to a stampd started by e2e_stampd; waits for it
 # (at most 10 s) and sets E2E_RC to its exit status.
 e2e_sigterm() {

@@ -49,10 +49,11 @@ class FakeTarget final : public CommandTarget {
   }
   const Config& config() const override { return cfg; }
   json status() override { return {{"version", "test"}}; }
-  Result<StartedRun> startRun(SessionSpec spec, const ControlRequest* follower,
+  Result<StartedRun> startRun(SessionSpec spec, const ControlRequest& by, bool follow,
                               bool adhoc) override {
     started.push_back(spec);
-    followed.push_back(follower != nullptr);
+    followed.push_back(follow);
+    users.push_back(by.uid);
     adhocs.push_back(adhoc);
     if (startError) return makeError(*startError, "refused");
     return StartedRun{spec.name, 7, "192.0.2.1", spec.port, 40000};
@@ -86,6 +87,7 @@ class FakeTarget final : public CommandTarget {
   std::vector<SessionView> views;
   std::vector<SessionSpec> started;
   std::vector<bool> followed, adhocs;
+  std::vector<uid_t> users;
   std::vector<std::string> stopped;
   std::vector<ResultsQuery> queries;
   std::optional<int> startError, reloadError;
@@ -180,6 +182,7 @@ TEST_F(CommandsTest, StartErrorsMapToProtocolCodes) {
                            {EAGAIN, control::kErrClockUnsync},
                            {EINVAL, control::kErrBadArgument},
                            {EMSGSIZE, control::kErrBadArgument},
+                           {EDQUOT, control::kErrLimit},
                            {EIO, control::kErrInternal}}) {
     target.startError = err;
     auto a = run(control::kSessionStart, {{arg::kName, "edge-1"}});

@@ -6,7 +6,9 @@
 // Only the loop thread touches the server. The test thread stops the loop
 // through an eventfd and reads what the loop recorded under mu_.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -189,6 +191,7 @@ class ControlServerTest : public ::testing::Test {
         [this](uint64_t client) { onDisconnect(client); });
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
+    server_->setLimits(serverLimits_);
 
     stopFd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     ASSERT_TRUE(stopFd_.valid()) << std::strerror(errno);
@@ -258,6 +261,11 @@ class ControlServerTest : public ::testing::Test {
     while (late > max && !maxLatenessNs_.compare_exchange_weak(max, late)) {
     }
     ticks_.fetch_add(1);
+    if (sweep_)
+      server_->sweep([this](uint64_t client) {
+        std::lock_guard lock(mu_);
+        return std::find(busy_.begin(), busy_.end(), client) != busy_.end();
+      });
 
     std::vector<ControlServer::Request> toAnswer;
     {
@@ -295,6 +303,11 @@ class ControlServerTest : public ::testing::Test {
     std::lock_guard lock(mu_);
     return disconnected_.size();
   }
+
+  // Set by a derived fixture's constructor, before the loop runs.
+  ControlServer::Limits serverLimits_;
+  bool sweep_ = false;          // the tick sweeps, as stampd's once a second
+  std::vector<uint64_t> busy_;  // clients sweep() must keep (under mu_)
 
   std::string dir_;
   std::string socketPath_;
@@ -611,6 +624,104 @@ TEST_F(ControlServerTest, AnsweringAClientThatLeftIsHarmless) {
   TestClient newcomer(socketPath_);
   ASSERT_TRUE(newcomer.connected());
   expectResult(newcomer.roundTrip(requestLine(3, "echo", json::object())), 3, json::object());
+}
+
+}  // namespace
+}  // namespace stamp
+
+namespace stamp {
+namespace {
+
+// Small caps and a sweep on every tick, so the limits show in milliseconds.
+class ControlServerLimitsTest : public ControlServerTest {
+ protected:
+  ControlServerLimitsTest() {
+    serverLimits_.maxClients = 2;
+    serverLimits_.idleTimeout = 200ms;
+    serverLimits_.rootExempt = false;  // the test runs as root
+    sweep_ = true;
+  }
+};
+
+// The same without the idle timeout, for tests that may pause (a loaded
+// machine) longer than 200 ms between requests.
+class ControlServerCapTest : public ControlServerLimitsTest {
+ protected:
+  ControlServerCapTest() { serverLimits_.idleTimeout = 0ns; }
+};
+
+TEST_F(ControlServerCapTest, ClientsBeyondTheCapGetOneErrorAndAreClosed) {
+  TestClient a(socketPath_), b(socketPath_);
+  ASSERT_TRUE(a.connected() && b.connected());
+  expectResult(a.roundTrip(requestLine(1, "echo", json::object())), 1, json::object());
+  expectResult(b.roundTrip(requestLine(2, "echo", json::object())), 2, json::object());
+  TestClient c(socketPath_);
+  ASSERT_TRUE(c.connected());  // the kernel completes the connect; stampd refuses it
+  expectError(c.readJson(), nullptr, control::kErrLimit);
+  EXPECT_TRUE(c.closedByServer());
+  // The others are untouched, and a slot freed is a slot to take.
+  expectResult(a.roundTrip(requestLine(3, "echo", json::object())), 3, json::object());
+  b.close();
+  ASSERT_TRUE(waitFor([&] { return disconnected_.size() == 1; }));
+  TestClient d(socketPath_);
+  expectResult(d.roundTrip(requestLine(4, "echo", json::object())), 4, json::object());
+}
+
+TEST_F(ControlServerLimitsTest, IdleClientsAreDisconnectedButBusyOnesStay) {
+  TestClient idle(socketPath_), busy(socketPath_);
+  ASSERT_TRUE(idle.connected() && busy.connected());
+  expectResult(busy.roundTrip(requestLine(1, "echo", json::object())), 1, json::object());
+  {
+    std::lock_guard lock(mu_);
+    busy_.push_back(lastRequest_->client);
+  }
+  expectResult(idle.roundTrip(requestLine(2, "echo", json::object())), 2, json::object());
+  // idleTimeout is 200 ms: within kIoTimeout the idle one is gone.
+  EXPECT_TRUE(idle.closedByServer());
+  // The handler runs just after the socket closes.
+  EXPECT_TRUE(waitFor([&] { return disconnected_.size() == 1; }));
+  EXPECT_EQ(disconnectCount(), 1u);
+  expectResult(busy.roundTrip(requestLine(3, "echo", json::object())), 3, json::object());
+}
+
+// Out of descriptors, a pending connection must not keep the loop awake:
+// the listen socket pauses until the next sweep. Measured as CPU time over
+// a quiet half second: a level-triggered spin burns nearly all of it.
+TEST_F(ControlServerCapTest, OutOfDescriptorsPausesAcceptInsteadOfSpinning) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // A connection waits in the backlog; then every descriptor is taken.
+  TestClient waiting(socketPath_);
+  ASSERT_TRUE(waiting.connected());
+  std::vector<UniqueFd> hog;
+  int highest = 0;
+  for (int fd = 0; fd < 65536; ++fd)
+    if (fcntl(fd, F_GETFD) >= 0) highest = fd;
+  rlimit low = saved;
+  low.rlim_cur = rlim_t(highest + 1 + 16);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0) << std::strerror(errno);
+  for (;;) {
+    int fd = dup(STDIN_FILENO);
+    if (fd < 0) break;
+    hog.emplace_back(fd);
+  }
+  const int dupErrno = errno;
+  auto cpuNs = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  };
+  const int64_t cpu0 = cpuNs();
+  std::this_thread::sleep_for(500ms);
+  const int64_t cpu = cpuNs() - cpu0;
+  hog.clear();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(dupErrno, EMFILE);
+  // A spin takes ~500 ms of CPU; ticks every 5 ms and a paused accept take
+  // a few. 150 ms leaves room for a slow machine (and ASan).
+  EXPECT_LT(cpu, 150'000'000) << "the loop spun on accept: " << cpu / 1'000'000 << " ms CPU";
+  // Descriptors back: the waiting connection is served after a sweep.
+  expectResult(waiting.roundTrip(requestLine(1, "echo", json::object())), 1, json::object());
 }
 
 }  // namespace
