@@ -35,6 +35,7 @@ ReflectorSnapshot snapshot() {
   c.tlv.unknown = 9;
   c.guard.not_allowed = 10;
   c.guard.rate_global = 11;
+  c.abuse.reflected_packet = 12;
   return s;
 }
 
@@ -48,7 +49,7 @@ TEST(DropReasons, OneListEveryReasonOnce) {
   std::vector<std::string> list;
   forEachDrop(InterfaceCounters{}, [&](const char* r, uint64_t) { list.emplace_back(r); });
   EXPECT_EQ(list.size(), dropReasons().size());  // no name twice
-  EXPECT_EQ(list.size(), size_t(STAMP_DROP_MAX) + 7);
+  EXPECT_EQ(list.size(), size_t(STAMP_DROP_MAX) + 11);
   for (int k = 0; k < STAMP_DROP_MAX; ++k) EXPECT_STRNE(parseDropName(k), "unknown") << k;
   EXPECT_STREQ(parseDropName(STAMP_DROP_MAX), "unknown");
 }
@@ -104,6 +105,7 @@ TEST(Status, ReflectorCountersGuardsAndPolicy) {
   EXPECT_EQ(i["drops"]["auth_failed"], 6);
   EXPECT_EQ(i["drops"]["not_allowed"], 10);
   EXPECT_EQ(i["drops"]["rate_global"], 11);
+  EXPECT_EQ(i["drops"]["reflected_packet"], 12);
 }
 
 TEST(Status, ReflectorNotRunning) {
