@@ -66,6 +66,7 @@ TEST(Status, ReflectorCountersGuardsAndPolicy) {
   in.reflectorConfig.authKey = "k1";
   in.reflectorConfig.dscp = 46;
   in.reflectorConfig.rateLimit = 100;
+  in.reflectorConfig.rateLimitPerSource = 0;  // no limit
   in.reflector = snapshot();
   in.sessionsRunning = 2;
   in.resultsStore = {{"healthy", true}};
@@ -86,6 +87,10 @@ TEST(Status, ReflectorCountersGuardsAndPolicy) {
   EXPECT_EQ(r["guards"]["rate_limit"], 100);
   EXPECT_EQ(r["guards"]["rate_limit_burst"], 100);  // a burst of 0 means the rate
   EXPECT_EQ(r["guards"]["rate_limit_per_source_burst"], 0);
+  EXPECT_EQ(r["guards"]["rate_limit_ipv6_prefix"], 64);
+  EXPECT_EQ(r["guards"]["answer_short_requests"], false);
+  EXPECT_EQ(r["guards"]["answer_reflector_source_ports"], false);
+  EXPECT_EQ(r["guards"]["answer_reflected_packets"], false);
   EXPECT_EQ(r["max_sessions"], 1024);
   EXPECT_EQ(r["sessions"], 3);
   const auto& i = r["interfaces"]["veth0"];
