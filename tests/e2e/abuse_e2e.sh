@@ -2,12 +2,13 @@
 # abuse_e2e: two stampd reflectors, one per namespace, both on port 862,
 # and a spoofed request between their reflector ports: a plain UDP socket in
 # A bound to A's address and port 862 (free: the reflector is in tc, not a
-# socket) sends one 44-octet request to B's port 862, exactly what an
-# attacker forging A's address would send. Counted by both reflectors:
+# socket) sends one 44-octet request to B's port 862 over IPv4 and one over
+# IPv6, exactly what an attacker forging A's address would send. Counted by
+# both reflectors:
 #
 #  1. defaults: B refuses it (its source port is a reflector port): no reply;
-#  2. answer_reflector_source_ports = true on both: B answers once, A
-#     refuses B's reply as a reflected packet: one reply in all;
+#  2. answer_reflector_source_ports = true on both: B answers each once, A
+#     refuses B's replies as reflected packets: one reply per request;
 #  3. answer_reflected_packets = true as well, and a per-source limit of
 #     50: the two reflectors ping-pong until the limit cuts it, which shows
 #     that steps 1 and 2 can fail;
@@ -46,7 +47,7 @@ send() {
   in_ns "$1" python3 - "$2" "$3" "$4" "$5" <<'PY'
 import socket, struct, sys
 src, sport, dst, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((src, sport))
 s.settimeout(0.5)
@@ -68,28 +69,30 @@ write_configs ''
 e2e_start "$NS_A" A
 e2e_start "$NS_B" B
 
-step "defaults: a request from A:862 to B:862 gets no reply"
+step "defaults: a request from A:862 to B:862 gets no reply (IPv4 and IPv6)"
 send "$NS_A" "$A4" 862 "$B4" 44 >/dev/null
+send "$NS_A" "$A6" 862 "$B6" 44 >/dev/null
 sleep 0.5
 a=$(counters A) b=$(counters B)
 echo "A $a"
 echo "B $b"
-jq -e '.rx == 1 and .reflected == 0 and .reflector_source_port == 1' <<<"$b" >/dev/null ||
+jq -e '.rx == 2 and .reflected == 0 and .reflector_source_port == 2' <<<"$b" >/dev/null ||
   fail "B: expected the request refused for its source port"
 [[ $(total "$a" "$b") == 0 ]] || fail "expected no reply at all"
 
-step "answer_reflector_source_ports = true: one reply, A refuses it as a reflected packet"
+step "answer_reflector_source_ports = true: one reply each, A refuses them as reflected packets"
 write_configs 'answer_reflector_source_ports = true'
 reload_both
 send "$NS_A" "$A4" 862 "$B4" 44 >/dev/null
+send "$NS_A" "$A6" 862 "$B6" 44 >/dev/null
 sleep 0.5
 a=$(counters A) b=$(counters B)
 echo "A $a"
 echo "B $b"
-jq -e '.reflected == 1' <<<"$b" >/dev/null || fail "B: expected exactly one reply"
-jq -e '.rx == 1 and .reflected == 0 and .reflected_packet == 1' <<<"$a" >/dev/null ||
-  fail "A: expected B's reply refused as a reflected packet"
-[[ $(total "$a" "$b") == 1 ]] || fail "expected one reply in all"
+jq -e '.reflected == 2' <<<"$b" >/dev/null || fail "B: expected exactly one reply per request"
+jq -e '.rx == 2 and .reflected == 0 and .reflected_packet == 2' <<<"$a" >/dev/null ||
+  fail "A: expected B's replies refused as reflected packets"
+[[ $(total "$a" "$b") == 2 ]] || fail "expected one reply per request in all"
 
 step "both defences off, rate_limit_per_source = 50: a loop, cut by the limit"
 write_configs 'answer_reflector_source_ports = true
