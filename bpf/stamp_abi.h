@@ -65,6 +65,7 @@
 #define STAMP_MAP_SRC_RATE "stamp_src_rate"
 #define STAMP_MAP_ALL_RATE "stamp_all_rate"
 #define STAMP_MAP_GUARD_COUNTERS "stamp_guard_cnt"
+#define STAMP_MAP_ABUSE_COUNTERS "stamp_abuse_cnt"
 #define STAMP_MAP_AUTH_WORK "stamp_auth_work" /* per-CPU work area (both objects) */
 #define STAMP_PROG_SEND_IN "stamp_send_in"
 #define STAMP_PROG_SEND_OUT "stamp_send_out"
@@ -404,7 +405,8 @@ struct stamp_prefix_key {
  * interval 0: no limit. */
 struct stamp_guard_cfg {
   __u32 flags; /* STAMP_GUARD_* */
-  __u32 pad;
+  __u32 src6_prefix; /* IPv6 sources share a per-source bucket per prefix of
+                      * this length (1..128); 0 (ABI 1's padding): 128 */
   __u64 src_interval_ns;  /* per source address: 1e9 / rate_limit_per_source */
   __u64 src_tolerance_ns; /* (burst - 1) * interval */
   __u64 all_interval_ns;  /* all sources together: 1e9 / rate_limit */
@@ -412,6 +414,21 @@ struct stamp_guard_cfg {
 };
 #define STAMP_GUARD_PREFIXES 0x0001     /* look the source up in stamp_allow */
 #define STAMP_GUARD_DEFAULT_DENY 0x0002 /* no prefix matches: drop (allow is set) */
+/* The abuse defences are on when their bit is clear, so that an entry of
+ * all zeros (a fresh map) is the strict default. */
+#define STAMP_GUARD_ALLOW_SHORT 0x0004 /* answer requests shorter than the
+                                        * 44-octet base with the base: the
+                                        * reply is then larger than the request */
+#define STAMP_GUARD_ALLOW_REFL_SPORT 0x0008 /* answer requests whose UDP source
+                                             * port is one of the reflector's */
+#define STAMP_GUARD_ALLOW_REFLECTED 0x0010  /* answer requests that carry a
+                                             * reflector's fields (see below) */
+/* A request is taken for a reflected packet (another reflector's reply, or
+ * one of ours coming back) when the seconds of the Receive Timestamp or of
+ * the Session-Sender Timestamp slot of a reply's layout lie within this
+ * many seconds of this host's clock, NTP or PTP. A Session-Sender zeroes
+ * those octets (MBZ). */
+#define STAMP_REFLECTED_WINDOW_S 16
 
 /* STAMP_MAP_SRC_RATE: LRU hash, the per-source buckets: key the source
  * address (struct stamp_addr_key), value its TAT (__u64, CLOCK_MONOTONIC
@@ -441,6 +458,16 @@ struct stamp_guard_counters {
   __u64 rate_per_source; /* over rate_limit_per_source */
   __u64 rate_global;     /* over rate_limit */
   __u64 pad;
+};
+
+/* STAMP_MAP_ABUSE_COUNTERS: per-CPU hash keyed by ifindex: requests refused
+ * before the prefixes and rate limits, by reason. They also count in
+ * stamp_counters.rx. */
+struct stamp_abuse_counters {
+  __u64 martian_source;      /* 127/8, 240/4, ::1, ::ffff:127/104 not on lo */
+  __u64 reflector_source_port; /* UDP source port is one of the reflector's */
+  __u64 reflected_packet;    /* carries a reflector's timestamps: a loop */
+  __u64 short_request;       /* shorter than the base: the reply would be larger */
 };
 
 /* ---- Sender ---- */

@@ -8,12 +8,20 @@
 
 #include "stamp_parse.bpf.h"
 
-/* The guards' verdict on a request from `src` that arrived on `ifindex`:
- * 0 to go on with it, 1 to drop it (counted in stamp_guard_cnt, by
- * reason). Allow/deny prefixes first, then the rate limit per source, then
- * the one for all sources. A subprogram, not inlined: its locals then never
- * add to the stack of stamp_refl_in, which with the SHA-256 subprogram of
+/* What stamp_refl_in knows of a request that the guards use (`how`). */
+#define STAMP_GUARD_ARG_AUTH 0x1    /* the port is authenticated (112-octet layout) */
+#define STAMP_GUARD_ARG_PAYLOAD 0x2 /* payload_len holds: lengths consistent, not a fragment */
+
+/* The guards' verdict on the request `p` (parsed from `skb`, T2 `t2`):
+ * 0 to go on with it, 1 to drop it, counted by reason in stamp_abuse_cnt or
+ * stamp_guard_cnt. First the abuse defences, which cost no state: a martian
+ * source on an interface other than lo, a source port that is one of the
+ * reflector's, a request shorter than the base (its reply would be larger),
+ * a request that is a reflected packet (a loop); then the allow/deny
+ * prefixes, the rate limit per source (IPv6 per prefix) and the one for all
+ * sources. A subprogram, not inlined: its locals then never add to the
+ * stack of stamp_refl_in, which with the SHA-256 subprogram of
  * authenticated mode uses all of the 512 octets. */
-int stamp_guard(const struct stamp_addr_key *src, __u32 ifindex);
+int stamp_guard(struct __sk_buff *skb, const struct stamp_pkt *p, __u64 t2, __u32 how);
 
 #endif /* STAMP_GUARD_BPF_H */

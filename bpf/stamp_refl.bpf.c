@@ -25,8 +25,9 @@
  * RFC 8972 TLVs after the base are answered by stamp_refl_tlv, which
  * stamp_refl_in tail-calls; the walk is the unit stamp_tlv.bpf.c.
  *
- * Guards (the unit stamp_guard.bpf.c): allow and deny source prefixes, a
- * rate limit per source address and one for all sources; a refused request
+ * Guards (the unit stamp_guard.bpf.c): martian sources, reflection loops
+ * and amplification refused, allow and deny source prefixes, a rate limit
+ * per source (IPv6: per prefix) and one for all sources; a refused request
  * is dropped, so its source gets nothing back, not even an ICMP error.
  *
  * Everything else passes untouched (STAMP_TC_NEXT: on to the next program).
@@ -466,7 +467,10 @@ int stamp_refl_in(struct __sk_buff *skb)
    * delay it, before every other check: a refused source costs a lookup or
    * two (never an HMAC) and leaves no state. Here, where stamp_refl_in's
    * stack stays within the 416 octets the SHA-256 subprogram leaves. */
-  int refused = stamp_guard(&p.saddr, skb->ifindex);
+  __u32 how = port->auth ? STAMP_GUARD_ARG_AUTH : 0;
+  if (r == STAMP_PARSE_UDP && !p.fragment)
+    how |= STAMP_GUARD_ARG_PAYLOAD;
+  int refused = stamp_guard(skb, &p, t2, how);
   struct stamp_refl_counters *cnt = counters_for(skb->ifindex);
   if (cnt)
     cnt->rx++;

@@ -99,6 +99,7 @@ AT(stamp_prefix_key, prefixlen, 0);
 AT(stamp_prefix_key, addr, 4);
 static_assert(sizeof(stamp_guard_cfg) == 40);
 AT(stamp_guard_cfg, flags, 0);
+AT(stamp_guard_cfg, src6_prefix, 4);
 AT(stamp_guard_cfg, src_interval_ns, 8);
 AT(stamp_guard_cfg, src_tolerance_ns, 16);
 AT(stamp_guard_cfg, all_interval_ns, 24);
@@ -109,6 +110,11 @@ static_assert(sizeof(stamp_guard_counters) == 32);
 AT(stamp_guard_counters, not_allowed, 0);
 AT(stamp_guard_counters, rate_per_source, 8);
 AT(stamp_guard_counters, rate_global, 16);
+static_assert(sizeof(stamp_abuse_counters) == 32);
+AT(stamp_abuse_counters, martian_source, 0);
+AT(stamp_abuse_counters, reflector_source_port, 8);
+AT(stamp_abuse_counters, reflected_packet, 16);
+AT(stamp_abuse_counters, short_request, 24);
 
 static_assert(sizeof(stamp_addr_key) == 16);
 

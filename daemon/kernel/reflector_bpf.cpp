@@ -365,6 +365,10 @@ Result<std::map<unsigned, stamp_guard_counters>> ReflectorBpf::guardCounters() c
   return sumPerCpu<stamp_guard_counters>(bpf_map__fd(skel_->maps.stamp_guard_cnt));
 }
 
+Result<std::map<unsigned, stamp_abuse_counters>> ReflectorBpf::abuseCounters() const {
+  return sumPerCpu<stamp_abuse_counters>(bpf_map__fd(skel_->maps.stamp_abuse_cnt));
+}
+
 int ReflectorBpf::sessionMapFd() const {
   return bpf_map__fd(skel_->maps.stamp_refl_sess);
 }

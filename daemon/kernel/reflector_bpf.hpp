@@ -86,6 +86,9 @@ class ReflectorBpf {
   Result<std::map<unsigned, stamp_refl_counters>> counters() const;
   // Requests the guards dropped, by reason, per ifindex, summed over CPUs.
   Result<std::map<unsigned, stamp_guard_counters>> guardCounters() const;
+  // Requests the abuse defences dropped, by reason, per ifindex, summed
+  // over CPUs.
+  Result<std::map<unsigned, stamp_abuse_counters>> abuseCounters() const;
   // Stateful-mode counters per ifindex, summed over CPUs.
   Result<std::map<unsigned, stamp_state_counters>> stateCounters() const;
   // Authenticated-mode counters per ifindex, summed over CPUs.

@@ -31,6 +31,7 @@ ReflectorSnapshot readSnapshot(const ReflectorBpf& bpf) {
   byName(index, bpf.authCounters(), snap.interfaces, &InterfaceCounters::auth);
   byName(index, bpf.tlvCounters(), snap.interfaces, &InterfaceCounters::tlv);
   byName(index, bpf.guardCounters(), snap.interfaces, &InterfaceCounters::guard);
+  byName(index, bpf.abuseCounters(), snap.interfaces, &InterfaceCounters::abuse);
   return snap;
 }
 
@@ -63,6 +64,10 @@ void forEachDrop(const InterfaceCounters& c,
   fn("not_allowed", c.guard.not_allowed);
   fn("rate_per_source", c.guard.rate_per_source);
   fn("rate_global", c.guard.rate_global);
+  fn("martian_source", c.abuse.martian_source);
+  fn("reflector_source_port", c.abuse.reflector_source_port);
+  fn("reflected_packet", c.abuse.reflected_packet);
+  fn("short_request", c.abuse.short_request);
 }
 
 }  // namespace stamp

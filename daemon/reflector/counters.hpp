@@ -24,6 +24,7 @@ struct InterfaceCounters {
   stamp_auth_counters auth{};
   stamp_tlv_counters tlv{};
   stamp_guard_counters guard{};
+  stamp_abuse_counters abuse{};
 };
 
 struct ReflectorSnapshot {

@@ -121,6 +121,10 @@ Result<void> Reflector::writeGuards(const ReflectorConfig& rc, const ReflectorCo
   stamp_guard_cfg g{};
   if (!rules.empty()) g.flags |= STAMP_GUARD_PREFIXES;
   if (!rc.allow.empty()) g.flags |= STAMP_GUARD_DEFAULT_DENY;
+  if (rc.answerShortRequests) g.flags |= STAMP_GUARD_ALLOW_SHORT;
+  if (rc.answerReflectorSourcePorts) g.flags |= STAMP_GUARD_ALLOW_REFL_SPORT;
+  if (rc.answerReflectedPackets) g.flags |= STAMP_GUARD_ALLOW_REFLECTED;
+  g.src6_prefix = rc.rateLimitIpv6Prefix;
   gcra(rc.rateLimitPerSource, rc.rateLimitPerSourceBurst, g.src_interval_ns, g.src_tolerance_ns);
   gcra(rc.rateLimit, rc.rateLimitBurst, g.all_interval_ns, g.all_tolerance_ns);
   // A bucket filled under an old limit would hold a source back longer than
@@ -128,7 +132,8 @@ Result<void> Reflector::writeGuards(const ReflectorConfig& rc, const ReflectorCo
   const bool limitsChanged = !was || was->rateLimitPerSource != rc.rateLimitPerSource ||
                              was->rateLimitPerSourceBurst != rc.rateLimitPerSourceBurst ||
                              was->rateLimit != rc.rateLimit ||
-                             was->rateLimitBurst != rc.rateLimitBurst;
+                             was->rateLimitBurst != rc.rateLimitBurst ||
+                             was->rateLimitIpv6Prefix != rc.rateLimitIpv6Prefix;
   if (limitsChanged)
     if (auto res = bpf_.resetRateBuckets(); !res) return res;
   if (auto res = bpf_.setGuards(rules, g); !res) return res;

@@ -200,6 +200,21 @@ Handler prefixList(std::vector<IpPrefix>& out, const std::vector<IpPrefix>& othe
   };
 }
 
+// Why `a` cannot be a unicast address of this host ([reflector]
+// addresses), or nullptr when it can.
+const char* notUnicast(const Ip16& a) {
+  if (isV4Mapped(a)) {
+    if (a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] == 0) return "unspecified";
+    if (a[12] == 255 && a[13] == 255 && a[14] == 255 && a[15] == 255)
+      return "the broadcast address";
+    if ((a[12] & 0xf0) == 0xe0) return "multicast";
+    return nullptr;
+  }
+  if (a[0] == 0xff) return "multicast";
+  if (std::all_of(a.begin(), a.end(), [](uint8_t b) { return b == 0; })) return "unspecified";
+  return nullptr;
+}
+
 Handler stringList(std::vector<std::string>& out) {
   return [&out](const toml::node& n, const std::string& key, Errors& err) {
     const toml::array* a = n.as_array();
@@ -347,6 +362,10 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
       {"rate_limit_per_source_burst", integer(r.rateLimitPerSourceBurst, 0, kMaxBurst)},
       {"rate_limit", integer(r.rateLimit, 0, kMaxRate)},
       {"rate_limit_burst", integer(r.rateLimitBurst, 0, kMaxBurst)},
+      {"rate_limit_ipv6_prefix", integer(r.rateLimitIpv6Prefix, 1, 128)},
+      {"answer_short_requests", boolean(r.answerShortRequests)},
+      {"answer_reflector_source_ports", boolean(r.answerReflectorSourcePorts)},
+      {"answer_reflected_packets", boolean(r.answerReflectedPackets)},
       {"addresses",
        [&r](const toml::node& n, const std::string& key, Errors& e) {
          const toml::array* a = n.as_array();
@@ -354,10 +373,13 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
          for (const auto& x : *a) {
            auto s = x.value<std::string>();
            auto ip = s ? parseIp(*s) : Result<Ip16>(makeError(EINVAL, "not a string"));
-           if (ip)
-             r.addresses.push_back(*ip);
-           else
+           if (!ip)
              e.add(x.source(), "'" + key + "': " + ip.error().message);
+           else if (const char* why = notUnicast(*ip))
+             e.add(x.source(), "'" + key + "': " + *s + " is " + why +
+                                   ", not an address of this host to answer on");
+           else
+             r.addresses.push_back(*ip);
          }
        }},
   };

@@ -64,11 +64,20 @@ struct ReflectorConfig {
   std::string tlvSyncSource = "auto";
   // Guards. Sources answered: the longest matching prefix of `allow` and
   // `deny` decides; none matches: answered when `allow` is empty. Rate
-  // limits in requests per second, per source address and for all sources
-  // together (0: none), with bursts (0: one second's worth, the rate).
+  // limits in requests per second, per source address (IPv6: per prefix of
+  // rateLimitIpv6Prefix bits) and for all sources together (0: none), with
+  // bursts (0: one second's worth, the rate).
   std::vector<IpPrefix> allow, deny;
-  uint32_t rateLimitPerSource = 0, rateLimitPerSourceBurst = 0;
-  uint32_t rateLimit = 0, rateLimitBurst = 0;
+  uint32_t rateLimitPerSource = 5'000, rateLimitPerSourceBurst = 0;
+  uint32_t rateLimit = 50'000, rateLimitBurst = 0;
+  uint32_t rateLimitIpv6Prefix = 64;
+  // Abuse defences, all refused unless the operator says so: requests
+  // shorter than the base (their reply would be larger), requests from a UDP
+  // source port that is one of `ports`, requests that carry a reflector's
+  // timestamps (a reflected packet: a loop).
+  bool answerShortRequests = false;
+  bool answerReflectorSourcePorts = false;
+  bool answerReflectedPackets = false;
   bool operator==(const ReflectorConfig&) const = default;
 };
 

@@ -16,7 +16,11 @@ nlohmann::json guardsJson(const ReflectorConfig& rc) {
           {"rate_limit_per_source", rc.rateLimitPerSource},
           {"rate_limit_per_source_burst", burst(rc.rateLimitPerSource, rc.rateLimitPerSourceBurst)},
           {"rate_limit", rc.rateLimit},
-          {"rate_limit_burst", burst(rc.rateLimit, rc.rateLimitBurst)}};
+          {"rate_limit_burst", burst(rc.rateLimit, rc.rateLimitBurst)},
+          {"rate_limit_ipv6_prefix", rc.rateLimitIpv6Prefix},
+          {"answer_short_requests", rc.answerShortRequests},
+          {"answer_reflector_source_ports", rc.answerReflectorSourcePorts},
+          {"answer_reflected_packets", rc.answerReflectedPackets}};
 }
 
 nlohmann::json interfaceJson(const InterfaceCounters& c) {

@@ -12,7 +12,8 @@
 #     from each of two sources, exactly 5 replies each;
 #  3. reload with rate_limit = 1/s, burst 3 for all sources: 4 requests
 #     from each of two sources, exactly 3 replies in all;
-#  4. reload without guards: the source refused before is answered.
+#  4. reload without guards (the default rate limits set to 0): the source
+#     refused before is answered.
 #
 # Counts, not timing: a burst of 20 takes milliseconds, and a 1/s bucket
 # refills one request per second.
@@ -102,7 +103,7 @@ write_config 'allow = ["10.207.1.0/25", "fd00:5354:67::/120"]
 deny = ["10.207.1.64/26"]'
 e2e_start "$NS_R" r
 
-step "allow-list: sources inside answered, outside and denied get nothing back"
+step "allow-list (default rate limits): sources inside answered, outside and denied get nothing back"
 out=$(probe "$R4" 5 "$C4" "$C4_OUT" "$C4_DENIED")
 echo "IPv4: $out"
 expect "$out" "$C4" 5
@@ -120,10 +121,11 @@ jq -e --arg i "$NS_R" '.reflector.interfaces[$i] | .rx == 25 and .reflected == 1
     and .drops.rate_per_source == 0 and .drops.rate_global == 0' "$E2E_WORK/status.json" >/dev/null ||
   fail "status: expected rx 25, reflected 10, not_allowed 15"
 jq -e '.reflector.guards | .allow == ["10.207.1.0/25", "fd00:5354:67::/120"] and .deny == ["10.207.1.64/26"]
-    and .rate_limit == 0 and .rate_limit_per_source == 0' "$E2E_WORK/status.json" >/dev/null ||
+    and .rate_limit == 50000 and .rate_limit_per_source == 5000 and .rate_limit_ipv6_prefix == 64' \
+  "$E2E_WORK/status.json" >/dev/null ||
   fail "status does not show the guards as configured"
 rctl status | tee "$E2E_WORK/status.txt" | grep -E 'guards|drops'
-grep -q 'guards: sources in 10.207.1.0/25, fd00:5354:67::/120 except 10.207.1.64/26; per source no limit; all sources no limit' \
+grep -q 'guards: sources in 10.207.1.0/25, fd00:5354:67::/120 except 10.207.1.64/26; per source 5000/s (burst 5000); all sources 50000/s (burst 50000)' \
   "$E2E_WORK/status.txt" || fail "text status: no guards line"
 grep -q 'not_allowed=15' "$E2E_WORK/status.txt" || fail "text status: no not_allowed=15"
 in_ns "$NS_R" curl -sf "http://$METRICS/metrics" >"$E2E_WORK/metrics.txt" || fail "no /metrics"
@@ -157,7 +159,8 @@ jq -e '[.[].errors] | add == 0' <<<"$out" >/dev/null || fail "ICMP errors: $out"
 [[ $(drops rate_global) == 5 ]] || fail "status: expected 5 rate_global drops, got $(drops rate_global)"
 
 step "reload without guards: the source refused before is answered"
-write_config ''
+write_config 'rate_limit = 0
+rate_limit_per_source = 0'
 reload
 out=$(probe "$R4" 5 "$C4_OUT" "$C4_DENIED")
 echo "IPv4: $out"

@@ -62,6 +62,8 @@ check_failed() {
 e2e_config r "$NS_R" <<EOF
 [reflector]
 ports = [862]
+# The probe's 14- and 40-octet requests are TWAMP-Light's short ones.
+answer_short_requests = true
 EOF
 
 # On a freshly booted host without systemd nothing has mounted bpffs yet:

@@ -485,10 +485,16 @@ TEST(Config, GuardKeys) {
   Config d = parseOk("");
   EXPECT_TRUE(d.reflector.allow.empty());
   EXPECT_TRUE(d.reflector.deny.empty());
-  EXPECT_EQ(d.reflector.rateLimitPerSource, 0u);
+  // Non-zero by default: 5,000/s per source, 50,000/s for all, bursts of
+  // one second's worth (docs/configuration.md says why).
+  EXPECT_EQ(d.reflector.rateLimitPerSource, 5000u);
   EXPECT_EQ(d.reflector.rateLimitPerSourceBurst, 0u);
-  EXPECT_EQ(d.reflector.rateLimit, 0u);
+  EXPECT_EQ(d.reflector.rateLimit, 50000u);
   EXPECT_EQ(d.reflector.rateLimitBurst, 0u);
+  EXPECT_EQ(d.reflector.rateLimitIpv6Prefix, 64u);
+  EXPECT_FALSE(d.reflector.answerShortRequests);
+  EXPECT_FALSE(d.reflector.answerReflectorSourcePorts);
+  EXPECT_FALSE(d.reflector.answerReflectedPackets);
 
   Config c = parseOk(R"toml(
 [reflector]
@@ -516,6 +522,59 @@ rate_limit_burst = 1
   EXPECT_EQ(c.reflector.rateLimitBurst, 1u);
   // An empty list is "no list".
   EXPECT_TRUE(parseOk("[reflector]\nallow = []\n").reflector.allow.empty());
+
+  Config a = parseOk(R"toml(
+[reflector]
+rate_limit = 0
+rate_limit_per_source = 0
+rate_limit_ipv6_prefix = 56
+answer_short_requests = true
+answer_reflector_source_ports = true
+answer_reflected_packets = true
+)toml");
+  EXPECT_EQ(a.reflector.rateLimit, 0u);
+  EXPECT_EQ(a.reflector.rateLimitPerSource, 0u);
+  EXPECT_EQ(a.reflector.rateLimitIpv6Prefix, 56u);
+  EXPECT_TRUE(a.reflector.answerShortRequests);
+  EXPECT_TRUE(a.reflector.answerReflectorSourcePorts);
+  EXPECT_TRUE(a.reflector.answerReflectedPackets);
+}
+
+// [reflector] addresses are this host's unicast addresses: multicast,
+// broadcast and unspecified ones are refused with FILE:LINE:COLUMN.
+TEST(Config, ReflectorAddressesMustBeUnicast) {
+  const BadCase cases[] = {
+      {"IPv4 multicast", "[reflector]\naddresses = [\"192.0.2.1\", \"224.0.0.1\"]\n",
+       "stamp.toml:2:27: 'reflector.addresses': 224.0.0.1 is multicast, not an address of this "
+       "host to answer on"},
+      {"IPv4 multicast, top", "[reflector]\naddresses = [\"239.255.255.255\"]\n",
+       "stamp.toml:2:14: 'reflector.addresses': 239.255.255.255 is multicast, not an address of "
+       "this host to answer on"},
+      {"broadcast", "[reflector]\naddresses = [\"255.255.255.255\"]\n",
+       "stamp.toml:2:14: 'reflector.addresses': 255.255.255.255 is the broadcast address, not an "
+       "address of this host to answer on"},
+      {"IPv4 unspecified", "[reflector]\naddresses = [\"0.0.0.0\"]\n",
+       "stamp.toml:2:14: 'reflector.addresses': 0.0.0.0 is unspecified, not an address of this "
+       "host to answer on"},
+      {"IPv6 multicast", "[reflector]\naddresses = [\"ff02::1\"]\n",
+       "stamp.toml:2:14: 'reflector.addresses': ff02::1 is multicast, not an address of this "
+       "host to answer on"},
+      {"IPv6 unspecified", "[reflector]\naddresses = [\"::\"]\n",
+       "stamp.toml:2:14: 'reflector.addresses': :: is unspecified, not an address of this host "
+       "to answer on"},
+      {"IPv4-mapped multicast", "[reflector]\naddresses = [\"::ffff:224.1.2.3\"]\n",
+       "stamp.toml:2:14: 'reflector.addresses': ::ffff:224.1.2.3 is multicast, not an address "
+       "of this host to answer on"},
+      {"IPv6 prefix out of range", "[reflector]\nrate_limit_ipv6_prefix = 0\n",
+       "stamp.toml:2:26: 'reflector.rate_limit_ipv6_prefix' = 0 is out of range 1..128"},
+      {"IPv6 prefix over 128", "[reflector]\nrate_limit_ipv6_prefix = 129\n",
+       "stamp.toml:2:26: 'reflector.rate_limit_ipv6_prefix' = 129 is out of range 1..128"},
+      {"answer_ not a boolean", "[reflector]\nanswer_short_requests = 1\n",
+       "stamp.toml:2:25: 'reflector.answer_short_requests' must be true or false"},
+  };
+  for (const BadCase& c : cases) EXPECT_EQ(parseError(c.toml), c.message) << c.what;
+  Config ok = parseOk("[reflector]\naddresses = [\"223.255.255.255\", \"127.0.0.1\", \"::1\"]\n");
+  EXPECT_EQ(ok.reflector.addresses.size(), 3u) << "unicast, loopback included";
 }
 
 TEST(Config, GuardErrorsNamePathLineColumn) {

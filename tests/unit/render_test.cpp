@@ -35,6 +35,7 @@ ReflectorSnapshot snapshot() {
   c.tlv.unknown = 9;
   c.guard.not_allowed = 10;
   c.guard.rate_global = 11;
+  c.abuse.reflected_packet = 12;
   return s;
 }
 
@@ -48,7 +49,7 @@ TEST(DropReasons, OneListEveryReasonOnce) {
   std::vector<std::string> list;
   forEachDrop(InterfaceCounters{}, [&](const char* r, uint64_t) { list.emplace_back(r); });
   EXPECT_EQ(list.size(), dropReasons().size());  // no name twice
-  EXPECT_EQ(list.size(), size_t(STAMP_DROP_MAX) + 7);
+  EXPECT_EQ(list.size(), size_t(STAMP_DROP_MAX) + 11);
   for (int k = 0; k < STAMP_DROP_MAX; ++k) EXPECT_STRNE(parseDropName(k), "unknown") << k;
   EXPECT_STREQ(parseDropName(STAMP_DROP_MAX), "unknown");
 }
@@ -65,6 +66,7 @@ TEST(Status, ReflectorCountersGuardsAndPolicy) {
   in.reflectorConfig.authKey = "k1";
   in.reflectorConfig.dscp = 46;
   in.reflectorConfig.rateLimit = 100;
+  in.reflectorConfig.rateLimitPerSource = 0;  // no limit
   in.reflector = snapshot();
   in.sessionsRunning = 2;
   in.resultsStore = {{"healthy", true}};
@@ -85,6 +87,10 @@ TEST(Status, ReflectorCountersGuardsAndPolicy) {
   EXPECT_EQ(r["guards"]["rate_limit"], 100);
   EXPECT_EQ(r["guards"]["rate_limit_burst"], 100);  // a burst of 0 means the rate
   EXPECT_EQ(r["guards"]["rate_limit_per_source_burst"], 0);
+  EXPECT_EQ(r["guards"]["rate_limit_ipv6_prefix"], 64);
+  EXPECT_EQ(r["guards"]["answer_short_requests"], false);
+  EXPECT_EQ(r["guards"]["answer_reflector_source_ports"], false);
+  EXPECT_EQ(r["guards"]["answer_reflected_packets"], false);
   EXPECT_EQ(r["max_sessions"], 1024);
   EXPECT_EQ(r["sessions"], 3);
   const auto& i = r["interfaces"]["veth0"];
@@ -104,6 +110,7 @@ TEST(Status, ReflectorCountersGuardsAndPolicy) {
   EXPECT_EQ(i["drops"]["auth_failed"], 6);
   EXPECT_EQ(i["drops"]["not_allowed"], 10);
   EXPECT_EQ(i["drops"]["rate_global"], 11);
+  EXPECT_EQ(i["drops"]["reflected_packet"], 12);
 }
 
 TEST(Status, ReflectorNotRunning) {
