@@ -61,14 +61,20 @@ class StringWiper {
   ~StringWiper() { wipeNode(t_); }
 
  private:
-  static void wipeNode(toml::node& n) {
-    if (auto* s = n.as_string()) {
-      std::string& v = s->get();
-      stamp::wipe(v.data(), v.capacity());
-    } else if (auto* t = n.as_table()) {
-      for (auto&& [k, v] : *t) wipeNode(v);
-    } else if (auto* a = n.as_array()) {
-      for (auto& v : *a) wipeNode(v);
+  // Depth first with a stack of its own: the file decides how deep it is.
+  static void wipeNode(toml::node& root) {
+    std::vector<toml::node*> todo{&root};
+    while (!todo.empty()) {
+      toml::node* n = todo.back();
+      todo.pop_back();
+      if (auto* s = n->as_string()) {
+        std::string& v = s->get();
+        stamp::wipe(v.data(), v.capacity());
+      } else if (auto* t = n->as_table()) {
+        for (auto&& [k, v] : *t) todo.push_back(&v);
+      } else if (auto* a = n->as_array()) {
+        for (auto& v : *a) todo.push_back(&v);
+      }
     }
   }
   toml::table& t_;
