@@ -17,6 +17,8 @@
 # Inside the container: systemd-sysusers and systemd-tmpfiles for our
 # snippets, a stamp.toml for the container's veth end (host0) whose key file
 # comes as a systemd credential (LoadCredential= in a drop-in), then
+#   0. an upgrade: a stampd run as root leaves pins and a results store that
+#      the unit's stampd adopts and takes over
 #   1. systemctl enable --now stampd (Type=notify): the main process runs as
 #      the user stampd, group stamp, with exactly CAP_BPF CAP_NET_ADMIN
 #      CAP_PERFMON (effective, permitted, ambient, bounding), no new
@@ -261,9 +263,27 @@ in_c sh -c 'd=$(mktemp -d) && cp -p "$1" "$d/keys" && CREDENTIALS_DIRECTORY=$d "
   rc=$?; rm -rf "$d"; exit $rc' sh "$KEYS" "$CT_STAMPD" "$CONF" >/dev/null ||
   fail "the test's configuration is invalid"
 
+step "an upgrade: what a stampd of old, running as root, left behind"
+# The unit used to run stampd as root, with /run/stamp and /var/lib/stamp
+# root's: run one so, outside the unit, until its socket is there, then stop
+# it. Its pins, results store and directories belong to root.
+in_c chown root:stamp /run/stamp /var/lib/stamp
+in_ct 60 sh -c 'd=$(mktemp -d) && cp -p "$1" "$d/keys" && export CREDENTIALS_DIRECTORY="$d"
+  "$2" --config "$3" >/dev/null 2>&1 & pid=$!
+  for _ in $(seq 200); do [ -S /run/stamp/stampd.sock ] && break; sleep 0.1; done
+  kill -TERM $pid; wait $pid; rc=$?; rm -rf "$d"; exit $rc' sh "$KEYS" "$CT_STAMPD" "$CONF" ||
+  fail "stampd as root did not start and stop cleanly"
+root_owned=$(in_c find /sys/fs/bpf/stamp /var/lib/stamp -mindepth 1 -user root | wc -l)
+((root_owned > 0)) || fail "the root stampd left nothing of root's under /sys/fs/bpf/stamp and /var/lib/stamp"
+echo "  $root_owned entries under /sys/fs/bpf/stamp and /var/lib/stamp belong to root"
+
 step "systemctl enable --now stampd"
 in_ct 60 systemctl enable --now stampd 2>&1 | sed 's/^/  /' || true
 [[ $(in_c systemctl is-active stampd) == active ]] || fail "stampd.service is not active"
+in_c journalctl -u stampd -o cat --no-pager | grep -E '^reflector adopted on host0' | sed 's/^/  /' ||
+  fail "stampd as the user stampd did not adopt the pins root's stampd left"
+foreign=$(in_c find /sys/fs/bpf/stamp /var/lib/stamp /run/stamp ! -user stampd)
+[[ -z $foreign ]] || fail "not taken over by the user stampd: $foreign"
 [[ $(in_c systemctl show -p Type --value stampd) == notify ]] || fail "the unit is not Type=notify"
 status_text=$(in_c systemctl show -p StatusText --value stampd)
 [[ -n $status_text ]] || fail "no STATUS= from stampd"
