@@ -39,6 +39,22 @@ static __always_inline void auth_hmac_now(const struct stamp_hmac_key *key,
   stamp_hmac96(key, &w->h);
 }
 
+/* Whether a computed MAC (host order) equals the one received (network
+ * order), in constant time: the differences of all four words are
+ * accumulated before the one test, so how long a forged packet takes does
+ * not tell how many of its leading octets were right. The empty asm keeps
+ * the compiler from turning the accumulation back into early exits. */
+static __always_inline int auth_mac_equal(const __u32 mac[4], const __u32 got[4])
+{
+  __u32 diff = 0;
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    diff |= bpf_htonl(mac[i]) ^ got[i];
+    asm volatile("" : "+r"(diff));
+  }
+  return diff == 0;
+}
+
 /* Does w->now's HMAC field match its octets 0..95? */
 static __always_inline int auth_verify_now(const struct stamp_hmac_key *key,
                                            struct stamp_auth_work *w)
@@ -46,8 +62,7 @@ static __always_inline int auth_verify_now(const struct stamp_hmac_key *key,
   auth_hmac_now(key, w);
   __u32 got[4];
   __builtin_memcpy(got, &w->now[STAMP_AUTH_HMAC_OFF], sizeof(got));
-  return bpf_htonl(w->h.out[0]) == got[0] && bpf_htonl(w->h.out[1]) == got[1] &&
-         bpf_htonl(w->h.out[2]) == got[2] && bpf_htonl(w->h.out[3]) == got[3];
+  return auth_mac_equal(w->h.out, got);
 }
 
 /* Writes w->now's HMAC field. */

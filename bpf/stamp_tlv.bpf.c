@@ -41,6 +41,7 @@
  * marked static by libbpf, so the verifier checks it in the context of each
  * call, as when it was inlined into stamp_refl_out.
  */
+#include "stamp_auth.bpf.h"
 #include "stamp_refl.bpf.h"
 #include "stamp_tlv.bpf.h"
 
@@ -424,10 +425,7 @@ __attribute__((noinline)) int stamp_tlv_hmac_verify(struct __sk_buff *skb)
   if (bpf_skb_load_bytes(skb, w->hmac_off + STAMP_TLV_HDR, got, sizeof(got)) ||
       stamp_hmac_var_run(key, v, 4 + n))
     return STAMP_TLV_HMAC_FAIL;
-  for (int i = 0; i < 4; i++)
-    if (bpf_htonl(v->out[i]) != got[i])
-      return STAMP_TLV_HMAC_FAIL;
-  return STAMP_TLV_HMAC_OK;
+  return auth_mac_equal(v->out, got) ? STAMP_TLV_HMAC_OK : STAMP_TLV_HMAC_FAIL;
 }
 
 /* The reply's HMAC TLV, once every TLV of the reply is final (flags and

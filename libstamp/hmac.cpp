@@ -51,6 +51,15 @@ void wipe(void* p, size_t n) {
   while (n--) *v++ = 0;
 }
 
+bool macEqual(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  if (a.size() != b.size()) return false;
+  // Volatile: the compiler may neither stop at the first non-zero
+  // difference nor turn the loop into memcmp.
+  volatile uint8_t diff = 0;
+  for (size_t i = 0; i < a.size(); i++) diff = uint8_t(diff | (a[i] ^ b[i]));
+  return diff == 0;
+}
+
 Sha256::Sha256() {
   std::memcpy(st_, kIv, sizeof(kIv));
 }

@@ -52,4 +52,10 @@ std::array<uint8_t, 32> hmacSha256(std::span<const uint8_t> key, std::span<const
 // Overwrites memory that held a secret, in a way the compiler keeps.
 void wipe(void* p, size_t n);
 
+// Whether two MACs are equal, in a time that depends only on their length:
+// every octet is compared, with no exit at the first difference, so a forger
+// cannot learn from the reply time how many leading octets were right. Spans
+// of different lengths are unequal.
+bool macEqual(std::span<const uint8_t> a, std::span<const uint8_t> b);
+
 }  // namespace stamp

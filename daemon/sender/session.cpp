@@ -579,7 +579,7 @@ void Session::onSocket() {
     if (spec_.hmac) {
       if (size_t(n) < kAuthBase) continue;
       auto mac = hmac96(*spec_.hmac, std::span<const uint8_t, kHmacInput>(buf, kHmacInput));
-      if (std::memcmp(mac.data(), buf + kHmacInput, mac.size()) != 0) {
+      if (!macEqual(mac, std::span<const uint8_t>(buf + kHmacInput, mac.size()))) {
         if (!finished_) ++authFailures_;
         continue;
       }

@@ -66,8 +66,8 @@ void TlvReport::onReply(std::span<const uint8_t> tlvs, size_t total, const Conte
                                         uint8_t(c.reflSeq >> 8), uint8_t(c.reflSeq)};
         covered.insert(covered.end(), tlvs.begin(), tlvs.begin() + ptrdiff_t(t.offset));
         auto mac = hmacWith(*key_, covered);
-        ok = std::equal(mac.begin(), mac.begin() + kHmacLen,
-                        tlvs.begin() + ptrdiff_t(t.offset + tlv::kHeader));
+        ok = macEqual(std::span<const uint8_t>(mac.data(), kHmacLen),
+                      tlvs.subspan(t.offset + tlv::kHeader, kHmacLen));
       }
       break;
     }

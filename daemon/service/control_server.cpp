@@ -1,7 +1,8 @@
 #include "service/control_server.hpp"
 
-#include <grp.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,37 +15,86 @@
 #include <spdlog/spdlog.h>
 
 #include "libstamp/control_protocol.hpp"
+#include "service/permissions.hpp"
 
 namespace stamp {
 
-Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& path,
-                                                             EventLoop& loop, Handler onRequest,
-                                                             DisconnectHandler onDisconnect) {
+namespace {
+
+// Binds `fd` to `path` as a socket node of mode 0660 and, when `group` is
+// set, that group, without following a symbolic link at any step: a link
+// planted at the path is removed, not followed, and nothing is ever
+// changed through a path that could have become a link.
+//
+// fchown()/fchmod() on the socket's descriptor would not do: they change
+// the socket's own inode, not the node bind() creates. So the node is born
+// right instead: umask gives the mode; the group is the creating thread's
+// filesystem gid, which under systemd is already the unit's Group= and
+// otherwise is switched for the bind() when stampd may (CAP_SETGID, as
+// root). Only when neither worked is the group changed afterwards, with
+// fchownat(AT_SYMLINK_NOFOLLOW) relative to the directory, after checking
+// that the name is still our socket.
+Result<void> bindSocketNode(int fd, const std::string& path, std::optional<gid_t> group) {
   sockaddr_un addr{};
   if (path.size() >= sizeof(addr.sun_path))
     return makeError(ENAMETOOLONG, "control socket path too long: " + path);
+  std::filesystem::path p(path);
+  std::string dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+  std::string name = p.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    return makeError(EINVAL, "control socket path " + path + " names no file");
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::filesystem::create_directories(dir, ec);
+  int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return errnoError("cannot open the control socket's directory " + dir);
+  UniqueFd dirFd(dfd);
+  // A stale socket (stampd killed) or a symbolic link is replaced; unlink
+  // removes a link itself. Anything else at the path is not stampd's.
+  struct stat st {};
+  if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!S_ISSOCK(st.st_mode) && !S_ISLNK(st.st_mode))
+      return makeError(EEXIST, "control socket path " + path +
+                                   " exists and is not a socket; refusing to replace it");
+    if (::unlinkat(dfd, name.c_str(), 0) != 0 && errno != ENOENT)
+      return errnoError("cannot remove the stale control socket " + path);
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  const gid_t fsgid = gid_t(setfsgid(-1));
+  const bool switchGroup = group && *group != fsgid;
+  if (switchGroup) setfsgid(*group);  // refused silently without CAP_SETGID
+  mode_t old = umask(0117);
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int bindErrno = errno;
+  umask(old);
+  if (switchGroup) setfsgid(fsgid);
+  if (rc != 0)
+    return makeError(bindErrno,
+                     "cannot bind control socket " + path + ": " + std::strerror(bindErrno));
+  if (!group) return {};
+  if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return errnoError("cannot stat control socket " + path);
+  if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+    return makeError(EEXIST, "control socket " + path + " was replaced right after bind");
+  if (st.st_gid != *group &&
+      ::fchownat(dfd, name.c_str(), static_cast<uid_t>(-1), *group, AT_SYMLINK_NOFOLLOW) != 0)
+    spdlog::warn("cannot give {} to the group {}: {}", path, *group, std::strerror(errno));
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& path,
+                                                             EventLoop& loop, Handler onRequest,
+                                                             DisconnectHandler onDisconnect,
+                                                             const char* group) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return makeError(errno, std::string("control socket: ") + std::strerror(errno));
   UniqueFd owner(fd);
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size());
-  ::unlink(path.c_str());
-  mode_t old = umask(0117);
-  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  umask(old);
-  if (rc != 0)
-    return makeError(errno, "cannot bind control socket " + path + ": " + std::strerror(errno));
-  // Read-only commands answer anyone who may connect: root and the stamp
-  // group (mode 0660). Under systemd the unit's Group=stamp gives the
-  // socket its group; elsewhere root hands it over.
-  if (group* g = getgrnam("stamp"); g) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && st.st_gid != g->gr_gid &&
-        ::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0)
-      spdlog::warn("cannot give {} to the stamp group: {}", path, std::strerror(errno));
-  }
+  // Read-only commands answer anyone who may connect: root and the group
+  // (mode 0660).
+  if (auto r = bindSocketNode(fd, path, group ? groupId(group) : std::nullopt); !r)
+    return r.error();
   if (::listen(fd, 64) != 0)
     return makeError(errno, "cannot listen on " + path + ": " + std::strerror(errno));
   std::unique_ptr<ControlServer> s(new ControlServer(

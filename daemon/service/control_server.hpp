@@ -64,10 +64,14 @@ class ControlServer final : public Replier {
     bool rootExempt = true;  // false in tests, which run as root
   };
 
-  // Listens on `path` (a stale socket file is replaced), mode 0660.
+  // Listens on `path`, a socket node of mode 0660 given to `group` (when
+  // it exists; nullptr: the process's group). A stale socket or a symbolic
+  // link at the path is replaced, never followed; anything else there is
+  // refused.
   static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, EventLoop& loop,
                                                        Handler onRequest,
-                                                       DisconnectHandler onDisconnect);
+                                                       DisconnectHandler onDisconnect,
+                                                       const char* group = "stamp");
   ~ControlServer() override;
 
   void respond(const Request& r, const nlohmann::json& result) override;

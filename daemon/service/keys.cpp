@@ -23,6 +23,63 @@ int hexDigit(char c) {
   return -1;
 }
 
+// What a file that is not a regular one is, for the message refusing it.
+std::string fileKind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISREG(mode)) return "a regular file";
+  return "of an unknown type";
+}
+
+// The key file's text: a fixed buffer, wiped when it goes.
+class SecretText {
+ public:
+  explicit SecretText(size_t n) : buf_(n) {}
+  SecretText(const SecretText&) = delete;
+  SecretText& operator=(const SecretText&) = delete;
+  ~SecretText() { wipe(); }
+  char* data() { return buf_.data(); }
+  size_t size() const { return buf_.size(); }
+  void wipe() { stamp::wipe(buf_.data(), buf_.size()); }
+
+ private:
+  std::vector<char> buf_;
+};
+
+// Wipes every string of a parsed table when it goes: the key file's
+// secrets in toml++'s nodes (what toml++ allocated and freed while parsing
+// is out of reach).
+class StringWiper {
+ public:
+  explicit StringWiper(toml::table& t) : t_(t) {}
+  StringWiper(const StringWiper&) = delete;
+  StringWiper& operator=(const StringWiper&) = delete;
+  ~StringWiper() { wipeNode(t_); }
+
+ private:
+  // Depth first with a stack of its own: the file decides how deep it is.
+  static void wipeNode(toml::node& root) {
+    std::vector<toml::node*> todo{&root};
+    while (!todo.empty()) {
+      toml::node* n = todo.back();
+      todo.pop_back();
+      if (auto* s = n->as_string()) {
+        std::string& v = s->get();
+        stamp::wipe(v.data(), v.capacity());
+      } else if (auto* t = n->as_table()) {
+        for (auto&& [k, v] : *t) todo.push_back(&v);
+      } else if (auto* a = n->as_array()) {
+        for (auto& v : *a) todo.push_back(&v);
+      }
+    }
+  }
+  toml::table& t_;
+};
+
 std::string where(const std::string& path, const toml::source_region& at) {
   std::ostringstream os;
   os << path << ":" << at.begin.line << ":" << at.begin.column << ": ";
@@ -47,7 +104,9 @@ std::vector<std::string> KeyRing::names() const {
 }
 
 void KeyRing::add(const std::string& name, std::span<const uint8_t> secret) {
-  keys_[name] = hmacKey(secret);
+  stamp_hmac_key k = hmacKey(secret);
+  keys_[name] = k;
+  wipe(&k, sizeof(k));
 }
 
 Result<std::string> keyFilePath(const std::string& configured) {
@@ -68,13 +127,24 @@ Result<std::string> keyFilePath(const std::string& configured) {
 Result<KeyRing> loadKeyFile(const std::string& configured) {
   auto path = keyFilePath(configured);
   if (!path) return path.error();
-  int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  // Only a regular file is read. Its type is checked before the open, so a
+  // device is never opened (opening one can have effects), and again on the
+  // descriptor, for a file swapped in between. O_NONBLOCK: a FIFO put there
+  // in that window must not block the open (with no writer, forever) in
+  // --check-config or in the event loop at a reload.
+  struct stat before {};
+  if (::lstat(path->c_str(), &before) != 0) return errnoError("cannot open key file " + *path);
+  if (!S_ISREG(before.st_mode))
+    return makeError(EINVAL, "key file " + *path + " is " + fileKind(before.st_mode) +
+                                 ", not a regular file; refusing it");
+  int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return errnoError("cannot open key file " + *path);
   UniqueFd file(fd);
   struct stat st {};
   if (fstat(fd, &st) != 0) return errnoError("cannot stat key file " + *path);
-  if (!S_ISREG(st.st_mode))
-    return makeError(EINVAL, "key file " + *path + " is not a regular file");
+  if (!S_ISREG(st.st_mode) || st.st_dev != before.st_dev || st.st_ino != before.st_ino)
+    return makeError(EINVAL, "key file " + *path + " was replaced while being opened (now " +
+                                 fileKind(st.st_mode) + "); refusing it");
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     char mode[8];
     std::snprintf(mode, sizeof(mode), "%04o", unsigned(st.st_mode & 07777));
@@ -84,21 +154,32 @@ Result<KeyRing> loadKeyFile(const std::string& configured) {
   if (st.st_uid != 0 && st.st_uid != geteuid())
     return makeError(EACCES, "key file " + *path + " belongs to uid " + std::to_string(st.st_uid) +
                                  ", neither root nor stampd's user; refusing it");
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) != 0;) {
+  if (st.st_size > kMaxKeyFileOctets)
+    return makeError(EFBIG, "key file " + *path + " exceeds 1 MiB");
+  // One buffer sized from the file before anything is read, never grown: a
+  // growing string would leave copies of the secrets in freed memory. One
+  // octet more than the size shows a file that grew meanwhile.
+  SecretText text(size_t(st.st_size) + 1);
+  size_t used = 0;
+  while (used < text.size()) {
+    ssize_t n = ::read(fd, text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errnoError("cannot read key file " + *path);
-    text.append(buf, size_t(n));
-    if (text.size() > (1u << 20)) return makeError(EFBIG, "key file " + *path + " exceeds 1 MiB");
+    if (n == 0) break;
+    used += size_t(n);
   }
-  wipe(buf, sizeof(buf));
+  if (used > size_t(st.st_size))
+    return makeError(EAGAIN, "key file " + *path + " changed while being read; try again");
 
   KeyRing ring;
   ring.source_ = *path;
   std::string errors;
   try {
-    toml::table root = toml::parse(text, *path);
-    wipe(text.data(), text.size());
+    toml::table root = toml::parse(std::string_view(text.data(), used), *path);
+    text.wipe();
+    // The table's copies of the hex strings are wiped when it goes, however
+    // this block is left.
+    StringWiper wiper(root);
     for (auto&& [k, v] : root) {
       if (k.str() != "keys")
         errors += where(*path, k.source()) + "unknown key '" + std::string(k.str()) +
@@ -114,6 +195,7 @@ Result<KeyRing> loadKeyFile(const std::string& configured) {
         }
         const std::string& hex = s->get();
         std::vector<uint8_t> secret;
+        secret.reserve(hex.size() / 2);  // never reallocated: no stray copies
         bool bad = hex.size() % 2 != 0;
         for (size_t i = 0; !bad && i < hex.size(); i += 2) {
           int hi = hexDigit(hex[i]), lo = hexDigit(hex[i + 1]);
@@ -136,7 +218,7 @@ Result<KeyRing> loadKeyFile(const std::string& configured) {
       errors += where(*path, root["keys"].node()->source()) + "[keys] must be a table\n";
     }
   } catch (const toml::parse_error& e) {
-    wipe(text.data(), text.size());
+    text.wipe();
     // The parser's own words may quote the file, secrets included.
     (void)e.description();
     return makeError(EINVAL, where(*path, e.source()) +

@@ -10,6 +10,8 @@
 // never reach a log line, a status reply or an error message.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@ namespace stamp {
 
 inline constexpr size_t kMinKeyOctets = 16;
 inline constexpr size_t kMaxKeyOctets = 64;
+inline constexpr off_t kMaxKeyFileOctets = off_t{1} << 20;
 
 class KeyRing {
  public:
@@ -49,8 +52,11 @@ class KeyRing {
 // The file's real path: "credential:NAME" resolved, others as they are.
 Result<std::string> keyFilePath(const std::string& configured);
 
-// Reads and checks the key file. Errors name FILE:LINE:COLUMN for what is
-// wrong inside, and the mode or owner for what is wrong outside.
+// Reads and checks the key file: a regular file (a FIFO, device, directory
+// or symbolic link is refused without blocking), at most 1 MiB. Errors name
+// FILE:LINE:COLUMN for what is wrong inside, and the type, mode or owner for
+// what is wrong outside. The text read and the parsed hex strings are wiped
+// before it returns.
 Result<KeyRing> loadKeyFile(const std::string& configured);
 
 struct Config;

@@ -223,10 +223,11 @@ TEST_F(AuthProgs, WrongKeyIsDroppedAndCounted) {
 }
 
 // Any octet the HMAC covers, changed after signing, fails: MBZ, SSID,
-// timestamp, sequence, and the HMAC itself.
+// timestamp, sequence, and the HMAC itself, in its first, a middle and its
+// last octet (the comparison has no early exit and must still see them all).
 TEST_F(AuthProgs, TamperedRequestIsDropped) {
   for (size_t off : {size_t{0}, size_t{5}, size_t{17}, size_t{27}, size_t{60}, size_t{95},
-                     size_t{96}, size_t{111}}) {
+                     size_t{96}, size_t{103}, size_t{104}, size_t{110}, size_t{111}}) {
     SCOPED_TRACE(::testing::Message() << "octet " << off);
     Bytes p = authRequest(kAuth, 9, key1());
     p[off] ^= 0x10;
@@ -441,8 +442,8 @@ Bytes opensslMacOf(const std::vector<uint8_t>& key, const Bytes& data) {
 
 // An authenticated request carrying a Class of Service TLV (all zero:
 // DSCP1 0) and, when `hmacTlv`, an HMAC TLV over its Sequence Number and the
-// CoS TLV; `corrupt` flips a bit of that HMAC.
-Bytes authRequestWithTlvs(const std::vector<uint8_t>& key, bool hmacTlv, bool corrupt = false) {
+// CoS TLV; `corrupt` (0..15) flips a bit of that HMAC's octet so numbered.
+Bytes authRequestWithTlvs(const std::vector<uint8_t>& key, bool hmacTlv, int corrupt = -1) {
   Bytes base = authRequest(kAuth, 4242, key);
   Bytes cos = {0, STAMP_TLV_COS, 0, 4, 0, 0, 0, 0};
   base.insert(base.end(), cos.begin(), cos.end());
@@ -450,7 +451,7 @@ Bytes authRequestWithTlvs(const std::vector<uint8_t>& key, bool hmacTlv, bool co
     Bytes covered(base.begin(), base.begin() + 4);
     covered.insert(covered.end(), cos.begin(), cos.end());
     Bytes mac = opensslMacOf(key, covered);
-    if (corrupt) mac[3] ^= 0x40;
+    if (corrupt >= 0) mac[size_t(corrupt)] ^= 0x40;
     Bytes h = {0, STAMP_TLV_HMAC, 0, 16};
     h.insert(h.end(), mac.begin(), mac.end());
     base.insert(base.end(), h.begin(), h.end());
@@ -514,15 +515,20 @@ TEST_F(AuthTlv, HmacTlvVerifiedAndReplySigned) {
 }
 
 // A wrong HMAC TLV: the base is still answered (its own HMAC was right), but
-// every TLV comes back as received with I = 1 (RFC 8972 4.8).
+// every TLV comes back as received with I = 1 (RFC 8972 4.8). The HMAC is
+// compared in full (no early exit), so a wrong first, middle or last octet
+// each fails.
 TEST_F(AuthTlv, WrongHmacTlvSetsIOnEveryTlv) {
-  const Bytes req = authRequestWithTlvs(key1(), true, true);
-  Bytes p = reflectPayload(req);
-  ASSERT_EQ(p.size(), req.size());
-  EXPECT_TRUE(p[kAuth] & STAMP_TLV_I) << "CoS TLV";
-  EXPECT_TRUE(p[kAuth + 8] & STAMP_TLV_I) << "HMAC TLV";
-  EXPECT_EQ(Bytes(p.begin() + kAuth + 12, p.end()), Bytes(req.begin() + kAuth + 12, req.end()))
-      << "the HMAC TLV comes back as received";
+  for (int octet : {0, 3, 7, 8, 14, 15}) {
+    SCOPED_TRACE(::testing::Message() << "HMAC octet " << octet);
+    const Bytes req = authRequestWithTlvs(key1(), true, octet);
+    Bytes p = reflectPayload(req);
+    ASSERT_EQ(p.size(), req.size());
+    EXPECT_TRUE(p[kAuth] & STAMP_TLV_I) << "CoS TLV";
+    EXPECT_TRUE(p[kAuth + 8] & STAMP_TLV_I) << "HMAC TLV";
+    EXPECT_EQ(Bytes(p.begin() + kAuth + 12, p.end()), Bytes(req.begin() + kAuth + 12, req.end()))
+        << "the HMAC TLV comes back as received";
+  }
 }
 
 // Authenticated mode: TLVs other than Extra Padding need the HMAC TLV.

@@ -57,6 +57,48 @@ expect 0 "" "$STAMPD" --check-config "$work/auth2.toml"
 grep -q "configuration OK" "$work/out" || fail "a good key file was not accepted"
 sed -i 's/auth_key = "k"/auth_key = "k9"/' "$work/auth2.toml"
 expect 1 "session 'x' auth_key 'k9' is not a key of .*keys.toml" "$STAMPD" --check-config "$work/auth2.toml"
+sed -i 's/auth_key = "k9"/auth_key = "k"/' "$work/auth2.toml"
+
+# Only a regular file is a key file. A FIFO with no writer would block a
+# plain open() forever (in --check-config, and in the event loop at a
+# reload): it must fail at once with the reason, like a directory, a device
+# or a symbolic link (never followed).
+# keyfile_refused KIND PATTERN: key_file = $work/kf is KIND, refused fast.
+keyfile_refused() {
+  local kind=$1 pattern=$2 start end
+  sed "s|$work/keys.toml|$work/kf|" "$work/auth2.toml" >"$work/auth-kf.toml"
+  start=$(date +%s%N)
+  expect 1 "$pattern" timeout 10 "$STAMPD" --check-config "$work/auth-kf.toml"
+  end=$(date +%s%N)
+  (((end - start) / 1000000 < 5000)) ||
+    fail "a key file that is $kind took $(((end - start) / 1000000)) ms to refuse"
+  rm -rf "$work/kf"
+}
+mkfifo -m 600 "$work/kf"
+keyfile_refused FIFO "^key file $work/kf is a FIFO, not a regular file; refusing it$"
+mkdir -m 700 "$work/kf"
+keyfile_refused directory "^key file $work/kf is a directory, not a regular file"
+ln -s /dev/null "$work/kf"
+keyfile_refused "link to a device" "^key file $work/kf is a symbolic link, not a regular file"
+ln -s "$work/keys.toml" "$work/kf"
+keyfile_refused "link to the good file" "^key file $work/kf is a symbolic link, not a regular file"
+sed -i "s|$work/kf|/dev/null|" "$work/auth-kf.toml"
+expect 1 "key file /dev/null is a character device, not a regular file" \
+  timeout 10 "$STAMPD" --check-config "$work/auth-kf.toml"
+
+# key_file = "credential:NAME": $CREDENTIALS_DIRECTORY/NAME, as systemd's
+# LoadCredential= provides it (docs/service.md, Keys).
+mkdir -m 700 "$work/creds"
+cp -p "$work/keys.toml" "$work/creds/keys"
+sed "s|\"$work/keys.toml\"|\"credential:keys\"|" "$work/auth2.toml" >"$work/auth-cred.toml"
+grep -q 'key_file = "credential:keys"' "$work/auth-cred.toml" || fail "no credential in the test file"
+expect 0 "" env CREDENTIALS_DIRECTORY="$work/creds" "$STAMPD" --check-config "$work/auth-cred.toml"
+expect 1 "key_file \"credential:keys\": no CREDENTIALS_DIRECTORY \(not started by systemd with LoadCredential=keys:\.\.\.\)$" \
+  env -u CREDENTIALS_DIRECTORY "$STAMPD" --check-config "$work/auth-cred.toml"
+sed 's/credential:keys/credential:nokeys/' "$work/auth-cred.toml" >"$work/auth-nocred.toml"
+expect 1 "cannot open key file $work/creds/nokeys" \
+  env CREDENTIALS_DIRECTORY="$work/creds" "$STAMPD" --check-config "$work/auth-nocred.toml"
+sed -i 's/auth_key = "k"/auth_key = "k9"/' "$work/auth2.toml"
 printf '[keys]\nk = "%s"\nshort = "0011"\nodd = "abc"\n' "$secret" >"$work/keys.toml"
 sed -i 's/auth_key = "k9"/auth_key = "k"/' "$work/auth2.toml"
 rc=0

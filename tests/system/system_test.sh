@@ -15,9 +15,16 @@
 # and /usr/local/etc/stamp/stamp.toml (read from the installed unit).
 #
 # Inside the container: systemd-sysusers and systemd-tmpfiles for our
-# snippets, a stamp.toml for the container's veth end (host0), then
-#   1. systemctl enable --now stampd (Type=notify), stampctl status as root,
-#      as a stamp group member, as a non-member; socket 0660 root:stamp
+# snippets, a stamp.toml for the container's veth end (host0) whose key file
+# comes as a systemd credential (LoadCredential= in a drop-in), then
+#   0. an upgrade: a stampd run as root leaves pins and a results store that
+#      the unit's stampd adopts and takes over
+#   1. systemctl enable --now stampd (Type=notify): the main process runs as
+#      the user stampd, group stamp, with exactly CAP_BPF CAP_NET_ADMIN
+#      CAP_PERFMON (effective, permitted, ambient, bounding), no new
+#      privileges, the unit's limits (open files, memory, tasks); the pins
+#      exist and belong to stampd; stampctl status as root, as a stamp group
+#      member, as a non-member; socket 0660 stampd:stamp
 #   2. a session to a peer reflector: 20 sent, 20 received, 0 lost
 #   3. systemctl reload with a scheduled session added (@every 2s), SIGHUP,
 #      then a bad file: the reload fails, the service and its old
@@ -27,7 +34,7 @@
 #      container's reflector: none lost (the pins are adopted)
 #   5. systemctl stop (the reflector keeps answering), stampd --teardown:
 #      nothing left under the bpffs directory
-#   6. systemd-analyze security stampd.service, printed
+#   6. systemd-analyze security stampd.service, printed: at most 2.1
 # The peer is the host end of the container's veth, moved into a throwaway
 # network namespace, with a second stampd (the build's) as reflector on its
 # own bpffs directory and socket.
@@ -204,16 +211,35 @@ in_c systemd-sysusers "$SYSUSERS"
 in_c systemd-tmpfiles --create "$TMPFILES"
 in_c systemctl daemon-reload
 in_c getent group stamp >/dev/null || fail "systemd-sysusers did not create the stamp group"
-[[ $(in_c stat -c '%a %U %G' /run/stamp) == "750 root stamp" ]] ||
-  fail "/run/stamp is $(in_c stat -c '%a %U %G' /run/stamp), expected 750 root stamp"
+STAMPD_UID=$(in_c id -u stampd) || fail "systemd-sysusers did not create the user stampd"
+STAMP_GID=$(in_c getent group stamp | cut -d: -f3)
+[[ $(in_c id -g stampd) == "$STAMP_GID" ]] || fail "stampd's primary group is not stamp"
+[[ $(in_c stat -c '%a %U %G' /run/stamp) == "750 stampd stamp" ]] ||
+  fail "/run/stamp is $(in_c stat -c '%a %U %G' /run/stamp), expected 750 stampd stamp"
 # (/lib may be a symbolic link to /usr/lib: compare the files, not the names.)
 [[ $(in_c readlink -f "$(in_c systemctl show -p FragmentPath --value stampd)") == "$(in_c readlink -f "$UNIT")" ]] ||
   fail "systemd does not load the installed $UNIT"
+
+# The key file: root's, mode 0600, which the user stampd cannot open; systemd
+# hands it over as a credential (docs/service.md, Keys).
+KEYS=$(dirname "$CONF")/keys.toml
+in_c install -m 0600 /dev/null "$KEYS"
+in_c tee "$KEYS" >/dev/null <<EOT
+[keys]
+k1 = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+EOT
+in_c mkdir -p /etc/systemd/system/stampd.service.d
+in_c tee /etc/systemd/system/stampd.service.d/keys.conf >/dev/null <<EOT
+[Service]
+LoadCredential=keys:$KEYS
+EOT
+in_c systemctl daemon-reload
 
 write_config() { # EXTRA_TOML: the configuration, with EXTRA_TOML appended
   in_c tee "$CONF" >/dev/null <<EOT
 [daemon]
 interfaces = ["host0"]
+key_file = "credential:keys"
 [reflector]
 enabled = true
 [[session]]
@@ -222,26 +248,107 @@ target = "$PEER4"
 count = 20
 interval = "10ms"
 timeout = "1s"
+[[session]]
+name = "signed"
+target = "$PEER4"
+count = 5
+interval = "10ms"
+timeout = "500ms"
+auth_key = "k1"
 $1
 EOT
 }
 write_config ""
-in_c "$CT_STAMPD" --check-config "$CONF" >/dev/null || fail "the test's configuration is invalid"
+in_c sh -c 'd=$(mktemp -d) && cp -p "$1" "$d/keys" && CREDENTIALS_DIRECTORY=$d "$2" --check-config "$3"
+  rc=$?; rm -rf "$d"; exit $rc' sh "$KEYS" "$CT_STAMPD" "$CONF" >/dev/null ||
+  fail "the test's configuration is invalid"
+
+step "an upgrade: what a stampd of old, running as root, left behind"
+# The unit used to run stampd as root, with /run/stamp and /var/lib/stamp
+# root's: run one so, outside the unit, until its socket is there, then stop
+# it. Its pins, results store and directories belong to root.
+in_c chown root:stamp /run/stamp /var/lib/stamp
+in_ct 60 sh -c 'd=$(mktemp -d) && cp -p "$1" "$d/keys" && export CREDENTIALS_DIRECTORY="$d"
+  "$2" --config "$3" >/dev/null 2>&1 & pid=$!
+  for _ in $(seq 200); do [ -S /run/stamp/stampd.sock ] && break; sleep 0.1; done
+  kill -TERM $pid; wait $pid; rc=$?; rm -rf "$d"; exit $rc' sh "$KEYS" "$CT_STAMPD" "$CONF" ||
+  fail "stampd as root did not start and stop cleanly"
+root_owned=$(in_c find /sys/fs/bpf/stamp /var/lib/stamp -mindepth 1 -user root | wc -l)
+((root_owned > 0)) || fail "the root stampd left nothing of root's under /sys/fs/bpf/stamp and /var/lib/stamp"
+echo "  $root_owned entries under /sys/fs/bpf/stamp and /var/lib/stamp belong to root"
 
 step "systemctl enable --now stampd"
 in_ct 60 systemctl enable --now stampd 2>&1 | sed 's/^/  /' || true
 [[ $(in_c systemctl is-active stampd) == active ]] || fail "stampd.service is not active"
+in_c journalctl -u stampd -o cat --no-pager | grep -E '^reflector adopted on host0' | sed 's/^/  /' ||
+  fail "stampd as the user stampd did not adopt the pins root's stampd left"
+foreign=$(in_c find /sys/fs/bpf/stamp /var/lib/stamp /run/stamp ! -user stampd)
+[[ -z $foreign ]] || fail "not taken over by the user stampd: $foreign"
 [[ $(in_c systemctl show -p Type --value stampd) == notify ]] || fail "the unit is not Type=notify"
 status_text=$(in_c systemctl show -p StatusText --value stampd)
 [[ -n $status_text ]] || fail "no STATUS= from stampd"
 echo "  StatusText: $status_text"
 main_pid=$(in_c systemctl show -p MainPID --value stampd)
-echo "  capabilities of the main process: $(in_c grep CapEff /proc/"$main_pid"/status)"
 
-step "stampctl status as root; the socket is 0660 root:stamp"
+step "the main process: user stampd, group stamp, three capabilities, the unit's limits"
+in_c cat /proc/"$main_pid"/status >"$E2E_WORK/proc-status"
+grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Threads):' "$E2E_WORK/proc-status" |
+  sed 's/^/  /'
+field() { # KEY: its values in /proc/PID/status, separated by one space
+  awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$E2E_WORK/proc-status"
+}
+# real, effective, saved, filesystem
+[[ $(field Uid) == "$STAMPD_UID $STAMPD_UID $STAMPD_UID $STAMPD_UID" ]] ||
+  fail "stampd runs as uid '$(field Uid)', expected $STAMPD_UID (stampd) throughout"
+[[ $(field Gid) == "$STAMP_GID $STAMP_GID $STAMP_GID $STAMP_GID" ]] ||
+  fail "stampd runs as gid '$(field Gid)', expected $STAMP_GID (stamp) throughout"
+# CAP_NET_ADMIN 12, CAP_PERFMON 38, CAP_BPF 39: 1<<12 | 1<<38 | 1<<39
+want_caps=$(printf '%016x' $(((1 << 12) | (1 << 38) | (1 << 39))))
+for c in CapEff CapPrm CapAmb CapBnd; do
+  [[ $(field $c) == "$want_caps" ]] || fail "$c is $(field $c), expected $want_caps (CAP_BPF CAP_NET_ADMIN CAP_PERFMON)"
+done
+[[ $(field CapInh) == "$want_caps" ]] || fail "CapInh is $(field CapInh), expected $want_caps (ambient needs it)"
+[[ $(field NoNewPrivs) == 1 ]] || fail "NoNewPrivs is $(field NoNewPrivs)"
+# LimitNOFILE=65536, unless the container's PID 1 may not go that high (it
+# inherits this test's hard limit, which a CI runner may cap lower).
+nofile() { in_c cat /proc/"$1"/limits | awk '/^Max open files/ { print $4, $5 }'; }
+read -r soft hard < <(nofile "$main_pid")
+read -r _ ct_hard < <(nofile 1)
+want_nofile=$((ct_hard < 65536 ? ct_hard : 65536))
+echo "  open files: $soft soft, $hard hard (the container's PID 1 may go to $ct_hard)"
+[[ $soft == "$want_nofile" && $hard == "$want_nofile" ]] ||
+  fail "open files limit $soft/$hard, expected $want_nofile (LimitNOFILE=65536)"
+for p in MemoryMax=1073741824 TasksMax=16; do
+  got=$(in_c systemctl show -p "${p%%=*}" --value stampd)
+  [[ $got == "${p#*=}" ]] || fail "${p%%=*} is $got, expected ${p#*=}"
+done
+# What MemoryMax= must hold: stampd's own memory and its BPF maps (charged
+# to the service's cgroup), printed for docs/service.md.
+memlock=0
+for m in $(in_c find /sys/fs/bpf/stamp -type f); do
+  b=$(in_c bpftool -j map show pinned "$m" 2>/dev/null | jq -r '.bytes_memlock // 0') || b=0
+  memlock=$((memlock + ${b:-0}))
+done
+echo "  memory: $(grep -E '^VmRSS' "$E2E_WORK/proc-status" | tr -s ' \t' ' '), BPF maps $((memlock / 1024)) kB;" \
+  "$(in_c systemctl show -p MemoryCurrent -p TasksCurrent stampd | tr '\n' ' ')"
+# The pins: in the host's bpffs (the container's, here), stampd's own.
+pins=$(in_c find /sys/fs/bpf/stamp -mindepth 1 | wc -l)
+((pins > 0)) || fail "nothing pinned under /sys/fs/bpf/stamp"
+foreign=$(in_c find /sys/fs/bpf/stamp ! -user stampd)
+[[ -z $foreign ]] || fail "pins not stampd's: $foreign"
+echo "  $pins entries under /sys/fs/bpf/stamp, all the user stampd's:" \
+  "$(in_c stat -c '%a %U %G' /sys/fs/bpf/stamp)"
+# The key file came as a credential (stampd could not have opened $KEYS).
+in_c stat -c '  credential: %n %a %U' /run/credentials/stampd.service/keys ||
+  fail "no credential keys for stampd.service"
+rc=0
+in_c setpriv --reuid=stampd --regid=stamp --clear-groups cat "$KEYS" >/dev/null 2>&1 || rc=$?
+[[ $rc != 0 ]] || fail "the user stampd can read $KEYS itself: the credential proves nothing"
+
+step "stampctl status as root; the socket is 0660 stampd:stamp"
 in_c stampctl status | sed 's/^/  /'
-[[ $(in_c stat -c '%a %U %G' /run/stamp/stampd.sock) == "660 root stamp" ]] ||
-  fail "socket is $(in_c stat -c '%a %U %G' /run/stamp/stampd.sock), expected 660 root stamp"
+[[ $(in_c stat -c '%a %U %G' /run/stamp/stampd.sock) == "660 stampd stamp" ]] ||
+  fail "socket is $(in_c stat -c '%a %U %G' /run/stamp/stampd.sock), expected 660 stampd stamp"
 
 step "a stamp group member reads and may change; a non-member cannot connect"
 in_c systemd-sysusers --inline 'u stpmember - "stamp member"' 'm stpmember stamp' \
@@ -278,6 +385,14 @@ in_ct 30 stampctl --json session start peer >"$E2E_WORK/peer.json" ||
   fail "the configured session failed"
 jq -e '.received == 20 and .lost == 0' "$E2E_WORK/peer.json" >/dev/null ||
   { cat "$E2E_WORK/peer.json"; fail "the configured session lost packets"; }
+# Signed with the credential's key: the peer reflects unauthenticated, so
+# its replies carry the request's HMAC field back, which the reply's own
+# octets do not match: every reply is received and discarded as a failure.
+rc=0
+in_ct 30 stampctl --json session start signed >"$E2E_WORK/signed.json" || rc=$?
+jq -c '{session, sent, received, authenticated, auth_failures}' "$E2E_WORK/signed.json"
+jq -e '.sent == 5 and .authenticated == true and .auth_failures == 5' "$E2E_WORK/signed.json" \
+  >/dev/null || fail "the authenticated session did not sign with the credential's key (exit $rc)"
 # Under systemd stampd writes to the journal natively, with its fields.
 in_c journalctl -u stampd -o json --no-pager |
   jq -se --arg t "$PEER4" 'any(.[]; .STAMP_SESSION != null and .STAMP_TARGET == $t)' >/dev/null ||
@@ -379,4 +494,9 @@ grep -q 'Overall exposure level' "$E2E_WORK/security.txt" ||
   { cat "$E2E_WORK/security.txt"; fail "systemd-analyze security printed no exposure level"; }
 # Every line that is not a pass, then the score.
 grep -vE '^✓' "$E2E_WORK/security.txt" | grep -vE '^\s*$' | sed 's/^/  /'
+# docs/service.md justifies each exposure left; the sum must not grow.
+score=$(sed -nE 's/.*Overall exposure level for stampd.service: ([0-9.]+).*/\1/p' "$E2E_WORK/security.txt")
+awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.1) }' ||
+  fail "systemd-analyze security: exposure '$score', more than 2.1"
+echo "  exposure $score <= 2.1"
 echo "PASS: system_test"

@@ -5,6 +5,7 @@
 //
 // Only the loop thread touches the server. The test thread stops the loop
 // through an eventfd and reads what the loop recorded under mu_.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -37,6 +38,7 @@
 
 #include "libstamp/control_protocol.hpp"
 #include "service/control_server.hpp"
+#include "service/permissions.hpp"
 #include "event_loop.hpp"
 
 namespace stamp {
@@ -624,6 +626,120 @@ TEST_F(ControlServerTest, AnsweringAClientThatLeftIsHarmless) {
   TestClient newcomer(socketPath_);
   ASSERT_TRUE(newcomer.connected());
   expectResult(newcomer.roundTrip(requestLine(3, "echo", json::object())), 3, json::object());
+}
+
+// A symbolic link planted at the socket's path (by someone who may write to
+// its directory) is replaced by the socket, never followed: the file it
+// points to keeps its owner, group and mode, however the group is given.
+// Anything else at the path is refused and left as it is.
+TEST(ControlSocketNode, PlantedSymlinkIsReplacedNotFollowed) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "stampd-node-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+  const std::string dir = tmpl;
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
+  const std::string victim = dir + "/victim", sock = dir + "/stampd.sock";
+  {
+    UniqueFd v(::open(victim.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ASSERT_TRUE(v.valid()) << std::strerror(errno);
+  }
+  ASSERT_EQ(::chmod(victim.c_str(), 0644), 0);
+  struct stat before {};
+  ASSERT_EQ(::stat(victim.c_str(), &before), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), sock.c_str()), 0) << std::strerror(errno);
+
+  // A group the victim does not have: nogroup (Debian's base-passwd).
+  const char* groupName = "nogroup";
+  std::optional<gid_t> gid = groupId(groupName);
+  if (!gid || *gid == before.st_gid) GTEST_SKIP() << "no group 'nogroup' to hand the socket to";
+
+  auto loop = EventLoop::create();
+  ASSERT_TRUE(loop.ok()) << loop.error().message;
+  auto server = ControlServer::listen(
+      sock, *loop, [](const ControlServer::Request&) {}, [](uint64_t) {}, groupName);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+
+  struct stat after {
+  }, node{};
+  ASSERT_EQ(::stat(victim.c_str(), &after), 0);
+  EXPECT_EQ(after.st_uid, before.st_uid) << "the link's target changed owner";
+  EXPECT_EQ(after.st_gid, before.st_gid) << "the link's target changed group";
+  EXPECT_EQ(after.st_mode, before.st_mode) << std::oct << after.st_mode;
+  ASSERT_EQ(::lstat(sock.c_str(), &node), 0);
+  EXPECT_TRUE(S_ISSOCK(node.st_mode)) << "the link was not replaced by the socket";
+  EXPECT_EQ(node.st_mode & 07777, 0660u) << std::oct << (node.st_mode & 07777);
+  // Root (CAP_SETGID, CAP_CHOWN) creates the node in the group; others
+  // may not hand a file to a group they are not in.
+  if (geteuid() == 0) {
+    EXPECT_EQ(node.st_gid, *gid);
+  }
+  TestClient c(sock);
+  EXPECT_TRUE(c.connected()) << "nothing listens on the replaced path";
+  c.close();
+  server->reset();
+
+  // A regular file at the path is not stampd's: refused, kept.
+  {
+    UniqueFd f(::open(sock.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+    ASSERT_TRUE(f.valid()) << std::strerror(errno);
+  }
+  auto refused = ControlServer::listen(
+      sock, *loop, [](const ControlServer::Request&) {}, [](uint64_t) {}, groupName);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("exists and is not a socket"), std::string::npos)
+      << refused.error().message;
+  ASSERT_EQ(::lstat(sock.c_str(), &node), 0);
+  EXPECT_TRUE(S_ISREG(node.st_mode)) << "the file at the path was removed";
+}
+
+// The race the planted link aims at: the socket's name swapped for a link
+// to another file between bind() and handing the node to the group. A
+// thread keeps renaming a link over the path while the server is created
+// again and again; the link's target must keep its group whatever wins.
+TEST(ControlSocketNode, LinkSwappedInAfterBindIsNeverFollowed) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "stampd-race-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+  const std::string dir = tmpl;
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
+  const std::string victim = dir + "/victim", sock = dir + "/stampd.sock", link = dir + "/link";
+  {
+    UniqueFd v(::open(victim.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ASSERT_TRUE(v.valid()) << std::strerror(errno);
+  }
+  struct stat before {};
+  ASSERT_EQ(::stat(victim.c_str(), &before), 0);
+  const char* groupName = "nogroup";
+  std::optional<gid_t> gid = groupId(groupName);
+  if (!gid || *gid == before.st_gid) GTEST_SKIP() << "no group 'nogroup' to hand the socket to";
+  auto loop = EventLoop::create();
+  ASSERT_TRUE(loop.ok()) << loop.error().message;
+
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    while (!stop.load()) {
+      ::symlink(victim.c_str(), link.c_str());
+      ::rename(link.c_str(), sock.c_str());
+    }
+  });
+  int created = 0;
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) {
+    auto server = ControlServer::listen(
+        sock, *loop, [](const ControlServer::Request&) {}, [](uint64_t) {}, groupName);
+    if (server.ok()) ++created;
+  }
+  stop = true;
+  swapper.join();
+  struct stat after {};
+  ASSERT_EQ(::stat(victim.c_str(), &after), 0);
+  EXPECT_EQ(after.st_gid, before.st_gid) << "the link's target was handed to the group";
+  EXPECT_EQ(after.st_mode, before.st_mode) << std::oct << after.st_mode;
+  RecordProperty("servers_created", std::to_string(created));
 }
 
 }  // namespace

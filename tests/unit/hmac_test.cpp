@@ -158,4 +158,28 @@ TEST(Hmac, OneFlippedBitChangesTheMac) {
 }
 
 }  // namespace
+// The constant-time comparison answers like memcmp: equal MACs are equal,
+// and one differing bit in any octet (first, last, every one between) makes
+// them unequal, as do different lengths.
+TEST(Hmac, MacEqualFindsADifferenceInEveryPosition) {
+  std::array<uint8_t, kHmacLen> a;
+  for (size_t i = 0; i < a.size(); i++) a[i] = uint8_t(0xa5 ^ i);
+  auto b = a;
+  EXPECT_TRUE(macEqual(a, b));
+  EXPECT_TRUE(macEqual(std::span<const uint8_t>(), std::span<const uint8_t>()));
+  for (size_t pos = 0; pos < a.size(); pos++) {
+    for (int bit = 0; bit < 8; bit++) {
+      auto c = a;
+      c[pos] ^= uint8_t(1u << bit);
+      EXPECT_FALSE(macEqual(a, c)) << "octet " << pos << " bit " << bit;
+      EXPECT_FALSE(macEqual(c, a)) << "octet " << pos << " bit " << bit;
+    }
+  }
+  auto full = hmacSha256(std::vector<uint8_t>(32, 7), bytes("x"));
+  EXPECT_TRUE(macEqual(full, full));
+  EXPECT_FALSE(macEqual(std::span<const uint8_t>(full).first(kHmacLen), full));
+  EXPECT_FALSE(macEqual(std::span<const uint8_t>(full).first(kHmacLen),
+                        std::span<const uint8_t>(full).first(kHmacLen - 1)));
+}
+
 }  // namespace stamp
