@@ -14,11 +14,24 @@
 #include "service/keys.hpp"
 #include "service/logging.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 using namespace stamp;
 
 namespace {
+
+// Every session holds descriptors (a socket, a timer): the soft limit goes
+// up to the hard one, which the unit sets (LimitNOFILE=). A shell's 1024
+// would otherwise cap a stampd started by hand at a few hundred sessions.
+void raiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const rlim_t was = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) == 0)
+    spdlog::debug("open files limit raised from {} to {}", was, lim.rlim_cur);
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "stampd: %s\n", message.c_str());
@@ -86,6 +99,7 @@ int main(int argc, char** argv) {
   }
   setupLogging(cfg->daemon.logLevel);
   installLibbpfLogger();
+  raiseFileLimit();
   auto daemon = Daemon::create(std::move(*cfg));
   if (!daemon) return fail(daemon.error().message);
   if (auto where = mountedBpffs()) spdlog::info("mounted bpffs at {}", *where);
