@@ -44,11 +44,11 @@ void require(bool ok, const char* what, const std::string& detail = {}) {
 }
 
 const std::set<std::string> kErrorCodes = {
-    std::string(control::kErrBadRequest),  std::string(control::kErrBadVersion),
+    std::string(control::kErrBadRequest),     std::string(control::kErrBadVersion),
     std::string(control::kErrUnknownCommand), std::string(control::kErrBadArgument),
-    std::string(control::kErrNotFound),    std::string(control::kErrBusy),
-    std::string(control::kErrClockUnsync), std::string(control::kErrPermission),
-    std::string(control::kErrInternal),    std::string(control::kErrBadConfig),
+    std::string(control::kErrNotFound),       std::string(control::kErrBusy),
+    std::string(control::kErrClockUnsync),    std::string(control::kErrPermission),
+    std::string(control::kErrInternal),       std::string(control::kErrBadConfig),
     std::string(control::kErrUnavailable)};
 
 // One line as the client reads it: JSON, an object, the envelope's fields.
@@ -73,8 +73,7 @@ class CheckingReplier final : public Replier {
   }
   void fail(const ControlRequest& r, std::string_view code, const std::string& message) override {
     json j = checkLine(errorLine(r.id, code, message), r.id);
-    require(j.size() == 4 && j["ok"] == false && j["error"].is_object() &&
-                j["error"].size() == 2,
+    require(j.size() == 4 && j["ok"] == false && j["error"].is_object() && j["error"].size() == 2,
             "an error's fields", j.dump());
     require(kErrorCodes.contains(j["error"].value("code", std::string())), "a known error code",
             j.dump());
@@ -195,8 +194,8 @@ class FakeTarget final : public CommandTarget {
     require(s.histogram.bins >= 1 && s.histogram.bins <= 10000, "spec histogram bins", d);
     require(s.histogram.floorNs < s.histogram.ceilingNs, "spec histogram floor < ceiling", d);
     require(!s.tlvs.cosDscp || *s.tlvs.cosDscp <= 63, "spec tlv cos dscp", d);
-    require(!s.tlvs.accessReport || (s.tlvs.accessReport->accessId >= 1 &&
-                                     s.tlvs.accessReport->accessId <= 2),
+    require(!s.tlvs.accessReport ||
+                (s.tlvs.accessReport->accessId >= 1 && s.tlvs.accessReport->accessId <= 2),
             "spec access id", d);
     require(s.accessReportRetries <= 100, "spec access report retries", d);
     require(s.accessReportTimeout.count() > 0, "spec access report timeout", d);
