@@ -41,41 +41,45 @@ std::string expected(const ArgSpec& a) {
   return "an integer " + std::to_string(a.min) + ".." + std::to_string(a.max);
 }
 
-Result<void> check(const json& args, std::span<const ArgSpec> table, const std::string& prefix) {
-  if (!args.is_object())
-    return makeError(EINVAL, prefix.empty() ? std::string("\"args\" must be an object")
-                                            : "\"" + prefix.substr(0, prefix.size() - 1) +
-                                                  "\" must be an object");
+// One value against its entry; objects are the caller's.
+Result<void> checkValue(const json& value, const ArgSpec& a, const std::string& name) {
+  const std::string must = "\"" + name + "\" must be " + expected(a);
+  bool ok = false;
+  switch (a.type) {
+    case ArgType::kString:
+      ok = value.is_string();
+      break;
+    case ArgType::kBool:
+      ok = value.is_boolean();
+      break;
+    case ArgType::kObject:
+      ok = value.is_object();
+      break;
+    case ArgType::kInteger:
+      if (!value.is_number_integer()) break;
+      if (auto v = asInt64(value); !v || *v < a.min || *v > a.max)
+        return makeError(EINVAL, must + ", not " + value.dump());
+      ok = true;
+      break;
+  }
+  if (!ok) return makeError(EINVAL, must + ", not " + typeName(value));
+  return {};
+}
+
+// The keys of one object: known, each value of its type, the required
+// ones there. `prefix` names the object ("" or "tlv_access_report.").
+Result<void> checkKeys(const json& args, std::span<const ArgSpec> table,
+                       const std::string& prefix) {
   for (const auto& [key, value] : args.items()) {
     const ArgSpec* a = findArg(table, key);
-    const std::string name = prefix + key;
     if (!a) {
       std::string known;
       for (const ArgSpec& k : table) known += std::string(known.empty() ? "" : ", ") + k.key;
       return makeError(EINVAL,
-                       "unknown argument \"" + name + "\"" +
+                       "unknown argument \"" + prefix + key + "\"" +
                            (known.empty() ? " (none are taken)" : " (taken: " + known + ")"));
     }
-    const std::string must = "\"" + name + "\" must be " + expected(*a);
-    switch (a->type) {
-      case ArgType::kString:
-        if (!value.is_string()) return makeError(EINVAL, must + ", not " + typeName(value));
-        break;
-      case ArgType::kBool:
-        if (!value.is_boolean()) return makeError(EINVAL, must + ", not " + typeName(value));
-        break;
-      case ArgType::kObject:
-        if (!value.is_object()) return makeError(EINVAL, must + ", not " + typeName(value));
-        if (auto r = check(value, a->fields, name + "."); !r) return r;
-        break;
-      case ArgType::kInteger: {
-        if (!value.is_number_integer()) return makeError(EINVAL, must + ", not " + typeName(value));
-        auto v = asInt64(value);
-        if (!v || *v < a->min || *v > a->max)
-          return makeError(EINVAL, must + ", not " + value.dump());
-        break;
-      }
-    }
+    if (auto r = checkValue(value, *a, prefix + key); !r) return r;
   }
   for (const ArgSpec& a : table)
     if (a.required && !args.contains(a.key))
@@ -85,8 +89,19 @@ Result<void> check(const json& args, std::span<const ArgSpec> table, const std::
 
 }  // namespace
 
+// Two levels, written out: the tables nest objects one deep at most.
 Result<void> checkArgs(const json& args, std::span<const ArgSpec> table) {
-  return check(args, table, "");
+  if (!args.is_object()) return makeError(EINVAL, "\"args\" must be an object");
+  if (auto r = checkKeys(args, table, ""); !r) return r;
+  for (const ArgSpec& a : table) {
+    if (a.type != ArgType::kObject || !args.contains(a.key)) continue;
+    for (const ArgSpec& f : a.fields)
+      if (f.type == ArgType::kObject)
+        return makeError(EINVAL, std::string("\"") + a.key + "." + f.key +
+                                     "\": objects nest one level at most (a bug in the table)");
+    if (auto r = checkKeys(args[a.key], a.fields, std::string(a.key) + "."); !r) return r;
+  }
+  return {};
 }
 
 int64_t intArg(const json& args, const char* key, int64_t fallback) {

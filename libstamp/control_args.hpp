@@ -26,12 +26,30 @@ namespace stamp::control {
 enum class ArgType { kString, kBool, kInteger, kObject };
 
 struct ArgSpec {
-  const char* key;
-  ArgType type;
-  int64_t min = 0, max = 0;  // kInteger: the accepted range, both ends included
+  const char* key = "";
+  int64_t min = 0, max = 0;              // kInteger: the accepted range, both ends included
+  std::span<const ArgSpec> fields = {};  // kObject: its own keys (no deeper objects)
+  ArgType type = ArgType::kString;
   bool required = false;
-  std::span<const ArgSpec> fields = {};  // kObject: its own keys
 };
+
+// The entries of a table, as they read: anInteger(arg::kPort, 1, 65535).
+constexpr ArgSpec aString(const char* key) {
+  return {key, 0, 0, {}, ArgType::kString, false};
+}
+constexpr ArgSpec aBool(const char* key) {
+  return {key, 0, 0, {}, ArgType::kBool, false};
+}
+constexpr ArgSpec anInteger(const char* key, int64_t min, int64_t max) {
+  return {key, min, max, {}, ArgType::kInteger, false};
+}
+constexpr ArgSpec anObject(const char* key, std::span<const ArgSpec> fields) {
+  return {key, 0, 0, fields, ArgType::kObject, false};
+}
+constexpr ArgSpec required(ArgSpec a) {
+  a.required = true;
+  return a;
+}
 
 // The ranges both sides use.
 namespace range {
@@ -48,48 +66,47 @@ inline constexpr int64_t kMaxAccessReportRetries = 100;
 }  // namespace range
 
 namespace schema {
-using enum ArgType;
 using namespace range;
 
 // session.start "tlv_access_report".
 inline constexpr ArgSpec kAccessReport[] = {
-    {arg::kAccessId, kInteger, 1, 2},
-    {arg::kReturnCode, kInteger, 0, 255},
-    {arg::kTimeoutNs, kInteger, 1, kInt64Max},
-    {arg::kRetries, kInteger, 0, kMaxAccessReportRetries},
+    anInteger(arg::kAccessId, 1, 2),
+    anInteger(arg::kReturnCode, 0, 255),
+    anInteger(arg::kTimeoutNs, 1, kInt64Max),
+    anInteger(arg::kRetries, 0, kMaxAccessReportRetries),
 };
 
 // session.start: a configured session ("name" alone) or an ad-hoc one
 // ("target"); which keys fit which is the handler's to say.
 inline constexpr ArgSpec kSessionStart[] = {
-    {arg::kName, kString},
-    {arg::kFollow, kBool},
-    {arg::kRequireSync, kBool},
-    {arg::kTarget, kString},
-    {arg::kPort, kInteger, 1, 65535},
-    {arg::kCount, kInteger, 0, kInt64Max},
-    {arg::kIntervalNs, kInteger, kMinIntervalNs, kInt64Max},
-    {arg::kTimeoutNs, kInteger, 1, kInt64Max},
-    {arg::kWindowNs, kInteger, 0, kInt64Max},
-    {arg::kSize, kInteger, kMinSize, kMaxSize},
-    {arg::kDscp, kInteger, 0, 63},
-    {arg::kEcn, kInteger, 0, 3},
-    {arg::kSsid, kInteger, 0, 65535},
-    {arg::kSourcePort, kInteger, 0, 65535},
-    {arg::kTimestampFormat, kString},
-    {arg::kReflectorMode, kString},
-    {arg::kAuthKey, kString},
-    {arg::kStopOnZeroSsid, kBool},
-    {arg::kHistogramBins, kInteger, 1, kMaxHistogramBins},
-    {arg::kHistogramFloorNs, kInteger, 0, kInt64Max},
-    {arg::kHistogramCeilingNs, kInteger, 0, kInt64Max},
-    {arg::kTlvPadding, kInteger, 0, kMaxSize},
-    {arg::kTlvLocation, kBool},
-    {arg::kTlvTimestampInfo, kBool},
-    {arg::kTlvCosDscp, kInteger, 0, 63},
-    {arg::kTlvDirectMeasurement, kBool},
-    {arg::kTlvAccessReport, kObject, 0, 0, false, kAccessReport},
-    {arg::kTlvFollowUp, kBool},
+    aString(arg::kName),
+    aBool(arg::kFollow),
+    aBool(arg::kRequireSync),
+    aString(arg::kTarget),
+    anInteger(arg::kPort, 1, 65535),
+    anInteger(arg::kCount, 0, kInt64Max),
+    anInteger(arg::kIntervalNs, kMinIntervalNs, kInt64Max),
+    anInteger(arg::kTimeoutNs, 1, kInt64Max),
+    anInteger(arg::kWindowNs, 0, kInt64Max),
+    anInteger(arg::kSize, kMinSize, kMaxSize),
+    anInteger(arg::kDscp, 0, 63),
+    anInteger(arg::kEcn, 0, 3),
+    anInteger(arg::kSsid, 0, 65535),
+    anInteger(arg::kSourcePort, 0, 65535),
+    aString(arg::kTimestampFormat),
+    aString(arg::kReflectorMode),
+    aString(arg::kAuthKey),
+    aBool(arg::kStopOnZeroSsid),
+    anInteger(arg::kHistogramBins, 1, kMaxHistogramBins),
+    anInteger(arg::kHistogramFloorNs, 0, kInt64Max),
+    anInteger(arg::kHistogramCeilingNs, 0, kInt64Max),
+    anInteger(arg::kTlvPadding, 0, kMaxSize),
+    aBool(arg::kTlvLocation),
+    aBool(arg::kTlvTimestampInfo),
+    anInteger(arg::kTlvCosDscp, 0, 63),
+    aBool(arg::kTlvDirectMeasurement),
+    anObject(arg::kTlvAccessReport, kAccessReport),
+    aBool(arg::kTlvFollowUp),
 };
 
 // The keys a session.start for a configured session may hold besides its
@@ -97,13 +114,13 @@ inline constexpr ArgSpec kSessionStart[] = {
 inline constexpr const char* kConfiguredStartKeys[] = {arg::kName, arg::kFollow, arg::kRequireSync};
 
 // session.show, session.stop.
-inline constexpr ArgSpec kName[] = {{arg::kName, kString, 0, 0, true}};
+inline constexpr ArgSpec kName[] = {required(aString(arg::kName))};
 
 inline constexpr ArgSpec kResults[] = {
-    {arg::kName, kString},
-    {arg::kSinceNs, kInteger, kInt64Min, kInt64Max},
-    {arg::kLimit, kInteger, 0, kMaxResultsLimit},
-    {arg::kDetail, kBool},
+    aString(arg::kName),
+    anInteger(arg::kSinceNs, kInt64Min, kInt64Max),
+    anInteger(arg::kLimit, 0, kMaxResultsLimit),
+    aBool(arg::kDetail),
 };
 
 // status, session.list, reload.
