@@ -12,10 +12,12 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "ctl/flags.hpp"
 #include "ctl/render.hpp"
 #include "libstamp/control_client.hpp"
 #include "libstamp/control_protocol.hpp"
@@ -26,6 +28,7 @@ namespace {
 using nlohmann::json;
 namespace control = stamp::control;
 namespace arg = stamp::control::arg;
+namespace schema = stamp::control::schema;
 using control::Client;
 
 constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitUnreachable = 3;
@@ -157,6 +160,12 @@ int cmdWatch(Client& c, const std::string& name, double every, bool terminal) {
   }
 }
 
+// A flag's value refused: one line, bad usage.
+int badFlag(const stamp::Error& e) {
+  std::fprintf(stderr, "stampctl: %s\n", e.message.c_str());
+  return kExitUsage;
+}
+
 int cmdReload(Client& c, bool asJson) {
   auto r = c.call(control::kReload, json::object());
   if (!r) return lost(r.error());
@@ -192,38 +201,42 @@ int main(int argc, char** argv) {
   session->require_subcommand(1);
   session->fallthrough();
   auto* start = session->add_subcommand("start", "run a configured session, or an ad-hoc one");
+  // Numbers are taken as text and read by ctl/flags.hpp after parsing.
   std::string name, target, interval = "100ms", timeout = "2s";
-  int port = 862, dscp = 0, ecn = 0, size = 44;
-  uint64_t count = 10;
+  std::string port = "862", count = "10", size = "44", dscp = "0", ecn = "0";
   bool requireSync = false;
   start->add_option("name", name, "a session of stamp.toml");
   start->add_option("--target", target, "IPv4 or IPv6 address of the reflector");
-  start->add_option("--port", port, "UDP port")->check(CLI::Range(1, 65535));
-  start->add_option("--count", count, "packets to send (0: until stopped)");
-  start->add_option("--interval", interval, "time between packets (e.g. 10ms)");
-  start->add_option("--timeout", timeout, "a reply later than this counts as lost");
-  auto* sizeOpt =
-      start->add_option("--size", size, "octets of STAMP payload")->check(CLI::Range(44, 8952));
+  // The options of an ad-hoc session, refused with a configured one.
+  std::vector<CLI::Option*> adhocOnly;
+  adhocOnly.push_back(start->add_option("--port", port, "UDP port (1..65535)"));
+  adhocOnly.push_back(start->add_option("--count", count, "packets to send (0: until stopped)"));
+  adhocOnly.push_back(
+      start->add_option("--interval", interval, "time between packets (e.g. 10ms, at least 1us)"));
+  adhocOnly.push_back(
+      start->add_option("--timeout", timeout, "a reply later than this counts as lost"));
+  auto* sizeOpt = start->add_option("--size", size, "octets of STAMP payload (44..8952)");
+  adhocOnly.push_back(sizeOpt);
   std::string authKey;
-  start->add_option("--auth-key", authKey,
-                    "authenticated mode with this key of stampd's key file (its name; the "
-                    "default size becomes 112)");
-  start->add_option("--dscp", dscp, "DSCP of the test packets")->check(CLI::Range(0, 63));
-  start->add_option("--ecn", ecn, "ECN of the test packets: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE")
-      ->check(CLI::Range(0, 3));
+  adhocOnly.push_back(
+      start->add_option("--auth-key", authKey,
+                        "authenticated mode with this key of stampd's key file (its name; the "
+                        "default size becomes 112)"));
+  adhocOnly.push_back(start->add_option("--dscp", dscp, "DSCP of the test packets (0..63)"));
+  adhocOnly.push_back(start->add_option(
+      "--ecn", ecn, "ECN of the test packets: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE"));
   start->add_flag("--require-sync", requireSync, "refuse to run on an unsynchronised clock");
   // RFC 8972 TLVs in every test packet.
-  int tlvPadding = -1, tlvCos = -1;
+  std::string tlvPadding, tlvCos;
   bool tlvLocation = false, tlvTimestampInfo = false, tlvDirect = false, tlvFollowUp = false;
   std::string tlvAccessReport;
-  start->add_option("--tlv-padding", tlvPadding, "an Extra Padding TLV of N octets")
-      ->check(CLI::Range(0, 8952));
+  start->add_option("--tlv-padding", tlvPadding, "an Extra Padding TLV of N octets (0..8952)");
   start->add_flag("--tlv-location", tlvLocation,
                   "Location TLV: the reflector reports the addresses, ports and MAC it saw");
   start->add_flag("--tlv-timestamp-info", tlvTimestampInfo,
                   "Timestamp Information TLV: the reflector's sync source and method");
-  start->add_option("--tlv-cos", tlvCos, "Class of Service TLV asking this DSCP for the reply")
-      ->check(CLI::Range(0, 63));
+  start->add_option("--tlv-cos", tlvCos,
+                    "Class of Service TLV asking this DSCP for the reply (0..63)");
   start->add_flag("--tlv-direct-measurement", tlvDirect,
                   "Direct Measurement TLV: the reflector's packet counters");
   start->add_flag("--tlv-follow-up", tlvFollowUp,
@@ -231,28 +244,29 @@ int main(int argc, char** argv) {
   start->add_option("--tlv-access-report", tlvAccessReport,
                     "Access Report TLV: ACCESS_ID[,RETURN_CODE] (1 3GPP, 2 non-3GPP)");
   std::string reflectorMode = "stateless";
-  start
-      ->add_option("--reflector-mode", reflectorMode,
-                   "stateful: the reflector numbers requests itself; loss is split by direction")
-      ->check(CLI::IsMember({"stateless", "stateful"}));
+  adhocOnly.push_back(
+      start
+          ->add_option(
+              "--reflector-mode", reflectorMode,
+              "stateful: the reflector numbers requests itself; loss is split by direction")
+          ->check(CLI::IsMember({"stateless", "stateful"})));
   auto* list = session->add_subcommand("list", "sessions, configured and ad hoc");
   auto* show = session->add_subcommand(
       "show", "figures of a session; a running one refreshes every second on a terminal");
   show->add_option("name", name)->required();
   bool watch = false, once = false;
-  double every = 1.0;
+  std::string everyText = "1";
   show->add_flag("--watch", watch, "refresh even when the output is not a terminal");
   show->add_flag("--once", once, "print once and exit, also for a running session");
-  show->add_option("--every", every, "seconds between refreshes")->check(CLI::Range(0.1, 3600.0));
+  show->add_option("--every", everyText, "seconds between refreshes (0.1..3600)");
   auto* stop = session->add_subcommand("stop", "stop a running session");
   stop->add_option("name", name)->required();
   auto* results =
       app.add_subcommand("results", "finished runs from the results store, newest first");
-  std::string since;
-  size_t limit = 50;
+  std::string since, limit = "50";
   results->add_option("name", name, "only this session");
   results->add_option("--since", since, "only runs that ended within this long (e.g. 12h)");
-  results->add_option("--limit", limit, "at most this many runs")->check(CLI::Range(1, 10000));
+  results->add_option("--limit", limit, "at most this many runs (1..10000)");
   auto* reload = app.add_subcommand(
       "reload", "re-read stampd's configuration file; a bad file is refused and nothing changes");
 
@@ -272,53 +286,101 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     if (!name.empty()) {
+      for (const CLI::Option* o : adhocOnly)
+        if (o->count() > 0) {
+          std::fprintf(stderr,
+                       "stampctl: %s is for ad-hoc sessions (--target); a configured session "
+                       "takes its settings from stamp.toml\n",
+                       o->get_name().c_str());
+          return kExitUsage;
+        }
       args[arg::kName] = name;
     } else {
-      auto iv = stamp::parseDuration(interval), to = stamp::parseDuration(timeout);
-      if (!iv || !to) {
-        std::fprintf(stderr, "stampctl: durations are written like 250us, 10ms, 1s, 5m\n");
-        return kExitUsage;
-      }
-      args = {{arg::kTarget, target},
-              {arg::kPort, port},
-              {arg::kCount, count},
-              {arg::kIntervalNs, iv->count()},
-              {arg::kTimeoutNs, to->count()},
-              {arg::kSize, size},
-              {arg::kDscp, dscp},
-              {arg::kEcn, ecn},
-              {arg::kReflectorMode, reflectorMode}};
-      if (!authKey.empty()) {
-        args[arg::kAuthKey] = authKey;
-        if (sizeOpt->count() == 0) args[arg::kSize] = 112;
-      }
+      using stamp::ctl::parseArgFlag;
+      const auto& table = schema::kSessionStart;
+      auto portV = parseArgFlag("--port", port, table, arg::kPort);
+      if (!portV) return badFlag(portV.error());
+      auto countV = parseArgFlag("--count", count, table, arg::kCount);
+      if (!countV) return badFlag(countV.error());
+      auto iv = stamp::ctl::parseDurationFlag("--interval", interval,
+                                              stamp::control::range::kMinIntervalNs);
+      if (!iv) return badFlag(iv.error());
+      auto to = stamp::ctl::parseDurationFlag("--timeout", timeout, 1);
+      if (!to) return badFlag(to.error());
+      // Authenticated, the default size is the 112-octet base.
+      auto sizeV = parseArgFlag("--size", !authKey.empty() && sizeOpt->count() == 0 ? "112" : size,
+                                table, arg::kSize);
+      if (!sizeV) return badFlag(sizeV.error());
+      auto dscpV = parseArgFlag("--dscp", dscp, table, arg::kDscp);
+      if (!dscpV) return badFlag(dscpV.error());
+      auto ecnV = parseArgFlag("--ecn", ecn, table, arg::kEcn);
+      if (!ecnV) return badFlag(ecnV.error());
+      args = {
+          {arg::kTarget, target},  {arg::kPort, *portV},   {arg::kCount, *countV},
+          {arg::kIntervalNs, *iv}, {arg::kTimeoutNs, *to}, {arg::kSize, *sizeV},
+          {arg::kDscp, *dscpV},    {arg::kEcn, *ecnV},     {arg::kReflectorMode, reflectorMode}};
+      if (!authKey.empty()) args[arg::kAuthKey] = authKey;
     }
     if (requireSync) args[arg::kRequireSync] = true;
     if (!target.empty()) {
-      if (tlvPadding >= 0) args[arg::kTlvPadding] = tlvPadding;
+      using stamp::ctl::parseArgFlag;
+      if (!tlvPadding.empty()) {
+        auto v = parseArgFlag("--tlv-padding", tlvPadding, schema::kSessionStart, arg::kTlvPadding);
+        if (!v) return badFlag(v.error());
+        args[arg::kTlvPadding] = *v;
+      }
       if (tlvLocation) args[arg::kTlvLocation] = true;
       if (tlvTimestampInfo) args[arg::kTlvTimestampInfo] = true;
-      if (tlvCos >= 0) args[arg::kTlvCosDscp] = tlvCos;
+      if (!tlvCos.empty()) {
+        auto v = parseArgFlag("--tlv-cos", tlvCos, schema::kSessionStart, arg::kTlvCosDscp);
+        if (!v) return badFlag(v.error());
+        args[arg::kTlvCosDscp] = *v;
+      }
       if (tlvDirect) args[arg::kTlvDirectMeasurement] = true;
       if (tlvFollowUp) args[arg::kTlvFollowUp] = true;
       if (!tlvAccessReport.empty()) {
-        unsigned id = 0, code = 1;
-        char extra;
-        int n = std::sscanf(tlvAccessReport.c_str(), "%u,%u%c", &id, &code, &extra);
-        if ((n != 1 && n != 2) || id < 1 || id > 2 || code > 255) {
-          std::fprintf(stderr,
-                       "stampctl: --tlv-access-report takes ACCESS_ID[,RETURN_CODE]: 1 or 2, "
-                       "then 0..255\n");
-          return kExitUsage;
+        const size_t comma = tlvAccessReport.find(',');
+        auto id = parseArgFlag("--tlv-access-report ACCESS_ID", tlvAccessReport.substr(0, comma),
+                               schema::kAccessReport, arg::kAccessId);
+        if (!id) return badFlag(id.error());
+        json ar = {{arg::kAccessId, *id}};
+        if (comma != std::string::npos) {
+          auto code =
+              parseArgFlag("--tlv-access-report RETURN_CODE", tlvAccessReport.substr(comma + 1),
+                           schema::kAccessReport, arg::kReturnCode);
+          if (!code) return badFlag(code.error());
+          ar[arg::kReturnCode] = *code;
         }
-        args[arg::kTlvAccessReport] = {{arg::kAccessId, id}, {arg::kReturnCode, code}};
+        args[arg::kTlvAccessReport] = ar;
       }
-    } else if (tlvPadding >= 0 || tlvLocation || tlvTimestampInfo || tlvCos >= 0 || tlvDirect ||
-               tlvFollowUp || !tlvAccessReport.empty()) {
+    } else if (!tlvPadding.empty() || tlvLocation || tlvTimestampInfo || !tlvCos.empty() ||
+               tlvDirect || tlvFollowUp || !tlvAccessReport.empty()) {
       std::fprintf(stderr,
                    "stampctl: --tlv-* options are for ad-hoc sessions (--target); a configured "
                    "session takes its tlv_* keys from stamp.toml\n");
       return kExitUsage;
+    }
+  }
+  double every = 1.0;
+  if (*show) {
+    auto e = stamp::ctl::parseSecondsFlag("--every", everyText, 0.1, 3600.0);
+    if (!e) return badFlag(e.error());
+    every = *e;
+  }
+  json resultsArgs = json::object();
+  if (*results) {
+    auto l =
+        stamp::ctl::parseIntegerFlag("--limit", limit, 1, stamp::control::range::kMaxResultsLimit);
+    if (!l) return badFlag(l.error());
+    resultsArgs[arg::kLimit] = *l;
+    if (!name.empty()) resultsArgs[arg::kName] = name;
+    if (!since.empty()) {
+      auto d = stamp::ctl::parseDurationFlag("--since", since, 0);
+      if (!d) return badFlag(d.error());
+      timespec ts{};
+      clock_gettime(CLOCK_REALTIME, &ts);
+      // At most 2^63 - 1 ns back from now (about 1.7e18): no overflow.
+      resultsArgs[arg::kSinceNs] = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec - *d;
     }
   }
 
@@ -341,21 +403,8 @@ int main(int argc, char** argv) {
     return cmdWatch(*conn, name, every, isatty(STDOUT_FILENO));
   }
   if (*reload) return cmdReload(*conn, asJson);
-  if (*results) {
-    json a = {{arg::kLimit, limit}};
-    if (!name.empty()) a[arg::kName] = name;
-    if (!since.empty()) {
-      auto d = stamp::parseDuration(since);
-      if (!d) {
-        std::fprintf(stderr, "stampctl: --since takes a duration like 30m, 12h\n");
-        return kExitUsage;
-      }
-      timespec ts{};
-      clock_gettime(CLOCK_REALTIME, &ts);
-      a[arg::kSinceNs] = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec - d->count();
-    }
-    return simple(*conn, control::kResults, a, asJson, stamp::ctl::renderResults);
-  }
+  if (*results)
+    return simple(*conn, control::kResults, resultsArgs, asJson, stamp::ctl::renderResults);
   if (*stop)
     return simple(*conn, control::kSessionStop, {{arg::kName, name}}, asJson,
                   stamp::ctl::renderSummary);

@@ -14,7 +14,6 @@
 #include <spdlog/spdlog.h>
 
 #include "libstamp/codec.hpp"
-#include "libstamp/control_protocol.hpp"
 #include "kernel/sender_bpf.hpp"
 
 namespace stamp {
@@ -22,56 +21,10 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-constexpr uint32_t kMaxSize = 9000 - 48;  // jumbo MTU less IPv6 and UDP headers
-
 nanoseconds monotonicNow() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return nanoseconds(int64_t(ts.tv_sec) * kNsPerSec + ts.tv_nsec);
-}
-
-Result<SessionSpec> checked(SessionSpec s) {
-  if (s.size < kUnauthBase)
-    return makeError(EINVAL,
-                     "size " + std::to_string(s.size) + " is below the 44-octet STAMP base");
-  const size_t base = s.authKey.empty() ? kUnauthBase : kAuthBase;
-  if (!s.authKey.empty() && s.size < kAuthBase)
-    return makeError(EINVAL, "size " + std::to_string(s.size) +
-                                 " is below the 112-octet base of authenticated mode");
-  if (s.tlvs.any()) {
-    // The TLVs set the smallest size; a larger one is filled with Extra
-    // Padding, which needs at least its 4-octet header.
-    const uint32_t need = uint32_t(base + tlv::requestSize(s.tlvs));
-    if (s.size < need) s.size = need;
-    const uint32_t left = s.size - need;
-    if (!s.tlvs.padding && left > 0 && left < tlv::kHeader)
-      return makeError(
-          EINVAL, "size " + std::to_string(s.size) + " leaves " + std::to_string(left) +
-                      " octets after the TLVs, too few for an Extra Padding TLV: "
-                      "use " +
-                      std::to_string(need) + " or at least " + std::to_string(need + tlv::kHeader));
-    if (s.tlvs.cosDscp && *s.tlvs.cosDscp > 63)
-      return makeError(EINVAL, "tlv_cos dscp must be 0..63");
-    if (s.tlvs.accessReport &&
-        (s.tlvs.accessReport->accessId < 1 || s.tlvs.accessReport->accessId > 2))
-      return makeError(EINVAL, "tlv_access_report access_id must be 1 (3GPP) or 2 (non-3GPP)");
-    if (s.accessReportTimeout <= nanoseconds(0))
-      return makeError(EINVAL, "tlv_access_report timeout must be positive");
-  }
-  if (s.size > kMaxSize)
-    return makeError(EINVAL,
-                     "size " + std::to_string(s.size) + " exceeds " + std::to_string(kMaxSize));
-  if (s.interval < std::chrono::microseconds(1))
-    return makeError(EINVAL, "interval must be at least 1us");
-  if (s.timeout <= nanoseconds(0)) return makeError(EINVAL, "timeout must be positive");
-  if (s.dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
-  if (s.ecn > 3) return makeError(EINVAL, "ecn must be 0..3");
-  if (s.port == 0) return makeError(EINVAL, "port must be 1..65535");
-  if (auto r = checkHistogramSpec(s.histogram); !r) return r.error();
-  if (s.window < nanoseconds(0)) return makeError(EINVAL, "window must not be negative");
-  if (s.window > nanoseconds(0) && s.window < std::chrono::seconds(1))
-    return makeError(EINVAL, "window must be at least 1s");
-  return s;
 }
 
 }  // namespace
@@ -86,108 +39,6 @@ void ReplyTosCounts::addTo(nlohmann::json& j) const {
   j["reply_dscp"] = d;
   j["reply_ecn"] = e;
   j["reply_ecn_ce"] = ecn[3];
-}
-
-// RFC 8972 4.8: an authenticated session's TLVs carry an HMAC TLV, unless
-// the only one is Extra Padding.
-bool needsHmacTlv(const SessionSpec& s) {
-  const tlv::RequestOptions& o = s.tlvs;
-  return !s.authKey.empty() && (o.location || o.timestampInfo || o.cosDscp || o.directMeasurement ||
-                                o.accessReport || o.followUp);
-}
-
-Result<SessionSpec> specFromConfig(const SessionConfig& c) {
-  SessionSpec s;
-  s.name = c.name;
-  auto ip = parseIp(c.target);
-  if (!ip) return ip.error();
-  s.target = *ip;
-  s.port = c.port;
-  s.count = c.count;
-  s.interval = c.interval;
-  s.timeout = c.timeout;
-  s.size = c.size;
-  s.dscp = c.dscp;
-  s.ecn = c.ecn;
-  s.ssid = c.ssid;
-  s.tsFormat = c.tsFormat;
-  s.sourcePort = c.sourcePort;
-  s.requireSync = c.requireSync;
-  s.histogram = {c.histogramBins, c.histogramFloor.count(), c.histogramCeiling.count()};
-  if (c.count == 0) s.window = c.window;
-  s.statefulReflector = c.statefulReflector;
-  s.stopOnZeroSsid = c.stopOnZeroSsid;
-  s.authKey = c.authKey;
-  // The default size is the unauthenticated base; authenticated, the base
-  // is 112.
-  if (!s.authKey.empty() && s.size == kUnauthBase) s.size = kAuthBase;
-  s.tlvs = c.tlvs;
-  s.accessReportTimeout = c.tlvAccessReportTimeout;
-  s.accessReportRetries = c.tlvAccessReportRetries;
-  s.tlvs.hmac = needsHmacTlv(s);
-  return checked(s);
-}
-
-Result<SessionSpec> specFromJson(const nlohmann::json& a) {
-  namespace arg = control::arg;
-  SessionSpec s;
-  try {
-    if (!a.contains(arg::kTarget) || !a[arg::kTarget].is_string())
-      return makeError(EINVAL, "an ad-hoc session needs \"target\" (an IPv4 or IPv6 address)");
-    auto ip = parseIp(a[arg::kTarget].get<std::string>());
-    if (!ip) return ip.error();
-    s.target = *ip;
-    s.name = a.value(arg::kName, std::string());
-    s.port = a.value(arg::kPort, uint16_t{862});
-    s.count = a.value(arg::kCount, uint64_t{100});
-    s.interval = nanoseconds(a.value(arg::kIntervalNs, int64_t{100'000'000}));
-    s.timeout = nanoseconds(a.value(arg::kTimeoutNs, int64_t{2'000'000'000}));
-    s.size = a.value(arg::kSize, uint32_t{44});
-    // Read wide: a narrow type would wrap 300 to 44 instead of refusing it.
-    int64_t dscp = a.value(arg::kDscp, int64_t{0});
-    int64_t ecn = a.value(arg::kEcn, int64_t{0});
-    if (dscp < 0 || dscp > 63) return makeError(EINVAL, "dscp must be 0..63");
-    if (ecn < 0 || ecn > 3) return makeError(EINVAL, "ecn must be 0..3");
-    s.dscp = uint8_t(dscp);
-    s.ecn = uint8_t(ecn);
-    s.ssid = a.value(arg::kSsid, uint16_t{0});
-    s.sourcePort = a.value(arg::kSourcePort, uint16_t{0});
-    s.requireSync = a.value(arg::kRequireSync, false);
-    s.histogram.bins = a.value(arg::kHistogramBins, s.histogram.bins);
-    s.histogram.floorNs = a.value(arg::kHistogramFloorNs, s.histogram.floorNs);
-    s.histogram.ceilingNs = a.value(arg::kHistogramCeilingNs, s.histogram.ceilingNs);
-    if (s.count == 0) s.window = nanoseconds(a.value(arg::kWindowNs, int64_t{30'000'000'000}));
-    std::string mode = a.value(arg::kReflectorMode, std::string("stateless"));
-    if (mode != "stateless" && mode != "stateful")
-      return makeError(EINVAL, "reflector_mode must be stateless or stateful");
-    s.statefulReflector = mode == "stateful";
-    s.stopOnZeroSsid = a.value(arg::kStopOnZeroSsid, false);
-    s.authKey = a.value(arg::kAuthKey, std::string());
-    if (!s.authKey.empty() && !a.contains(arg::kSize)) s.size = kAuthBase;
-    std::string fmt = a.value(arg::kTimestampFormat, std::string("ntp"));
-    if (fmt != "ntp" && fmt != "ptp")
-      return makeError(EINVAL, "timestamp_format must be ntp or ptp");
-    s.tsFormat = fmt == "ptp" ? TsFormat::Ptp : TsFormat::Ntp;
-    // RFC 8972 TLVs (stampctl --tlv-*).
-    if (a.contains(arg::kTlvPadding)) s.tlvs.padding = a[arg::kTlvPadding].get<uint32_t>();
-    s.tlvs.location = a.value(arg::kTlvLocation, false);
-    s.tlvs.timestampInfo = a.value(arg::kTlvTimestampInfo, false);
-    if (a.contains(arg::kTlvCosDscp)) s.tlvs.cosDscp = a[arg::kTlvCosDscp].get<uint8_t>();
-    s.tlvs.directMeasurement = a.value(arg::kTlvDirectMeasurement, false);
-    s.tlvs.followUp = a.value(arg::kTlvFollowUp, false);
-    if (a.contains(arg::kTlvAccessReport)) {
-      const auto& ar = a[arg::kTlvAccessReport];
-      if (!ar.is_object()) return makeError(EINVAL, "tlv_access_report must be an object");
-      s.tlvs.accessReport = tlv::AccessReportRequest{ar.value(arg::kAccessId, uint8_t{1}),
-                                                     ar.value(arg::kReturnCode, uint8_t{1})};
-      s.accessReportTimeout = nanoseconds(ar.value(arg::kTimeoutNs, int64_t{3'000'000'000}));
-      s.accessReportRetries = ar.value(arg::kRetries, uint32_t{4});
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return makeError(EINVAL, std::string("bad session argument: ") + e.what());
-  }
-  s.tlvs.hmac = needsHmacTlv(s);
-  return checked(s);
 }
 
 Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer)

@@ -82,9 +82,12 @@ struct ReplyTosCounts {
   void addTo(nlohmann::json& j) const;
 };
 
-// From a [[session]] of stamp.toml.
+// From a [[session]] of stamp.toml. (Both builders: sender/session_spec.cpp.)
 Result<SessionSpec> specFromConfig(const SessionConfig& c);
-// From the args of a session.start request (an ad-hoc session).
+// From the args of a session.start request (an ad-hoc session), checked
+// first against control::schema::kSessionStart (libstamp/control_args.hpp):
+// a wrong type, a number out of range or an unknown key is EINVAL naming
+// the key. Never throws.
 Result<SessionSpec> specFromJson(const nlohmann::json& args);
 
 class Session {

@@ -1,38 +1,23 @@
 #include "service/commands.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <map>
 
+#include <spdlog/spdlog.h>
+
+#include "libstamp/control_args.hpp"
 #include "libstamp/control_protocol.hpp"
 
 namespace stamp {
 namespace {
 
 namespace arg = control::arg;
+namespace schema = control::schema;
+using control::boolArg;
+using control::intArg;
+using control::stringArg;
 using nlohmann::json;
-
-// An optional argument of one JSON type: nullopt when absent, an error
-// message when present with another type.
-template <typename T>
-Result<std::optional<T>> optionalArg(const json& args, const char* key) {
-  auto it = args.find(key);
-  if (it == args.end()) return std::optional<T>();
-  bool ok = false;
-  const char* want = "";
-  if constexpr (std::is_same_v<T, std::string>) {
-    ok = it->is_string(), want = "a string";
-  } else if constexpr (std::is_same_v<T, bool>) {
-    ok = it->is_boolean(), want = "true or false";
-  } else if constexpr (std::is_same_v<T, uint64_t>) {
-    ok = it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0),
-    want = "a non-negative integer";
-  } else {
-    static_assert(std::is_same_v<T, int64_t>);
-    ok = it->is_number_integer(), want = "an integer";
-  }
-  if (!ok) return makeError(EINVAL, std::string("\"") + key + "\" must be " + want);
-  return std::optional<T>(it->get<T>());
-}
 
 json when(std::optional<UnixNs> t) {
   return t && *t != Schedule::kNever ? json(formatRfc3339(*t)) : json(nullptr);
@@ -42,13 +27,13 @@ json when(std::optional<UnixNs> t) {
 
 std::span<const Commands::Entry> Commands::table() {
   static constexpr Entry kTable[] = {
-      {control::kStatus, Access::kRead, &Commands::status},
-      {control::kSessionList, Access::kRead, &Commands::sessionList},
-      {control::kSessionShow, Access::kRead, &Commands::sessionShow},
-      {control::kResults, Access::kRead, &Commands::results},
-      {control::kSessionStart, Access::kMutate, &Commands::sessionStart},
-      {control::kSessionStop, Access::kMutate, &Commands::sessionStop},
-      {control::kReload, Access::kMutate, &Commands::reload},
+      {control::kStatus, Access::kRead, schema::kNone, &Commands::status},
+      {control::kSessionList, Access::kRead, schema::kNone, &Commands::sessionList},
+      {control::kSessionShow, Access::kRead, schema::kName, &Commands::sessionShow},
+      {control::kResults, Access::kRead, schema::kResults, &Commands::results},
+      {control::kSessionStart, Access::kMutate, schema::kSessionStart, &Commands::sessionStart},
+      {control::kSessionStop, Access::kMutate, schema::kName, &Commands::sessionStop},
+      {control::kReload, Access::kMutate, schema::kNone, &Commands::reload},
   };
   return kTable;
 }
@@ -63,7 +48,44 @@ void Commands::dispatch(const ControlRequest& r) {
     return replier_.fail(
         r, control::kErrPermission,
         "'" + r.command + "' needs root or membership of the " + kOperatorGroup + " group");
-  (this->*(it->handler))(r);
+  if (auto ok = control::checkArgs(r.args, it->args); !ok)
+    return replier_.fail(r, control::kErrBadArgument, ok.error().message);
+  guarded(*it, r);
+}
+
+// The last resort: a bug in a handler, or in what it calls, costs one
+// request its answer, not the daemon.
+void Commands::guarded(const Entry& e, const ControlRequest& r) {
+  std::string what;
+  replier_.begin(r);
+  try {
+    (this->*(e.handler))(r);
+    return;
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+    what = "an exception that is not a std::exception";
+  }
+  spdlog::error("control: command '{}' from pid {} failed: {}", r.command, r.pid, what);
+  if (replier_.answered()) return;
+  try {
+    replier_.fail(r, control::kErrInternal, "'" + r.command + "' failed: " + what);
+  } catch (...) {
+    spdlog::error("control: command '{}': the error answer failed too", r.command);
+  }
+}
+
+// Noted before forwarding: an answer that throws on its way out may have
+// gone out, and a request gets at most one final answer.
+void Commands::Tracker::respond(const ControlRequest& r, const json& result) {
+  if (&r == current_) answered_ = true;
+  out_.respond(r, result);
+}
+
+void Commands::Tracker::fail(const ControlRequest& r, std::string_view code,
+                             const std::string& message) {
+  if (&r == current_) answered_ = true;
+  out_.fail(r, code, message);
 }
 
 void Commands::status(const ControlRequest& r) {
@@ -72,30 +94,33 @@ void Commands::status(const ControlRequest& r) {
 
 void Commands::sessionStart(const ControlRequest& r) {
   auto bad = [&](const std::string& m) { replier_.fail(r, control::kErrBadArgument, m); };
-  auto follow = optionalArg<bool>(r.args, arg::kFollow);
-  if (!follow) return bad(follow.error().message);
-  auto requireSync = optionalArg<bool>(r.args, arg::kRequireSync);
-  if (!requireSync) return bad(requireSync.error().message);
-
   Result<SessionSpec> spec = makeError(EINVAL, "");
   const bool adhoc = !(r.args.contains(arg::kName) && !r.args.contains(arg::kTarget));
   if (!adhoc) {
-    auto name = optionalArg<std::string>(r.args, arg::kName);
-    if (!name) return bad(name.error().message);
+    // A configured session's settings are its own, from stamp.toml.
+    for (const auto& [key, value] : r.args.items())
+      if (std::none_of(std::begin(schema::kConfiguredStartKeys),
+                       std::end(schema::kConfiguredStartKeys),
+                       [&k = key](const char* known) { return k == known; }))
+        return bad("\"" + key +
+                   "\" is for ad-hoc sessions (with \"target\"); a configured session takes "
+                   "its settings from the configuration file");
+    const std::string name = stringArg(r.args, arg::kName);
     const auto& sessions = target_.config().sessions;
     auto it = std::find_if(sessions.begin(), sessions.end(),
-                           [&](const SessionConfig& c) { return c.name == **name; });
+                           [&](const SessionConfig& c) { return c.name == name; });
     if (it == sessions.end())
-      return replier_.fail(r, control::kErrNotFound, "no configured session '" + **name + "'");
+      return replier_.fail(r, control::kErrNotFound, "no configured session '" + name + "'");
     spec = specFromConfig(*it);
   } else {
     spec = specFromJson(r.args);
     if (spec && spec->name.empty()) spec->name = "adhoc-" + std::to_string(++adhocCounter_);
   }
   if (!spec) return bad(spec.error().message);
-  if (*requireSync) spec->requireSync = **requireSync;
+  if (r.args.contains(arg::kRequireSync))
+    spec->requireSync = boolArg(r.args, arg::kRequireSync, false);
 
-  const bool following = follow->value_or(false);
+  const bool following = boolArg(r.args, arg::kFollow, false);
   auto started = target_.startRun(std::move(*spec), r, following, adhoc);
   if (!started) {
     int code = started.error().code;
@@ -160,20 +185,16 @@ void Commands::sessionList(const ControlRequest& r) {
 }
 
 void Commands::sessionShow(const ControlRequest& r) {
-  auto name = optionalArg<std::string>(r.args, arg::kName);
-  if (!name || !*name)
-    return replier_.fail(r, control::kErrBadArgument, "\"name\" must be a string");
-  auto sum = target_.summary(**name);
-  if (!sum) return replier_.fail(r, control::kErrNotFound, "no session '" + **name + "' has run");
+  const std::string name = stringArg(r.args, arg::kName);
+  auto sum = target_.summary(name);
+  if (!sum) return replier_.fail(r, control::kErrNotFound, "no session '" + name + "' has run");
   replier_.respond(r, *sum);
 }
 
 void Commands::sessionStop(const ControlRequest& r) {
-  auto name = optionalArg<std::string>(r.args, arg::kName);
-  if (!name || !*name)
-    return replier_.fail(r, control::kErrBadArgument, "\"name\" must be a string");
-  auto sum = target_.stopRun(**name);  // followers are answered by the target
-  if (!sum) return replier_.fail(r, control::kErrNotFound, "no session '" + **name + "'");
+  const std::string name = stringArg(r.args, arg::kName);
+  auto sum = target_.stopRun(name);  // followers are answered by the target
+  if (!sum) return replier_.fail(r, control::kErrNotFound, "no session '" + name + "'");
   replier_.respond(r, *sum);
 }
 
@@ -187,20 +208,11 @@ void Commands::reload(const ControlRequest& r) {
 }
 
 void Commands::results(const ControlRequest& r) {
-  auto bad = [&](const std::string& m) { replier_.fail(r, control::kErrBadArgument, m); };
   ResultsQuery q;
-  auto name = optionalArg<std::string>(r.args, arg::kName);
-  if (!name) return bad(name.error().message);
-  q.name = *name;
-  auto since = optionalArg<int64_t>(r.args, arg::kSinceNs);
-  if (!since) return bad(since.error().message);
-  q.sinceNs = *since;
-  auto limit = optionalArg<uint64_t>(r.args, arg::kLimit);
-  if (!limit || (*limit && **limit > 10000)) return bad("\"limit\" must be 0..10000");
-  if (*limit) q.limit = size_t(**limit);
-  auto detail = optionalArg<bool>(r.args, arg::kDetail);
-  if (!detail) return bad(detail.error().message);
-  q.detail = detail->value_or(false);
+  if (r.args.contains(arg::kName)) q.name = stringArg(r.args, arg::kName);
+  if (r.args.contains(arg::kSinceNs)) q.sinceNs = intArg(r.args, arg::kSinceNs, 0);
+  q.limit = size_t(intArg(r.args, arg::kLimit, int64_t(q.limit)));
+  q.detail = boolArg(r.args, arg::kDetail, false);
   auto res = target_.results(q);
   if (!res) return replier_.fail(r, control::kErrUnavailable, res.error().message);
   replier_.respond(r, *res);

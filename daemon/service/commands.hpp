@@ -1,8 +1,12 @@
 // The control commands of libstamp/control_protocol.hpp: one table names
-// each command, who may run it and its handler (as chrony's cmdmon does).
-// Handlers check their arguments (a wrong type is a bad_argument error,
-// never an exception), then act through CommandTarget, which the daemon
-// implements and tests fake.
+// each command, who may run it, the arguments it takes (their types and
+// ranges, libstamp/control_args.hpp) and its handler, as chrony's cmdmon
+// does. dispatch() checks a request's arguments against the table before
+// its handler runs (a wrong type, a number out of range or an unknown key
+// is a bad_argument error naming the key), so handlers read checked
+// values; they act through CommandTarget, which the daemon implements and
+// tests fake. No exception leaves dispatch(): a handler that throws gets
+// its request answered "internal" and is logged with the command.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "libstamp/control_args.hpp"
 #include "libstamp/result.hpp"
 #include "libstamp/timefmt.hpp"
 #include "sender/schedule.hpp"
@@ -86,9 +91,10 @@ class Commands {
   struct Entry {
     std::string_view name;
     Access access;
+    std::span<const control::ArgSpec> args;
     Handler handler;
   };
-  // Every command: the permission table.
+  // Every command: the permission and argument table.
   static std::span<const Entry> table();
 
   // `operatorGid` looks up the group that may mutate (at each request, so
@@ -98,8 +104,11 @@ class Commands {
       std::function<std::optional<gid_t>()> operatorGid = [] { return groupId(kOperatorGroup); })
       : target_(target), replier_(replier), operatorGid_(std::move(operatorGid)) {}
 
-  // Answers `r`: an error for an unknown command or a caller without the
-  // permission, else the command's handler.
+  // Answers `r`: an error for an unknown command, a caller without the
+  // permission or arguments the command's table refuses, else the
+  // command's handler. Never throws: an exception from the handler (or the
+  // target under it) answers `internal` unless the request was answered
+  // already, and is logged.
   void dispatch(const ControlRequest& r);
 
  private:
@@ -111,8 +120,30 @@ class Commands {
   void reload(const ControlRequest& r);
   void results(const ControlRequest& r);
 
+  // The Replier the handlers answer through: it forwards to the real one
+  // and notes whether the request being dispatched had its final answer.
+  class Tracker final : public Replier {
+   public:
+    explicit Tracker(Replier& out) : out_(out) {}
+    void respond(const ControlRequest& r, const nlohmann::json& result) override;
+    void fail(const ControlRequest& r, std::string_view code, const std::string& message) override;
+    void event(const ControlRequest& r, std::string_view name,
+               const nlohmann::json& data) override {
+      out_.event(r, name, data);
+    }
+    bool connected(uint64_t client) const override { return out_.connected(client); }
+    void begin(const ControlRequest& r) { current_ = &r, answered_ = false; }
+    bool answered() const { return answered_; }
+
+   private:
+    Replier& out_;
+    const ControlRequest* current_ = nullptr;
+    bool answered_ = false;
+  };
+  void guarded(const Entry& e, const ControlRequest& r);
+
   CommandTarget& target_;
-  Replier& replier_;
+  Tracker replier_;
   std::function<std::optional<gid_t>()> operatorGid_;
   uint64_t adhocCounter_ = 0;
 };

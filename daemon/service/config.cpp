@@ -8,9 +8,11 @@
 #include <map>
 #include <sstream>
 #include <tuple>
+#include <utility>
 
 #include <toml++/toml.h>
 
+#include "libstamp/control_args.hpp"
 #include "libstamp/duration.hpp"
 #include "sender/schedule.hpp"
 #include "stamp_abi.h"
@@ -123,12 +125,15 @@ Handler boolean(bool& out) {
   };
 }
 
+// An integer key within lo..hi (toml++ reads every integer as int64_t; a
+// literal beyond it is a parse error). Narrowed to T only after the check,
+// and never beyond what T holds, whatever lo and hi say.
 template <typename T>
 Handler integer(T& out, int64_t lo, int64_t hi) {
   return [&out, lo, hi](const toml::node& n, const std::string& key, Errors& err) {
     if (!n.is_integer()) return err.add(n.source(), "'" + key + "' must be an integer");
     int64_t v = *n.value<int64_t>();
-    if (v < lo || v > hi)
+    if (v < lo || v > hi || !std::in_range<T>(v))
       return err.add(n.source(), "'" + key + "' = " + std::to_string(v) + " is out of range " +
                                      std::to_string(lo) + ".." + std::to_string(hi));
     out = T(v);
@@ -229,13 +234,162 @@ Handler stringList(std::vector<std::string>& out) {
   };
 }
 
+// "FILE:LINE:COLUMN: why" for byte `at` of `text`; the column counts code
+// points from 1, as toml++ does.
+Error shapeError(std::string_view text, size_t at, const std::string& path,
+                 const std::string& why) {
+  at = std::min(at, text.size());
+  const size_t lineStart = text.rfind('\n', at == 0 ? 0 : at - 1);
+  const size_t from = lineStart == std::string_view::npos || at == 0 ? 0 : lineStart + 1;
+  const size_t line = 1 + size_t(std::count(text.begin(), text.begin() + ptrdiff_t(from), '\n'));
+  size_t column = 1;
+  for (size_t k = from; k < at; ++k)
+    if ((static_cast<unsigned char>(text[k]) & 0xc0) != 0x80) ++column;
+  return makeError(EINVAL,
+                   path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + why);
+}
+
 }  // namespace
+
+Result<void> checkTomlShape(std::string_view text, const std::string& path) {
+  if (text.size() > kMaxConfigBytes)
+    return shapeError(text, kMaxConfigBytes, path,
+                      "the file is larger than " + std::to_string(kMaxConfigBytes) +
+                          " bytes; it is refused before parsing");
+  const std::string tooDeep = "nested deeper than " + std::to_string(kMaxConfigDepth) +
+                              " levels (table header and dotted key parts, arrays and inline "
+                              "tables); refused before parsing";
+  // Not a TOML parser: just enough of the syntax (strings, comments,
+  // brackets, where keys stand) to count the levels. Malformed text is
+  // passed on for toml++ to report.
+  enum class Mode { kLineStart, kKeyStart, kKey, kValue, kRestOfLine };
+  Mode mode = Mode::kLineStart;
+  const size_t n = text.size();
+  size_t i = 0;
+  size_t headerDepth = 0, depth = 0;
+  std::vector<std::pair<char, size_t>> open;  // '[' or '{', the depth inside it
+  auto deeper = [&](size_t& d) { return ++d > kMaxConfigDepth; };
+  // Past the string starting at i; a single-line one ends at a newline
+  // at the latest.
+  auto skipString = [&] {
+    const char q = text[i];
+    const bool triple = text.substr(i, 3) == std::string(3, q);
+    i += triple ? 3 : 1;
+    while (i < n) {
+      const char c = text[i];
+      if (q == '"' && c == '\\') {
+        i += 2;
+      } else if (triple ? text.substr(i, 3) == std::string(3, q) : c == q) {
+        i += triple ? 3 : 1;
+        return;
+      } else if (!triple && c == '\n') {
+        return;
+      } else {
+        ++i;
+      }
+    }
+  };
+  auto skipLine = [&] {
+    while (i < n && text[i] != '\n') ++i;
+  };
+  while (i < n) {
+    const char c = text[i];
+    switch (mode) {
+      case Mode::kLineStart:
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+          ++i;
+        } else if (c == '#') {
+          skipLine();
+        } else if (c == '[') {
+          // [table] or [[array of tables]]: the header's parts set the
+          // depth of the keys below it.
+          headerDepth = 0;
+          if (i + 1 < n && text[i + 1] == '[' && deeper(headerDepth))
+            return shapeError(text, i, path, tooDeep);
+          i += i + 1 < n && text[i + 1] == '[' ? 2 : 1;
+          if (deeper(headerDepth)) return shapeError(text, i, path, tooDeep);
+          while (i < n && text[i] != ']' && text[i] != '\n') {
+            if (text[i] == '"' || text[i] == '\'') {
+              skipString();
+              continue;
+            }
+            if (text[i] == '.' && deeper(headerDepth)) return shapeError(text, i, path, tooDeep);
+            ++i;
+          }
+          mode = Mode::kRestOfLine;
+        } else {
+          depth = headerDepth;
+          mode = Mode::kKeyStart;
+        }
+        break;
+      case Mode::kKeyStart:  // a key's first part, at line start or in an inline table
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+          ++i;
+        } else if (c == '}' || c == ',') {
+          mode = Mode::kValue;
+        } else {
+          if (deeper(depth)) return shapeError(text, i, path, tooDeep);
+          mode = Mode::kKey;
+        }
+        break;
+      case Mode::kKey:
+        if (c == '"' || c == '\'') {
+          skipString();
+        } else if (c == '.') {
+          if (deeper(depth)) return shapeError(text, i, path, tooDeep);
+          ++i;
+        } else if (c == '=') {
+          mode = Mode::kValue;
+          ++i;
+        } else if (c == '\n' && open.empty()) {
+          mode = Mode::kLineStart;
+        } else if (c == '}' || c == ',' || c == ']') {
+          mode = Mode::kValue;
+        } else {
+          ++i;
+        }
+        break;
+      case Mode::kValue:
+        if (c == '"' || c == '\'') {
+          skipString();
+        } else if (c == '#') {
+          skipLine();
+        } else if (c == '[' || c == '{') {
+          if (deeper(depth)) return shapeError(text, i, path, tooDeep);
+          open.emplace_back(c, depth);
+          ++i;
+          if (c == '{') mode = Mode::kKeyStart;
+        } else if (c == ',') {
+          if (!open.empty()) {
+            depth = open.back().second;
+            if (open.back().first == '{') mode = Mode::kKeyStart;
+          }
+          ++i;
+        } else if (c == ']' || c == '}') {
+          if (!open.empty()) open.pop_back();
+          if (!open.empty()) depth = open.back().second;
+          ++i;
+        } else if (c == '\n' && open.empty()) {
+          mode = Mode::kLineStart;
+        } else {
+          ++i;
+        }
+        break;
+      case Mode::kRestOfLine:
+        if (c == '\n') mode = Mode::kLineStart;
+        ++i;
+        break;
+    }
+  }
+  return {};
+}
 
 // Requests per second: the BPF buckets count in whole nanoseconds.
 constexpr int64_t kMaxRate = 100'000'000;
 constexpr int64_t kMaxBurst = 100'000'000;
 
 Result<Config> parseConfig(std::string_view text, const std::string& path) {
+  if (auto shape = checkTomlShape(text, path); !shape) return shape.error();
   toml::table root;
   try {
     root = toml::parse(text, path);
@@ -435,7 +589,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
                e.add(n.source(), "'" + key + "' must be \"utc\" or \"local\"");
            }},
           {"splay", duration(s.splay)},
-          {"size", integer(s.size, 0, 9000)},
+          {"size", integer(s.size, control::range::kMinSize, control::range::kMaxSize)},
           {"dscp", integer(s.dscp, 0, 63)},
           {"ecn", integer(s.ecn, 0, 3)},
           {"ssid", integer(s.ssid, 0, 65535)},
@@ -537,9 +691,13 @@ Result<Config> parseConfig(std::string_view text, const std::string& path) {
 Result<Config> loadConfig(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return makeError(ENOENT, path + ": cannot read the configuration file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parseConfig(ss.str(), path);
+  // One byte beyond the limit is enough for checkTomlShape to refuse it;
+  // a huge file (or /dev/zero) is never read whole.
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), std::streamsize(text.size()));
+  if (in.bad()) return makeError(EIO, path + ": cannot read the configuration file");
+  text.resize(size_t(in.gcount()));
+  return parseConfig(text, path);
 }
 
 }  // namespace stamp

@@ -158,9 +158,25 @@ struct Config {
   std::vector<SessionConfig> sessions;
 };
 
-// Parses TOML text; `path` names the source in error messages.
+// Limits on the text itself, checked by a cheap scan before the TOML
+// parser sees it: toml++ follows dotted keys and table headers by
+// recursion without a limit, so "a.a.a...= 1" 100000 parts deep exhausts
+// its stack. stamp.toml needs 4 levels at most; these are generous.
+inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;  // 1 MiB
+// Levels of nesting at any point: each part of a table header or dotted
+// key, each [[array of tables]], each array and inline table opened.
+inline constexpr size_t kMaxConfigDepth = 32;
+
+// Checks TOML text against kMaxConfigBytes and kMaxConfigDepth without
+// parsing it. Error (EINVAL): "FILE:LINE:COLUMN: reason" at the byte
+// beyond the size limit or the part that nests too deep. For every TOML
+// file stampd reads.
+Result<void> checkTomlShape(std::string_view text, const std::string& path);
+
+// Parses TOML text (after checkTomlShape); `path` names the source in
+// error messages.
 Result<Config> parseConfig(std::string_view text, const std::string& path);
-// Reads and parses a file.
+// Reads (at most kMaxConfigBytes, else an error) and parses a file.
 Result<Config> loadConfig(const std::string& path);
 
 }  // namespace stamp

@@ -243,54 +243,115 @@ void ControlServer::onClient(uint64_t id, uint32_t events) {
   }
 }
 
+ParsedLine parseRequestLine(std::string_view line) {
+  ParsedLine p;
+  auto error = [&p](std::string_view code, std::string message) {
+    p.errorCode = code;
+    p.errorMessage = std::move(message);
+    return std::move(p);
+  };
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return p;
+  // However the bytes arrived, the limit is on the line.
+  if (line.size() > control::kMaxLineBytes)
+    return error(control::kErrBadRequest,
+                 "request longer than " + std::to_string(control::kMaxLineBytes) + " bytes");
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return error(control::kErrBadRequest, "a request is one JSON object per line");
+  if (auto id = j.find("id"); id != j.end()) p.id = *id;
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer() ||
+      (version->is_number_unsigned() ? version->get<uint64_t>() != uint64_t(control::kVersion)
+                                     : version->get<int64_t>() != control::kVersion))
+    return error(control::kErrBadVersion,
+                 "\"version\" must be " + std::to_string(control::kVersion));
+  auto command = j.find("command");
+  if (command == j.end() || !command->is_string())
+    return error(control::kErrBadRequest, "\"command\" must be a string");
+  ControlRequest r;
+  r.id = p.id;
+  r.command = command->get<std::string>();
+  auto args = j.find("args");
+  r.args = args == j.end() ? nlohmann::json::object() : *args;
+  if (!r.args.is_object()) return error(control::kErrBadRequest, "\"args\" must be an object");
+  p.request = std::move(r);
+  return p;
+}
+
 void ControlServer::handleLine(uint64_t id, const std::string& line) {
   Request r;
   r.client = id;
-  const ucred& cred = clients_[id].cred;
-  r.uid = cred.uid;
-  r.gid = cred.gid;
-  r.pid = cred.pid;
-  r.groups = clients_[id].groups;
-  if (line.find_first_not_of(" \t\r") == std::string::npos) return;
-  // However the bytes arrived, the limit is on the line.
-  if (line.size() > control::kMaxLineBytes)
-    return fail(r, control::kErrBadRequest,
-                "request longer than " + std::to_string(control::kMaxLineBytes) + " bytes");
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return fail(r, control::kErrBadRequest, "a request is one JSON object per line");
-  if (j.contains("id")) r.id = j["id"];
-  if (!j.contains("version") || !j["version"].is_number_integer() ||
-      j["version"].get<int64_t>() != control::kVersion)
-    return fail(r, control::kErrBadVersion,
-                "\"version\" must be " + std::to_string(control::kVersion));
-  if (!j.contains("command") || !j["command"].is_string())
-    return fail(r, control::kErrBadRequest, "\"command\" must be a string");
-  r.command = j["command"].get<std::string>();
-  r.args = j.value("args", nlohmann::json::object());
-  if (!r.args.is_object()) return fail(r, control::kErrBadRequest, "\"args\" must be an object");
-  onRequest_(r);
+  try {
+    ParsedLine p = parseRequestLine(line);
+    if (!p.request && p.errorCode.empty()) return;
+    if (!p.request) {
+      r.id = std::move(p.id);
+      return fail(r, p.errorCode, p.errorMessage);
+    }
+    r = std::move(*p.request);
+    r.client = id;
+    const Client& c = clients_.at(id);
+    r.uid = c.cred.uid;
+    r.gid = c.cred.gid;
+    r.pid = c.cred.pid;
+    r.groups = c.groups;
+    onRequest_(r);
+  } catch (const std::exception& e) {
+    internalError(r, e.what());
+  } catch (...) {
+    internalError(r, "an exception that is not a std::exception");
+  }
+}
+
+// The last resort: whatever went wrong with one request, the daemon keeps
+// serving the others.
+void ControlServer::internalError(const Request& r, const std::string& what) {
+  spdlog::error("control: request '{}' from pid {} failed: {}", r.command, r.pid, what);
+  try {
+    fail(r, control::kErrInternal, "'" + r.command + "' failed: " + what);
+  } catch (...) {
+    spdlog::error("control: request '{}': the error answer failed too", r.command);
+  }
+}
+
+namespace {
+// Invalid UTF-8 (a name read from a file, say) is replaced, never thrown.
+std::string toLine(const nlohmann::json& obj) {
+  return obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+}  // namespace
+
+std::string responseLine(const nlohmann::json& id, const nlohmann::json& result) {
+  return toLine({{"version", control::kVersion}, {"id", id}, {"ok", true}, {"result", result}});
+}
+
+std::string errorLine(const nlohmann::json& id, std::string_view code, const std::string& message) {
+  return toLine({{"version", control::kVersion},
+                 {"id", id},
+                 {"ok", false},
+                 {"error", {{"code", code}, {"message", message}}}});
+}
+
+std::string eventLine(const nlohmann::json& id, std::string_view name, const nlohmann::json& data) {
+  return toLine({{"version", control::kVersion}, {"id", id}, {"event", name}, {"data", data}});
 }
 
 void ControlServer::respond(const Request& r, const nlohmann::json& result) {
-  send(r.client, {{"version", control::kVersion}, {"id", r.id}, {"ok", true}, {"result", result}});
+  send(r.client, responseLine(r.id, result));
 }
 
 void ControlServer::fail(const Request& r, std::string_view code, const std::string& message) {
-  send(r.client, {{"version", control::kVersion},
-                  {"id", r.id},
-                  {"ok", false},
-                  {"error", {{"code", code}, {"message", message}}}});
+  send(r.client, errorLine(r.id, code, message));
 }
 
 void ControlServer::event(const Request& r, std::string_view name, const nlohmann::json& data) {
-  send(r.client, {{"version", control::kVersion}, {"id", r.id}, {"event", name}, {"data", data}});
+  send(r.client, eventLine(r.id, name, data));
 }
 
-void ControlServer::send(uint64_t id, const nlohmann::json& obj) {
+void ControlServer::send(uint64_t id, const std::string& line) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
-  it->second.out += obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  it->second.out += line;
   if (it->second.out.size() > kMaxPendingOutput) {
     spdlog::warn("control client pid {} stalled with {} bytes pending: disconnected",
                  it->second.cred.pid, it->second.out.size());

@@ -12,7 +12,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,6 +37,24 @@ struct ControlRequest {
   pid_t pid = 0;
   std::vector<gid_t> groups;  // SO_PEERGROUPS, at connect time
 };
+
+// One line from a client read as a request: the request (client and
+// credentials left for the caller to fill in), or the error to answer it
+// with, its id echoed when the line had one; a blank line is neither.
+// Never throws.
+struct ParsedLine {
+  std::optional<ControlRequest> request;
+  std::string_view errorCode;  // empty: no error
+  std::string errorMessage;
+  nlohmann::json id;
+};
+ParsedLine parseRequestLine(std::string_view line);
+
+// The lines stampd sends, newline included: a final response (a result or
+// an error) and an event, each carrying the request's id.
+std::string responseLine(const nlohmann::json& id, const nlohmann::json& result);
+std::string errorLine(const nlohmann::json& id, std::string_view code, const std::string& message);
+std::string eventLine(const nlohmann::json& id, std::string_view name, const nlohmann::json& data);
 
 // How a request is answered: a final response (respond or fail, once) and,
 // before it, events. ControlServer in stampd; a recorder in tests.
@@ -107,7 +127,8 @@ class ControlServer final : public Replier {
   void onAccept();
   void onClient(uint64_t id, uint32_t events);
   void handleLine(uint64_t id, const std::string& line);
-  void send(uint64_t id, const nlohmann::json& obj);
+  void internalError(const Request& r, const std::string& what);
+  void send(uint64_t id, const std::string& line);
   void flush(uint64_t id);
   void drop(uint64_t id);
 

@@ -171,6 +171,11 @@ Result<KeyRing> loadKeyFile(const std::string& configured) {
   if (used > size_t(st.st_size))
     return makeError(EAGAIN, "key file " + *path + " changed while being read; try again");
 
+  // The same size and nesting limits as stamp.toml, before toml++ sees it.
+  if (auto shape = checkTomlShape(std::string_view(text.data(), used), *path); !shape) {
+    text.wipe();
+    return shape.error();
+  }
   KeyRing ring;
   ring.source_ = *path;
   std::string errors;

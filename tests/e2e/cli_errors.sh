@@ -124,5 +124,59 @@ grep -q "teardown of $bpffs done (0 removed)" "$work/out" || fail "teardown: $(c
 expect 1 "cannot read the configuration file" "$STAMPD" --config "$work/missing.toml"
 expect 3 "^stampctl: stampd is not running" "$STAMPCTL" --socket "$work/none.sock" status
 expect 2 "" "$STAMPCTL" --socket "$work/none.sock" bogus
-expect 2 "" "$STAMPCTL" session start --target 192.0.2.1 --interval 10 
+expect 2 "" "$STAMPCTL" session start --target 192.0.2.1 --interval 10
+
+# Numbers out of range are refused by stampctl before it connects (exit 2,
+# one line naming the flag), never wrapped: 70000 is not port 4464.
+nosock=(--socket "$work/none.sock")
+expect 2 "^stampctl: --port must be an integer 1\.\.65535, not '70000'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --port 70000
+expect 2 "^stampctl: --port must be an integer 1\.\.65535, not '0'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --port 0
+expect 2 "^stampctl: --count must be an integer 0\.\.9223372036854775807, not '-1'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --count -1
+expect 2 "^stampctl: --count must be an integer" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --count 18446744073709551615
+expect 2 "^stampctl: --size must be an integer 44\.\.8952, not '4294967340'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --size 4294967340
+expect 2 "^stampctl: --size must be an integer 44\.\.8952, not '8953'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --size 8953
+expect 2 "^stampctl: --dscp must be an integer 0\.\.63, not '64'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --dscp 64
+expect 2 "^stampctl: --ecn must be an integer 0\.\.3, not '0x1'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --ecn 0x1
+expect 2 "^stampctl: --interval '99999999999h' is too long" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --interval 99999999999h
+expect 2 "^stampctl: --interval must be at least 1us, not '999ns'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --interval 999ns
+expect 2 "^stampctl: --timeout must be at least 1ns, not '0s'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --timeout 0s
+expect 2 "^stampctl: --tlv-padding must be an integer 0\.\.8952, not '-1'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --tlv-padding -1
+expect 2 "^stampctl: --tlv-access-report RETURN_CODE must be an integer 0\.\.255, not '256'$" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --tlv-access-report 1,256
+expect 2 "^stampctl: --count is for ad-hoc sessions" \
+  "$STAMPCTL" "${nosock[@]}" session start edge-1 --count 5
+expect 2 "^stampctl: --limit must be an integer 1\.\.10000, not '0'$" \
+  "$STAMPCTL" "${nosock[@]}" results --limit 0
+expect 2 "^stampctl: --since '99999999999d' is too long" \
+  "$STAMPCTL" "${nosock[@]}" results --since 99999999999d
+expect 2 "^stampctl: --every must be seconds 0\.1\.\.3600, not 'nan'$" \
+  "$STAMPCTL" "${nosock[@]}" session show x --every nan
+# In range, stampctl goes on to connect (and finds no daemon).
+expect 3 "^stampctl: stampd is not running" \
+  "$STAMPCTL" "${nosock[@]}" session start --target 192.0.2.1 --port 65535 --count 0 --size 8952
+
+# The configuration: integers out of range at their line, and TOML too
+# deep or too large refused before the parser (a 100000-part dotted key
+# used to crash it).
+printf '[[session]]\nname = "a"\ntarget = "192.0.2.1"\nsize = 4294967340\n' >"$work/size.toml"
+expect 1 "size.toml:4:8: 'session.size' = 4294967340 is out of range 44\.\.8952" \
+  "$STAMPD" --check-config "$work/size.toml"
+{ printf 'a'; for ((k = 0; k < 100000; k++)); do printf '.a'; done; printf ' = 1\n'; } >"$work/deep.toml"
+expect 1 "deep.toml:1:64: nested deeper than 32 levels" "$STAMPD" --check-config "$work/deep.toml"
+expect 1 "deep.toml:1:64: nested deeper than 32 levels" "$STAMPD" --config "$work/deep.toml"
+head -c 1100000 /dev/zero | tr '\0' '#' >"$work/big.toml"
+expect 1 "big.toml:1:1048577: the file is larger than 1048576 bytes" \
+  "$STAMPD" --check-config "$work/big.toml"
 echo "PASS: cli_errors"

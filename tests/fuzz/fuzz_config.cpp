@@ -56,7 +56,7 @@ void checkConfig(const stamp::Config& c) {
     require(stamp::parseIp(s.target).ok(), "session target is an address");
     require(s.port != 0, "session port is not 0");
     require(s.dscp <= 63, "dscp fits 6 bits");
-    require(s.size <= 9000, "size within 0..9000");
+    require(s.size >= 44 && s.size <= 8952, "size within 44..8952");
     require(s.count <= uint64_t(INT64_MAX), "count within int64");
     require(s.interval.count() >= 0 && s.timeout.count() >= 0, "durations are not negative");
     for (size_t j = i + 1; j < c.sessions.size(); ++j)
@@ -69,6 +69,8 @@ void checkConfig(const stamp::Config& c) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
 
+  // Deeper than kMaxConfigDepth or larger than kMaxConfigBytes is refused
+  // before toml++ (whose recursion has no limit on dotted keys).
   auto r = stamp::parseConfig(text, "fuzz.toml");
   if (r.ok()) {
     checkConfig(r.value());

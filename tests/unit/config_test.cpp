@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -631,5 +634,173 @@ TEST(Config, GuardPrefixesAreBounded) {
   full += "]\ndeny = [\"10.255.0.0/16\"]\n";
   EXPECT_EQ(parseOk(full).reflector.allow.size(), 1023u);
 }
+}  // namespace
+}  // namespace stamp
+
+namespace stamp {
+namespace {
+
+// Every integer key is range-checked as a 64-bit value before it is
+// narrowed to its field: one beyond each end, and the ends of int64_t,
+// are errors at the value's FILE:LINE:COLUMN; the ends themselves load.
+TEST(Config, IntegerKeysAreRangeCheckedBeforeNarrowing) {
+  struct Key {
+    const char* section;  // the lines before "KEY = VALUE"
+    const char* key;      // as written
+    const char* name;     // as the error names it
+    int64_t lo, hi;
+  };
+  const char* session = "[[session]]\nname = \"a\"\ntarget = \"192.0.2.1\"\n";
+  const Key keys[] = {
+      {session, "port", "session.port", 1, 65535},
+      {session, "count", "session.count", 0, INT64_MAX},
+      {session, "size", "session.size", 44, 8952},
+      {session, "dscp", "session.dscp", 0, 63},
+      {session, "ecn", "session.ecn", 0, 3},
+      {session, "ssid", "session.ssid", 0, 65535},
+      {session, "source_port", "session.source_port", 0, 65535},
+      {session, "histogram_bins", "session.histogram_bins", 1, 10000},
+      {session, "tlv_padding", "session.tlv_padding", 0, 8952},
+      {"[reflector]\n", "max_sessions", "reflector.max_sessions", 1, 1 << 24},
+      {"[reflector]\n", "rate_limit", "reflector.rate_limit", 0, 100'000'000},
+      {"[reflector]\n", "rate_limit_burst", "reflector.rate_limit_burst", 0, 100'000'000},
+      {"[reflector]\n", "rate_limit_per_source", "reflector.rate_limit_per_source", 0, 100'000'000},
+      {"[reflector]\n", "rate_limit_per_source_burst", "reflector.rate_limit_per_source_burst", 0,
+       100'000'000},
+      {"[results]\n", "max_runs", "results.max_runs", 0, INT64_MAX},
+  };
+  for (const Key& k : keys) {
+    const int line = int(std::count(k.section, k.section + std::strlen(k.section), '\n')) + 1;
+    const std::string at =
+        "stamp.toml:" + std::to_string(line) + ":" + std::to_string(std::strlen(k.key) + 4) + ": ";
+    std::vector<int64_t> bad = {INT64_MIN};
+    if (k.lo > INT64_MIN) bad.push_back(k.lo - 1);
+    if (k.hi < INT64_MAX) bad.push_back(k.hi + 1);
+    if (k.hi < INT64_MAX) bad.push_back(INT64_MAX);
+    for (int64_t v : bad) {
+      const std::string toml = std::string(k.section) + k.key + " = " + std::to_string(v) + "\n";
+      EXPECT_EQ(parseError(toml), at + "'" + k.name + "' = " + std::to_string(v) +
+                                      " is out of range " + std::to_string(k.lo) + ".." +
+                                      std::to_string(k.hi))
+          << toml;
+    }
+    for (int64_t v : {k.lo, k.hi}) {
+      const std::string toml = std::string(k.section) + k.key + " = " + std::to_string(v) + "\n";
+      auto r = parseConfig(toml, "stamp.toml");
+      EXPECT_TRUE(r.ok()) << toml << (r.ok() ? "" : r.error().message);
+    }
+  }
+  Config c = parseOk(std::string(session) + "count = 9223372036854775807\nsize = 8952\n");
+  EXPECT_EQ(c.sessions.at(0).count, uint64_t(INT64_MAX));
+  EXPECT_EQ(c.sessions.at(0).size, 8952u);
+
+  // Keys inside inline tables.
+  EXPECT_EQ(parseError(std::string(session) + "tlv_cos = { dscp = 64 }\n"),
+            "stamp.toml:4:20: 'session.tlv_cos.dscp' = 64 is out of range 0..63");
+  EXPECT_EQ(parseError(std::string(session) + "tlv_access_report = { access_id = 3 }\n"),
+            "stamp.toml:4:35: 'session.tlv_access_report.access_id' = 3 is out of range 1..2");
+  EXPECT_EQ(parseError(std::string(session) + "tlv_access_report = { retries = 4294967297 }\n"),
+            "stamp.toml:4:33: 'session.tlv_access_report.retries' = 4294967297 is out of range "
+            "0..100");
+  // A literal beyond int64_t is a TOML error, at its position.
+  std::string msg = parseError(std::string(session) + "count = 18446744073709551615\n");
+  EXPECT_TRUE(std::regex_match(msg, std::regex(R"(stamp\.toml:4:\d+: .+)"))) << msg;
+}
+
+// What the shape check refuses it refuses at the spot, before toml++.
+std::string deepError(const std::string& toml) {
+  auto shape = checkTomlShape(toml, "stamp.toml");
+  std::string viaParse = parseError(toml);
+  EXPECT_EQ(shape.ok() ? "(shape accepted)" : shape.error().message, viaParse);
+  return viaParse;
+}
+
+const std::string kTooDeep =
+    ": nested deeper than 32 levels (table header and dotted key parts, arrays and inline "
+    "tables); refused before parsing";
+
+std::string repeat(std::string_view s, size_t n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (size_t k = 0; k < n; ++k) out += s;
+  return out;
+}
+
+// The audit's input: a dotted key 100000 parts deep crashed toml++ (its
+// stack). Every kind of nesting, that deep, is refused at the part that
+// crosses the limit; the process is still here to check the message.
+TEST(Config, DeepNestingIsRefusedBeforeTheParser) {
+  const size_t kDeep = 100'000;
+  // Key parts: "a" is level 1, the 32nd dot (index 63) opens level 33.
+  EXPECT_EQ(deepError("a" + repeat(".a", kDeep) + " = 1\n"), "stamp.toml:1:64" + kTooDeep);
+  EXPECT_EQ(deepError("[daemon]\n\"q.x\"" + repeat(".'b'", kDeep) + " = 1\n"),
+            "stamp.toml:2:126" + kTooDeep);
+  // Table headers: [a.a...] and [[a.a...]] (the array of tables is a level).
+  EXPECT_EQ(deepError("[a" + repeat(".a", kDeep) + "]\n"), "stamp.toml:1:65" + kTooDeep);
+  EXPECT_EQ(deepError("\n[[a" + repeat(".a", kDeep) + "]]\n"), "stamp.toml:2:64" + kTooDeep);
+  // Arrays and inline tables: "x" is level 1, the 32nd bracket level 33.
+  EXPECT_EQ(deepError("x = " + repeat("[", kDeep) + repeat("]", kDeep) + "\n"),
+            "stamp.toml:1:36" + kTooDeep);
+  EXPECT_EQ(deepError("x = " + repeat("{a = ", kDeep) + "1" + repeat("}", kDeep) + "\n"),
+            "stamp.toml:1:81" + kTooDeep);
+  EXPECT_EQ(deepError("x = [" + repeat("{a.b = [", kDeep) + "\n"), "stamp.toml:1:64" + kTooDeep);
+  // Levels add up: a header 20 deep and a key 20 deep below it.
+  EXPECT_EQ(deepError("[" + repeat("t.", 19) + "t]\n" + repeat("k.", 19) + "k = 1\n"),
+            "stamp.toml:2:24" + kTooDeep);
+}
+
+// Text that only looks deep: brackets and dots in strings and comments,
+// and 32 levels exactly, reach the parser (and its own errors).
+TEST(Config, NestingInStringsAndCommentsDoesNotCount) {
+  const std::string deep = repeat("[{.", 200);
+  Config c = parseOk("# " + deep + "\n[[session]] # " + deep + "\nname = \"" + deep +
+                     "\"\ntarget = '192.0.2.1' # '" + deep + "\n[metrics]\nlisten = \"\"\"\n" +
+                     deep + " \\\"\"\" \"\"\"\n[daemon]\nsocket = '''\n" + deep +
+                     "'''\nkey_file = \"\\\"" + deep + "\"\n");
+  ASSERT_EQ(c.sessions.size(), 1u);
+  EXPECT_EQ(c.sessions[0].name, deep);
+  EXPECT_EQ(c.metrics.listen, deep + " \"\"\" ");
+  EXPECT_EQ(c.daemon.socket, deep);
+  EXPECT_EQ(c.daemon.keyFile, "\"" + deep);
+  // 32 levels: the shape is fine, the key unknown.
+  std::string msg = parseError("a" + repeat(".a", 31) + " = 1\n");
+  EXPECT_EQ(msg.find("nested deeper"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+  EXPECT_TRUE(checkTomlShape("x = " + repeat("[", 31) + repeat("]", 31) + "\n", "s").ok());
+  EXPECT_FALSE(checkTomlShape("x = " + repeat("[", 32) + repeat("]", 32) + "\n", "s").ok());
+  // Malformed text is the parser's to report.
+  for (const char* odd : {"[", "[[", "a.", "x = [", "x = {", "x = \"", "x = '''", "]]]", "= 1",
+                          "x = {a = 1,, }", "\"", "a = [1,\n2,\n# c\n]"})
+    EXPECT_TRUE(checkTomlShape(odd, "s").ok()) << odd;
+}
+
+TEST(Config, LargeFilesAreRefusedBeforeTheParser) {
+  std::string text = "# " + std::string(kMaxConfigBytes - 3, 'x') + "\n";
+  ASSERT_EQ(text.size(), kMaxConfigBytes);
+  EXPECT_TRUE(checkTomlShape(text, "stamp.toml").ok());
+  text += "\n";
+  EXPECT_EQ(parseError(text),
+            "stamp.toml:2:1: the file is larger than 1048576 bytes; it is refused before parsing");
+
+  // loadConfig reads one byte beyond the limit, not the whole file:
+  // /dev/zero ends at once.
+  auto zero = loadConfig("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().message,
+            "/dev/zero:1:1048577: the file is larger than 1048576 bytes; it is refused before "
+            "parsing");
+  char path[] = "/tmp/stamp-config-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string big = repeat("# padding padding padding padding padding padding padding\n", 20000);
+  ASSERT_EQ(::write(fd, big.data(), big.size()), ssize_t(big.size()));
+  ::close(fd);
+  auto r = loadConfig(path);
+  ::unlink(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("larger than 1048576 bytes"), std::string::npos)
+      << r.error().message;
+}
+
 }  // namespace
 }  // namespace stamp

@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -228,13 +229,16 @@ class ControlServerTest : public ::testing::Test {
 
   // ---- Loop thread ----
   // "echo" answers with its args, "slow" is answered only when the test
-  // sets answerStashed_, anything else is an unknown command.
+  // sets answerStashed_, "throw" and "throw-int" throw (a handler's bug),
+  // anything else is an unknown command.
   void onRequest(const ControlServer::Request& r) {
     {
       std::lock_guard lock(mu_);
       lastRequest_ = r;
     }
     if (r.command == "echo") return server_->respond(r, r.args);
+    if (r.command == "throw") throw std::runtime_error("boom");
+    if (r.command == "throw-int") throw 7;
     if (r.command == "slow") {
       std::lock_guard lock(mu_);
       stashed_.push_back(r);
@@ -375,6 +379,47 @@ TEST_F(ControlServerTest, MalformedRequestsGetErrorsAndTheConnectionSurvives) {
     expectResult(c.roundTrip(requestLine(100, "echo", {{"after", k.line}})), 100,
                  {{"after", k.line}});
   }
+}
+
+// The last resort around a request: a handler that throws gets its
+// request answered "internal" with the id, and the loop, the connection
+// and the other clients go on.
+TEST_F(ControlServerTest, AHandlerThatThrowsIsAnsweredInternalAndTheLoopGoesOn) {
+  TestClient c(socketPath_), other(socketPath_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(other.connected());
+  auto r = c.roundTrip(requestLine(21, "throw", json::object()));
+  expectError(r, 21, control::kErrInternal);
+  EXPECT_EQ((*r)["error"]["message"], "'throw' failed: boom");
+  expectError(c.roundTrip(requestLine(22, "throw-int", json::object())), 22, control::kErrInternal);
+  expectResult(c.roundTrip(requestLine(23, "echo", {{"a", 1}})), 23, {{"a", 1}});
+  expectResult(other.roundTrip(requestLine(24, "echo", {{"b", 2}})), 24, {{"b", 2}});
+}
+
+// The line parser alone (as the fuzz target drives it).
+TEST(ParseRequestLine, RequestsErrorsAndBlankLines) {
+  ParsedLine p = parseRequestLine(R"({"version":1,"id":"x","command":"status"})");
+  ASSERT_TRUE(p.request);
+  EXPECT_EQ(p.request->command, "status");
+  EXPECT_EQ(p.request->id, "x");
+  EXPECT_EQ(p.request->args, json::object());
+  EXPECT_TRUE(p.errorCode.empty());
+
+  p = parseRequestLine(" \t\r");
+  EXPECT_FALSE(p.request);
+  EXPECT_TRUE(p.errorCode.empty());
+
+  // A version of 2^64 + 1 wraps to 1 in a careless reading.
+  for (const char* line : {R"({"version":18446744073709551617,"id":3,"command":"status"})",
+                           R"({"version":18446744073709551615,"id":3,"command":"status"})",
+                           R"({"version":1.0,"id":3,"command":"status"})"}) {
+    p = parseRequestLine(line);
+    EXPECT_FALSE(p.request) << line;
+    EXPECT_EQ(p.errorCode, control::kErrBadVersion) << line;
+    EXPECT_EQ(p.id, 3) << line;
+  }
+  p = parseRequestLine(std::string(control::kMaxLineBytes + 1, ' ') + "{}");
+  EXPECT_EQ(p.errorCode, control::kErrBadRequest);
 }
 
 TEST_F(ControlServerTest, UnknownCommand) {
