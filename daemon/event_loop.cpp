@@ -1,11 +1,14 @@
 #include "event_loop.hpp"
 
+#include <cerrno>
 #include <csignal>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
 #include <cstring>
+
+#include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,21 @@ Result<void> EventLoop::run() {
     }
   }
   return {};
+}
+
+bool AcceptPause::onAcceptError(EventLoop& loop, int listenFd, int err, const char* what) {
+  if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) return false;
+  if (pauses_++ % 60 == 0)
+    spdlog::warn("{}: cannot accept ({}); pausing new connections", what, std::strerror(err));
+  paused_ = true;
+  loop.modify(listenFd, 0);
+  return true;
+}
+
+void AcceptPause::resume(EventLoop& loop, int listenFd) {
+  if (!paused_) return;
+  paused_ = false;
+  loop.modify(listenFd, EPOLLIN);
 }
 
 Result<UniqueFd> makePeriodicTimer(uint64_t periodNs) {

@@ -33,6 +33,22 @@ class EventLoop {
   bool running_ = false;
 };
 
+// A listening socket that accept() failed on for lack of descriptors or
+// memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). Level-triggered, the pending
+// connection would wake the loop at once, forever: the socket leaves the
+// loop until resume(), which its owner calls from a periodic sweep.
+class AcceptPause {
+ public:
+  // After accept() failed with `err`: true if the socket was paused (and
+  // every 60th time a warning naming `what` is logged).
+  bool onAcceptError(EventLoop& loop, int listenFd, int err, const char* what);
+  void resume(EventLoop& loop, int listenFd);
+
+ private:
+  bool paused_ = false;
+  uint64_t pauses_ = 0;
+};
+
 // A periodic CLOCK_MONOTONIC timerfd; the caller reads it on each tick.
 Result<UniqueFd> makePeriodicTimer(uint64_t periodNs);
 // Blocks SIGTERM, SIGINT and SIGHUP and returns a signalfd for them.

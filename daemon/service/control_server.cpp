@@ -118,28 +118,13 @@ int64_t monoNowNs() {
   return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// accept() errors that a later attempt may not have: out of descriptors or
-// memory. Anything else (the client reset before we got to it) is per
-// connection.
-bool outOfResources(int err) {
-  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-}
-
 }  // namespace
 
 void ControlServer::onAccept() {
   for (;;) {
     int cfd = accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
-      if (outOfResources(errno)) {
-        // Level-triggered: the pending connection would wake the loop at
-        // once, forever. Stop listening until the next sweep.
-        if (acceptPauses_++ % 60 == 0)
-          spdlog::warn("control socket: cannot accept ({}); pausing new connections",
-                       std::strerror(errno));
-        acceptPaused_ = true;
-        loop_.modify(fd_.get(), 0);
-      }
+      acceptPause_.onAcceptError(loop_, fd_.get(), errno, "control socket");
       return;
     }
     uint64_t id = nextId_++;
@@ -182,10 +167,7 @@ void ControlServer::onAccept() {
 }
 
 void ControlServer::sweep(const std::function<bool(uint64_t client)>& busy) {
-  if (acceptPaused_) {
-    acceptPaused_ = false;
-    loop_.modify(fd_.get(), EPOLLIN);
-  }
+  acceptPause_.resume(loop_, fd_.get());
   if (limits_.idleTimeout.count() <= 0) return;
   const int64_t now = monoNowNs();
   std::vector<uint64_t> idle;

@@ -140,10 +140,7 @@ class ControlServer final : public Replier {
   std::map<uint64_t, Client> clients_;
   uint64_t nextId_ = 1;
   Limits limits_;
-  // accept() failed for lack of file descriptors: the listen socket is out
-  // of the loop until the next sweep, instead of waking it without end.
-  bool acceptPaused_ = false;
-  uint64_t acceptPauses_ = 0;
+  AcceptPause acceptPause_;  // resumed by sweep()
 };
 
 }  // namespace stamp

@@ -179,13 +179,7 @@ void MetricsServer::onAccept() {
   for (;;) {
     int fd = accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        if (acceptPauses_++ % 60 == 0)
-          spdlog::warn("metrics: cannot accept ({}); pausing new connections",
-                       std::strerror(errno));
-        acceptPaused_ = true;
-        loop_.modify(fd_.get(), 0);
-      }
+      acceptPause_.onAcceptError(loop_, fd_.get(), errno, "metrics");
       return;
     }
     if (clients_.size() >= maxClients_) {
@@ -257,10 +251,7 @@ void MetricsServer::drop(int fd) {
 void MetricsServer::onSweep() {
   uint64_t n;
   (void)!read(sweep_.get(), &n, sizeof(n));
-  if (acceptPaused_) {
-    acceptPaused_ = false;
-    loop_.modify(fd_.get(), EPOLLIN);
-  }
+  acceptPause_.resume(loop_, fd_.get());
   int64_t now = monoSeconds();
   std::vector<int> idle;
   for (const auto& [fd, c] : clients_)

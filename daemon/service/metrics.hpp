@@ -100,10 +100,7 @@ class MetricsServer {
   std::map<int, std::unique_ptr<Client>> clients_;
   uint16_t port_ = 0;
   size_t maxClients_ = 64;
-  // accept() failed for lack of file descriptors: the listen socket is out
-  // of the loop until the next sweep, instead of waking it without end.
-  bool acceptPaused_ = false;
-  uint64_t acceptPauses_ = 0;
+  AcceptPause acceptPause_;  // resumed by onSweep()
 };
 
 }  // namespace stamp
