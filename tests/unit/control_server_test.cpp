@@ -673,18 +673,30 @@ TEST_F(ControlServerTest, AnsweringAClientThatLeftIsHarmless) {
   expectResult(newcomer.roundTrip(requestLine(3, "echo", json::object())), 3, json::object());
 }
 
+// A directory of its own under the temporary directory, removed with
+// everything in it when the test ends (also when an assertion fails);
+// `path` is empty if it could not be made.
+struct TempDir {
+  explicit TempDir(const char* pattern) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / pattern).string();
+    if (mkdtemp(tmpl.data())) path = tmpl;
+  }
+  ~TempDir() {
+    if (!path.empty()) std::filesystem::remove_all(path);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path;
+};
+
 // A symbolic link planted at the socket's path (by someone who may write to
 // its directory) is replaced by the socket, never followed: the file it
 // points to keeps its owner, group and mode, however the group is given.
 // Anything else at the path is refused and left as it is.
 TEST(ControlSocketNode, PlantedSymlinkIsReplacedNotFollowed) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "stampd-node-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() { std::filesystem::remove_all(d); }
-  } cleanup{dir};
+  TempDir tmp("stampd-node-XXXXXX");
+  ASSERT_FALSE(tmp.path.empty()) << std::strerror(errno);
+  const std::string& dir = tmp.path;
   const std::string victim = dir + "/victim", sock = dir + "/stampd.sock";
   {
     UniqueFd v(::open(victim.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
@@ -744,13 +756,9 @@ TEST(ControlSocketNode, PlantedSymlinkIsReplacedNotFollowed) {
 // thread keeps renaming a link over the path while the server is created
 // again and again; the link's target must keep its group whatever wins.
 TEST(ControlSocketNode, LinkSwappedInAfterBindIsNeverFollowed) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "stampd-race-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() { std::filesystem::remove_all(d); }
-  } cleanup{dir};
+  TempDir tmp("stampd-race-XXXXXX");
+  ASSERT_FALSE(tmp.path.empty()) << std::strerror(errno);
+  const std::string& dir = tmp.path;
   const std::string victim = dir + "/victim", sock = dir + "/stampd.sock", link = dir + "/link";
   {
     UniqueFd v(::open(victim.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
