@@ -490,6 +490,9 @@ struct stamp_send_session {
 /* stamp_send_session.flags */
 #define STAMP_SEND_F_AUTH 0x01 /* authenticated: 112-octet layout, signed with the
                                 * midstates in STAMP_MAP_SEND_KEYS[session_id] */
+#define STAMP_SEND_F_WAKE 0x02 /* each reply's record wakes the daemon (a client
+                                * waits for the run); without it the daemon
+                                * drains the ring before its timers run */
 
 /* STAMP_MAP_SEND_KEYS: hash keyed by session_id (__u32), value struct
  * stamp_hmac_key. */

@@ -15,24 +15,42 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 
+/* Sized for the daemon's [limits] max_sessions (at most 1,000,000) and
+ * allocated per entry, so an idle table costs nothing. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
+  __uint(max_entries, 1 << 20);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct stamp_send_key);
   __type(value, struct stamp_send_session);
 } stamp_sessions SEC(".maps");
 
+#define STAMP_EVENTS_SIZE (1 << 22)
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 1 << 22);
+  __uint(max_entries, STAMP_EVENTS_SIZE);
 } stamp_events SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
+  __uint(max_entries, 1 << 20);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);
   __type(value, struct stamp_hmac_key);
 } stamp_send_keys SEC(".maps");
+
+/* Whether a record for session `s` wakes the daemon. A session without
+ * STAMP_SEND_F_WAKE (a continuous one nobody follows) is drained by the
+ * daemon before its timers run, which it does at least once per
+ * interval: thousands of sessions then cost a few wake-ups per timer
+ * batch instead of one per reply. A ring an eighth full wakes it anyway. */
+static __always_inline __u64 rx_wakeup(const struct stamp_send_session *s, void *ring, __u64 size)
+{
+  if (s->flags & STAMP_SEND_F_WAKE)
+    return 0;
+  return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > size / 8 ? BPF_RB_FORCE_WAKEUP
+                                                                 : BPF_RB_NO_WAKEUP;
+}
 
 /* What an authenticated session's packet `p` is signed or checked with:
  * the work area, and the session's key in *key. NULL when either is
@@ -71,9 +89,10 @@ static __always_inline int sign_request(struct __sk_buff *skb, const struct stam
 
 /* The TLV octets of replies to sessions with STAMP_SEND_F_TLV (RFC 8972),
  * beside stamp_events, whose record layout is fixed. */
+#define STAMP_TLV_EV_SIZE (1 << 21)
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 1 << 21); /* about 3,900 records of 532 octets */
+  __uint(max_entries, STAMP_TLV_EV_SIZE); /* about 3,900 records of 532 octets */
 } stamp_tlv_ev SEC(".maps");
 
 /* Octets after the base of the reply `p` to session `s`, if it sends TLVs:
@@ -105,7 +124,7 @@ static __always_inline void push_tlvs(struct __sk_buff *skb, const struct stamp_
     bpf_ringbuf_discard(rec, 0);
     return;
   }
-  bpf_ringbuf_submit(rec, 0);
+  bpf_ringbuf_submit(rec, rx_wakeup(s, &stamp_tlv_ev, STAMP_TLV_EV_SIZE));
 }
 
 static __always_inline int addr_eq(const struct stamp_addr_key *a, const struct stamp_addr_key *b)
@@ -187,7 +206,7 @@ static __always_inline int auth_reply(struct __sk_buff *skb, const struct stamp_
   rec->reply_ttl = p->ttl;
   rec->reply_tos = p->tos;
   rec->flags = flags;
-  bpf_ringbuf_submit(rec, 0);
+  bpf_ringbuf_submit(rec, rx_wakeup(s, &stamp_events, STAMP_EVENTS_SIZE));
   return TC_ACT_SHOT;
 }
 
@@ -247,6 +266,6 @@ int stamp_send_in(struct __sk_buff *skb)
   rec->reply_ttl = p.ttl;
   rec->reply_tos = p.tos;
   rec->flags = flags;
-  bpf_ringbuf_submit(rec, 0);
+  bpf_ringbuf_submit(rec, rx_wakeup(s, &stamp_events, STAMP_EVENTS_SIZE));
   return TC_ACT_SHOT;
 }

@@ -124,6 +124,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
                             [raw](uint32_t) { raw->sender_->consume(); });
       !r)
     return r.error();
+  // Continuous sessions' replies do not wake the loop (STAMP_SEND_F_WAKE):
+  // they are drained before any session timer runs, so no timer judges a
+  // packet whose reply is already queued.
+  d->loop_.beforeTimers([raw] { raw->sender_->consume(); });
   // The watchdog is fed from the loop itself, twice per WatchdogSec, so a
   // stuck loop is what systemd notices.
   if (auto wd = service::watchdogInterval()) {

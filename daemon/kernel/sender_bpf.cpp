@@ -156,7 +156,12 @@ int SenderBpf::eventFd() const {
 }
 
 void SenderBpf::consume() {
+  // A record's handler may end a run, which drains the ring first: the
+  // records of the pass in progress must not be handed out twice.
+  if (consuming_) return;
+  consuming_ = true;
   ring_buffer__consume(ring_);
+  consuming_ = false;
 }
 
 }  // namespace stamp

@@ -61,6 +61,7 @@ class SenderBpf {
   void destroy();
   stamp_send* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
+  bool consuming_ = false;
   std::unique_ptr<RecordFn> onRecord_;  // stable address: the ring's context
   std::unique_ptr<TlvFn> onTlv_;
   std::vector<TcAttachment> attached_;

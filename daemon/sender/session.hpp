@@ -1,5 +1,6 @@
 // One Session-Sender run: a connected UDP socket that sends STAMP test
-// packets on an absolute schedule (timerfd, CLOCK_MONOTONIC), the entry in
+// packets on an absolute schedule (a LoopTimer: CLOCK_MONOTONIC, one wait
+// shared by every session of the loop), the entry in
 // stamp_sessions that makes the kernel take T1 and T4, and the statistics.
 //
 // Replies normally arrive as ring-buffer records (kernel T4); a reply that
@@ -133,12 +134,13 @@ class Session {
 
  private:
   Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer);
-  void onTimer();
+  void onTimer(std::chrono::nanoseconds due);
   void onSocket();
   void sendOne();
   // Writes the octets after the base of the next packet into pkt_.
   void fillTlvs(uint32_t seq);
-  void armAt(std::chrono::nanoseconds monotonicDeadline);
+  // `send`: the timer of the next packet (which may fire a little early).
+  void armAt(std::chrono::nanoseconds monotonicDeadline, bool send);
   // What one reply carried besides the timestamps, for the reply events.
   struct ReplyInfo {
     int ttl = -1;                      // TTL / Hop Limit of the reply; -1 unknown
@@ -172,7 +174,8 @@ class Session {
   EventLoop& loop_;
   SenderBpf* bpf_;
   Observer observer_;
-  UniqueFd sock_, timer_;
+  LoopTimer timer_;
+  UniqueFd sock_;
   uint16_t localPort_ = 0;
   stamp_send_key bpfKey_{};
   bool inBpf_ = false;
