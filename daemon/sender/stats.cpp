@@ -110,6 +110,14 @@ std::optional<double> RunningStats::stddev() const {
 
 namespace {
 
+// Grows `v` by a quarter (not the library's doubling) before an insert
+// that would reallocate: slack stays under 25 % + 4 entries, and the growth
+// is still geometric (amortised O(1) allocations per insert).
+template <typename T>
+void makeRoom(std::vector<T>& v) {
+  if (v.size() == v.capacity()) v.reserve(v.size() + v.size() / 4 + 4);
+}
+
 // Bucket keys order values: the negative buckets from the largest magnitude
 // down, then the positive ones up. Keys are below 2 * kBucketsPerSign (4480),
 // 13 bits.
@@ -223,7 +231,9 @@ void LogHistogram::add(int64_t v) {
     const uint32_t probe = key << kNarrowCountBits;
     auto it = std::lower_bound(narrow_.begin(), narrow_.end(), probe);
     if (it == narrow_.end() || (*it >> kNarrowCountBits) != key) {
-      narrow_.insert(it, probe | 1);
+      const auto at = it - narrow_.begin();
+      makeRoom(narrow_);
+      narrow_.insert(narrow_.begin() + at, probe | 1);
       return;
     }
     if ((*it & kNarrowCountMax) < kNarrowCountMax) {
@@ -235,7 +245,9 @@ void LogHistogram::add(int64_t v) {
   const uint64_t probe = uint64_t(key) << kWideCountBits;
   auto it = std::lower_bound(words_.begin(), words_.end(), probe);
   if (it == words_.end() || (*it >> kWideCountBits) != key) {
-    words_.insert(it, probe | 1);
+    const auto at = it - words_.begin();
+    makeRoom(words_);
+    words_.insert(words_.begin() + at, probe | 1);
   } else if ((*it & kWideCountMax) < kWideCountMax) {
     ++*it;  // 2^48 samples saturate: centuries at any real packet rate
   }
@@ -343,9 +355,11 @@ void FixedHistogram::add(int64_t v) {
   }
   const uint64_t probe = bin << kBinCountBits;
   auto it = std::lower_bound(bins_.begin(), bins_.end(), probe);
-  if (it == bins_.end() || (*it >> kBinCountBits) != bin)
-    bins_.insert(it, probe | 1);
-  else if ((*it & kBinCountMax) < kBinCountMax)
+  if (it == bins_.end() || (*it >> kBinCountBits) != bin) {
+    const auto at = it - bins_.begin();
+    makeRoom(bins_);
+    bins_.insert(bins_.begin() + at, probe | 1);
+  } else if ((*it & kBinCountMax) < kBinCountMax)
     ++*it;
 }
 
@@ -372,7 +386,7 @@ StatsLimits StatsLimits::forSchedule(std::chrono::nanoseconds interval,
   }
   // Sent within one timeout, counting the one sent now: wait / step + 1,
   // capped before the margin so nothing overflows.
-  const int64_t inFlight = std::min<int64_t>(wait / step + 1, SessionStats::kSeqWindow);
+  const int64_t inFlight = std::min<int64_t>(wait / step, SessionStats::kSeqWindow) + 1;
   l.seqWindow = std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(inFlight) * 4)),
                                     SessionStats::kMinSeqWindow, SessionStats::kSeqWindow);
   return l;

@@ -337,8 +337,9 @@ class SessionStats {
   // two; limits() reports what is in effect.
   explicit SessionStats(const HistogramSpec& histogram = {}, StatsLimits limits = {});
 
-  // Back to empty, with the same histogram spec and limits; keeps (and
-  // reuses) the storage already allocated.
+  // Back to empty, with the same histogram spec, limits and
+  // setStatefulReflector(); keeps (and reuses) the storage already
+  // allocated, so recycling a window allocates nothing.
   void reset();
 
   const StatsLimits& limits() const { return limits_; }
