@@ -118,6 +118,22 @@ void makeRoom(std::vector<T>& v) {
   if (v.size() == v.capacity()) v.reserve(v.size() + v.size() / 4 + 4);
 }
 
+// std::lower_bound without data-dependent branches (the comparison becomes a
+// conditional move): bucket lookups miss the branch predictor on nearly
+// every step otherwise, since consecutive delays fall in unrelated buckets.
+template <typename T>
+typename std::vector<T>::iterator lowerBound(std::vector<T>& v, T key) {
+  size_t n = v.size();
+  if (n == 0) return v.end();
+  const T* base = v.data();
+  while (n > 1) {
+    const size_t half = n / 2;
+    base += size_t(base[half - 1] < key) * half;  // arithmetic: no branch
+    n -= half;
+  }
+  return v.begin() + (base - v.data()) + (*base < key);
+}
+
 // Bucket keys order values: the negative buckets from the largest magnitude
 // down, then the positive ones up. Keys are below 2 * kBucketsPerSign (4480),
 // 13 bits.
@@ -229,7 +245,7 @@ void LogHistogram::add(int64_t v) {
   const uint32_t key = keyOf(v);
   if (mode_ == Mode::kNarrow) {
     const uint32_t probe = key << kNarrowCountBits;
-    auto it = std::lower_bound(narrow_.begin(), narrow_.end(), probe);
+    auto it = lowerBound(narrow_, probe);
     if (it == narrow_.end() || (*it >> kNarrowCountBits) != key) {
       const auto at = it - narrow_.begin();
       makeRoom(narrow_);
@@ -243,7 +259,7 @@ void LogHistogram::add(int64_t v) {
     promote();
   }
   const uint64_t probe = uint64_t(key) << kWideCountBits;
-  auto it = std::lower_bound(words_.begin(), words_.end(), probe);
+  auto it = lowerBound(words_, probe);
   if (it == words_.end() || (*it >> kWideCountBits) != key) {
     const auto at = it - words_.begin();
     makeRoom(words_);
@@ -354,7 +370,7 @@ void FixedHistogram::add(int64_t v) {
     bin = uint64_t(Wide(offset) * spec_.bins / span);
   }
   const uint64_t probe = bin << kBinCountBits;
-  auto it = std::lower_bound(bins_.begin(), bins_.end(), probe);
+  auto it = lowerBound(bins_, probe);
   if (it == bins_.end() || (*it >> kBinCountBits) != bin) {
     const auto at = it - bins_.begin();
     makeRoom(bins_);
