@@ -411,8 +411,7 @@ StatsLimits StatsLimits::forSchedule(std::chrono::nanoseconds interval,
 namespace {
 
 StatsLimits normalised(StatsLimits l) {
-  const int64_t w =
-      std::clamp(l.seqWindow, SessionStats::kMinSeqWindow, SessionStats::kSeqWindow);
+  const int64_t w = std::clamp(l.seqWindow, SessionStats::kMinSeqWindow, SessionStats::kSeqWindow);
   l.seqWindow = int64_t(std::bit_ceil(uint64_t(w)));
   l.exactSamples = std::min<size_t>(l.exactSamples, UINT32_MAX);
   return l;
@@ -685,8 +684,8 @@ void SessionStats::addOneWay(DelayStats& measured, Trust& trust,
           trusted->running = measured.running;
           trusted->percentiles = measured.percentiles;
         } else {
-          trusted = std::make_unique<TrustedStats>(
-              TrustedStats{measured.running, measured.percentiles});
+          trusted =
+              std::make_unique<TrustedStats>(TrustedStats{measured.running, measured.percentiles});
         }
         trust = Trust::kSeparate;
       }

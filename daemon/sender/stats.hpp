@@ -286,7 +286,7 @@ nlohmann::json toJson(const Summary& s);
 // How much a SessionStats keeps (see its comment).
 struct StatsLimits {
   size_t exactSamples = LogHistogram::kExactSamples;  // per histogram; 0: no exact samples
-  int64_t seqWindow = 65536;   // sequence numbers tracked; a power of two in [64, 65536]
+  int64_t seqWindow = 65536;  // sequence numbers tracked; a power of two in [64, 65536]
   // The window for a schedule: the packets one timeout can hold in flight,
   // with margin (x4, rounded up to a power of two), clamped to [64, 65536].
   static StatsLimits forSchedule(std::chrono::nanoseconds interval,

@@ -51,9 +51,9 @@ void expectBound(const LogHistogram& h, std::vector<int64_t> values, size_t exac
     const auto est = h.quantile(double(pm) / 1000.0);
     ASSERT_TRUE(est) << what;
     const uint64_t err = *est > x ? uint64_t(*est) - uint64_t(x) : uint64_t(x) - uint64_t(*est);
-    std::string where = what + " n=" + std::to_string(n) + " p" + std::to_string(pm / 10) +
-                        "." + std::to_string(pm % 10) + " exact " + std::to_string(x) +
-                        " estimate " + std::to_string(*est);
+    std::string where = what + " n=" + std::to_string(n) + " p" + std::to_string(pm / 10) + "." +
+                        std::to_string(pm % 10) + " exact " + std::to_string(x) + " estimate " +
+                        std::to_string(*est);
     bool ok;
     if (exact || mag(x) < 64) {
       ok = *est == x;

@@ -236,6 +236,38 @@ TEST(LogHistogram, CountsPassTheNarrowForm) {
   EXPECT_EQ(*h.quantile(0.34), 1'000);
 }
 
+// An exact limit above 2^19: the samples leave the buffer straight into the
+// wide form when one bucket already holds more than a narrow entry can.
+TEST(LogHistogram, HugeExactLimitMovesToTheWideForm) {
+  LogHistogram h(600'000);
+  for (int i = 0; i < 600'000; ++i) h.add(i % 3 ? 7'000 : -7);
+  EXPECT_TRUE(h.exact());
+  EXPECT_EQ(*h.quantile(0.5), 7'000);
+  h.add(7'000);
+  EXPECT_FALSE(h.exact());
+  EXPECT_EQ(h.bucketsUsed(), 2u);
+  EXPECT_EQ(*h.quantile(0.33), -7);
+  EXPECT_NEAR(double(*h.quantile(0.5)), 7'000.0, 7'000.0 / 128);
+  EXPECT_LE(h.memoryBytes(), sizeof(LogHistogram) + 2 * sizeof(uint64_t));
+}
+
+TEST(LogHistogram, ClearKeepsTheLimit) {
+  LogHistogram h(4);
+  for (int64_t v : {5, 1'000, 2'000, 3'000, 4'000}) h.add(v);
+  EXPECT_FALSE(h.exact());
+  h.clear();
+  EXPECT_EQ(h.count(), 0u);
+  EXPECT_FALSE(h.quantile(0.5));
+  EXPECT_TRUE(h.exact());
+  for (int64_t v : {1'000'001, 1'000'003, 1'000'005}) h.add(v);
+  EXPECT_EQ(*h.quantile(0.5), 1'000'003) << "exact again";
+  LogHistogram none(0);
+  none.add(1'000'001);
+  EXPECT_FALSE(none.exact());
+  none.clear();
+  EXPECT_FALSE(none.exact());
+}
+
 // ---- FixedHistogram
 
 TEST(FixedHistogram, OutliersGoToTheEndBins) {

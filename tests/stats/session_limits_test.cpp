@@ -68,8 +68,8 @@ TEST(SessionStatsMemory, ThirtySecondWindowAtOnePacketPerSecond) {
   EXPECT_EQ(st.limits().exactSamples, LogHistogram::kExactSamples);
   feedRealistic(st, 30, 1 * kMs, 1);
   ASSERT_EQ(st.summary().received, 30u);
-  std::cout << "[ memory   ] 30 replies, default exactSamples, window "
-            << st.limits().seqWindow << ": " << st.memoryBytes() << " bytes\n";
+  std::cout << "[ memory   ] 30 replies, default exactSamples, window " << st.limits().seqWindow
+            << ": " << st.memoryBytes() << " bytes\n";
   RecordProperty("window_30_bytes", std::to_string(st.memoryBytes()));
   EXPECT_LT(st.memoryBytes(), size_t{4096});
   // Exact percentiles still.
@@ -86,8 +86,7 @@ TEST(SessionStatsMemory, TenMinutesWithoutExactSamples) {
     ASSERT_EQ(s.received, 600u);
     ASSERT_EQ(s.trustedForward.count, 600u);
     std::cout << "[ memory   ] 600 replies, exactSamples 0, window " << st.limits().seqWindow
-              << ", one-way offset " << offset / kMs << " ms: " << st.memoryBytes()
-              << " bytes\n";
+              << ", one-way offset " << offset / kMs << " ms: " << st.memoryBytes() << " bytes\n";
     RecordProperty("run_600_bytes", std::to_string(st.memoryBytes()));
     EXPECT_LT(st.memoryBytes(), size_t{8192});
   }
@@ -128,10 +127,18 @@ TEST(SessionStatsTrusted, MatchesAReferenceOfTrustedValuesOnly) {
       ReplySample r = reply(i, t, int64_t(rng() % 5000) * kUs, kUs, 3 * kMs);
       bool flag = false;
       switch (pattern) {
-        case 0: flag = i == 0; break;              // the first one flagged
-        case 1: flag = i == 2500; break;           // one flagged past the exact limit
-        case 2: flag = i % 7 == 0; break;          // many
-        case 3: flag = i >= 100 && i < 200; break; // a run, within the exact range
+        case 0:
+          flag = i == 0;
+          break;  // the first one flagged
+        case 1:
+          flag = i == 2500;
+          break;  // one flagged past the exact limit
+        case 2:
+          flag = i % 7 == 0;
+          break;  // many
+        case 3:
+          flag = i >= 100 && i < 200;
+          break;  // a run, within the exact range
       }
       if (flag) r.forwardFlag = OneWayFlag::kLocalUnsynchronized;
       st.onReply(r);
@@ -176,9 +183,16 @@ TEST(StatsLimits, ForScheduleAndNormalisation) {
   EXPECT_EQ(StatsLimits::forSchedule(nanoseconds(1), nanoseconds(INT64_MAX)).seqWindow, 65536);
   EXPECT_EQ(StatsLimits::forSchedule(seconds(1), seconds(2)).exactSamples,
             LogHistogram::kExactSamples);
-  for (auto [given, used] : std::initializer_list<std::pair<int64_t, int64_t>>{
-           {100, 128}, {1, 64}, {0, 64}, {-5, 64}, {INT64_MIN, 64}, {64, 64},
-           {65536, 65536}, {65537, 65536}, {INT64_MAX, 65536}, {4097, 8192}}) {
+  for (auto [given, used] : std::initializer_list<std::pair<int64_t, int64_t>>{{100, 128},
+                                                                               {1, 64},
+                                                                               {0, 64},
+                                                                               {-5, 64},
+                                                                               {INT64_MIN, 64},
+                                                                               {64, 64},
+                                                                               {65536, 65536},
+                                                                               {65537, 65536},
+                                                                               {INT64_MAX, 65536},
+                                                                               {4097, 8192}}) {
     SessionStats st({}, StatsLimits{LogHistogram::kExactSamples, given});
     EXPECT_EQ(st.limits().seqWindow, used) << given;
   }
@@ -271,7 +285,7 @@ void mixedScenario(SessionStats& st, Check check) {
       if (i % 11 == 0) st.onReply(r);  // duplicate
     }
     check();
-    if (i % 23 == 0) st.onReply(reply(i + 1000, t, kMs, 0, kMs));  // unknown
+    if (i % 23 == 0) st.onReply(reply(i + 1000, t, kMs, 0, kMs));                        // unknown
     if (i % 37 == 0 && i > 100) st.onReply(reply(i - 100, t - kNsPerSec, kMs, 0, kMs));  // late
     st.expire(t, milliseconds(150));
     check();
@@ -379,8 +393,8 @@ TEST(SessionStatsCost, NanosecondsPerReply) {
       replyNs += (std::chrono::steady_clock::now() - a).count();
       if (i % 64 == 0) st.expire(replies[i].t1, seconds(2));
     }
-    std::cout << "[ cost     ] onReply, exactSamples " << exact << ": "
-              << double(replyNs) / kN << " ns per reply (incl. clock reads)\n";
+    std::cout << "[ cost     ] onReply, exactSamples " << exact << ": " << double(replyNs) / kN
+              << " ns per reply (incl. clock reads)\n";
     EXPECT_EQ(st.summary().received, kN);
   }
 }

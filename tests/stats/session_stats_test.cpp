@@ -402,8 +402,7 @@ TEST(SessionStatsWindow, MemoryIsBoundedOverAMillionPackets) {
   // Bitmaps 3 KiB, IPDV ring 1024 x 40 bytes, in-flight ring 2048 x 16
   // bytes (2000 packets within a timeout), buckets.
   EXPECT_LT(st.memoryBytes(), size_t{96 * 1024});
-  std::cout << "[ memory   ] 1,000,000 packets, window 8192: " << st.memoryBytes()
-            << " bytes\n";
+  std::cout << "[ memory   ] 1,000,000 packets, window 8192: " << st.memoryBytes() << " bytes\n";
   const Summary s = st.summary();
   EXPECT_EQ(s.sent, 1'000'000u);
   EXPECT_EQ(s.sent, s.received + s.lost + s.inFlight);
