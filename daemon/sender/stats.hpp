@@ -5,9 +5,10 @@
 // late replies, duplicates and reordering (RFC 7680, RFC 4737).
 //
 // Pure computation: no I/O, no clock reads, no threads, nothing throws on
-// input. Memory is fixed when a SessionStats is built (about 280 KiB with the
-// default exported histogram) and does not grow with the number of packets;
-// see memoryBytes().
+// input. Memory grows with what a session has seen, not with its length:
+// an empty SessionStats is about 1.2 KiB and allocates nothing; every
+// histogram, bitmap and ring is allocated on first use and bounded (see
+// SessionStats and memoryBytes()).
 //
 // All delays are signed int64 nanoseconds. One-way delays below zero (the
 // two clocks disagree) are kept exactly as computed, never clamped, and
@@ -20,7 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -54,8 +55,7 @@ class RunningStats {
   int64_t max_ = 0;
 };
 
-// A log-linear histogram of signed values for percentiles, with a fixed
-// number of buckets whatever the sample count.
+// A log-linear histogram of signed values for percentiles.
 //
 // Layout: magnitudes 0..63 ns have one bucket each (exact). Above that, every
 // power-of-two range [2^e, 2^(e+1)) is cut into 64 equal buckets, up to
@@ -66,9 +66,23 @@ class RunningStats {
 // least ceil(q * n) samples at or below it) and report the middle of that
 // sample's bucket, clamped to the observed [min, max].
 //
-// The first kExactSamples values are also kept as they are, and while the
-// count is within that, percentiles are exact: a typical session of a few
-// hundred packets gets true percentiles, a long one the bound below.
+// The first `exactSamples` values (kExactSamples by default) are kept as
+// they are, and while the count is within that, percentiles are exact: a
+// typical session of a few hundred packets gets true percentiles, a long one
+// the bound below. When the count passes the limit the samples move into
+// buckets and their buffer is freed. With exactSamples = 0 values go to
+// buckets from the first one.
+//
+// Storage: only non-empty buckets are stored, in one sorted vector of packed
+// (bucket, count) entries: 4 bytes each (count below 2^19), all promoted
+// once to 8 bytes (count below 2^48) when a count would pass that. The
+// exact buffer grows on demand up to the limit (8 bytes a sample). So the
+// memory is sizeof(LogHistogram) (80 bytes) plus at most 8 bytes per sample
+// while exact, then 4 (or 8) bytes per distinct bucket seen, at most 4,480
+// buckets (35 KiB) whatever the count. add() allocates only when the
+// buffer or the bucket vector grows (amortised), and costs a binary search
+// over the non-empty buckets (plus a move of the later entries the first
+// time a bucket is used).
 //
 // Error bound: for a true percentile x with |x| < 2^40 ns,
 //     |estimate - x| <= |x| / 128   (0.78 %), and estimate == x for |x| < 64.
@@ -85,14 +99,21 @@ class LogHistogram {
                                             << kMantissaBits;
   static constexpr double kMaxRelativeError = 1.0 / double(2 << kMantissaBits);
 
-  LogHistogram();
+  // exactSamples above 2^32 - 1 is taken as 2^32 - 1.
+  explicit LogHistogram(size_t exactSamples = kExactSamples);
   void add(int64_t v);
   uint64_t count() const { return count_; }
   // q in [0, 1] (0.99 for p99); values outside are clamped. nullopt when
   // empty.
   std::optional<int64_t> quantile(double q) const;
-  // Heap and object bytes; the same from construction on.
+  // Back to empty with the same exact limit; keeps the capacity it has.
+  void clear();
+  // sizeof(*this) plus the capacity of every heap block.
   size_t memoryBytes() const;
+  // Non-empty buckets stored; 0 while the samples are exact. For tests.
+  size_t bucketsUsed() const;
+  // True while the exact-sample buffer holds the samples. For tests.
+  bool exact() const { return mode_ == Mode::kExact; }
 
   // The bucket a magnitude falls in, and that bucket's inclusive bounds
   // (the last bucket's upper bound is reported as kRangeNs - 1). For tests.
@@ -101,12 +122,19 @@ class LogHistogram {
   static uint64_t bucketHigh(size_t bucket);
 
  private:
-  std::vector<uint64_t> pos_;  // values >= 0, by magnitude bucket
-  std::vector<uint64_t> neg_;  // values < 0, by magnitude bucket
+  enum class Mode : uint8_t { kExact, kNarrow, kWide };
+  void toBuckets();
+  void promote();
+
+  // kExact: the samples (int64 bit patterns). kWide: (key << 48) | count.
+  std::vector<uint64_t> words_;
+  // kNarrow: (key << 19) | count. key orders values: see keyOf().
+  std::vector<uint32_t> narrow_;
   uint64_t count_ = 0;
   int64_t min_ = 0;
   int64_t max_ = 0;
-  std::vector<int64_t> exact_;  // the first kExactSamples values
+  uint32_t exactLimit_ = 0;
+  Mode mode_ = Mode::kExact;
 };
 
 // The exported histogram: `bins` fixed-width bins covering [floorNs,
@@ -127,6 +155,8 @@ inline constexpr uint32_t kMaxExportBins = 10'000;
 // unless 1 <= bins <= kMaxExportBins and floorNs < ceilingNs.
 Result<void> checkHistogramSpec(const HistogramSpec& spec);
 
+// Storage: the non-empty bins only, in a sorted vector of packed (bin,
+// count) entries of 8 bytes; nothing is allocated before the first add().
 class FixedHistogram {
  public:
   // Never trusts the spec: bins are clamped to [1, kMaxExportBins] and an
@@ -135,11 +165,16 @@ class FixedHistogram {
   explicit FixedHistogram(HistogramSpec spec = {});
   void add(int64_t v);
   const HistogramSpec& spec() const { return spec_; }
-  const std::vector<uint64_t>& counts() const { return counts_; }
+  // spec().bins counts, dense (built on each call).
+  std::vector<uint64_t> counts() const;
+  // Back to empty with the same spec; keeps the capacity it has.
+  void clear() { bins_.clear(); }
+  // sizeof(*this) plus the heap block's capacity.
+  size_t memoryBytes() const;
 
  private:
   HistogramSpec spec_;
-  std::vector<uint64_t> counts_;
+  std::vector<uint64_t> bins_;  // (bin << 50) | count, sorted by bin
 };
 
 // One reflected packet as the Session-Sender saw it, timestamps already
@@ -185,7 +220,9 @@ struct DelaySummary {
   std::optional<int64_t> min, max, p50, p90, p99;
   std::optional<double> avg, stddev;
   HistogramSpec histogramSpec;      // the exported histogram, in effect
-  std::vector<uint64_t> histogram;  // histogramSpec.bins counts
+  std::vector<uint64_t> histogram;  // histogramSpec.bins counts; empty in
+                                    // Summary::trustedForward/Backward, which
+                                    // export no histogram
 };
 
 // Inter-packet delay variation, RFC 5481: IPDV(n) = D(n) - D(n-1) for sender
@@ -212,7 +249,7 @@ struct IpdvSummary {
 //                 highest one received so far (RFC 4737 "NextExp" test)
 //   unknownSeq  = replies for a sequence number never sent (ignored)
 //   outOfWindow = replies for a sequence number older than the last
-//                 kSeqWindow sent (ignored; see SessionStats)
+//                 StatsLimits::seqWindow sent (ignored; see SessionStats)
 // Delay statistics and IPDV use in-time, first replies only.
 struct Summary {
   uint64_t sent = 0, received = 0, lost = 0, late = 0, duplicates = 0, reordered = 0;
@@ -246,29 +283,70 @@ struct Summary {
 // caller adds "session", "target", "port".
 nlohmann::json toJson(const Summary& s);
 
+// How much a SessionStats keeps (see its comment).
+struct StatsLimits {
+  size_t exactSamples = LogHistogram::kExactSamples;  // per histogram; 0: no exact samples
+  int64_t seqWindow = 65536;  // sequence numbers tracked; a power of two in [64, 65536]
+  // The window for a schedule: the packets one timeout can hold in flight,
+  // with margin (x4, rounded up to a power of two), clamped to [64, 65536].
+  static StatsLimits forSchedule(std::chrono::nanoseconds interval,
+                                 std::chrono::nanoseconds timeout);
+  bool operator==(const StatsLimits&) const = default;
+};
+
 // The statistics of one session run. Feed it from the single event loop
 // (not thread-safe).
 //
 // Sequence numbers are 32-bit on the wire and wrap; they are unfolded to 64
 // bits relative to the highest one sent, so a session may run through 2^32
-// and beyond. Receipt is tracked for the last kSeqWindow sequence numbers
-// sent, in bitmaps. Beyond that window:
-//   - a packet still waiting for its reply when kSeqWindow newer packets have
-//     been sent is counted lost at that moment (only with more than
-//     kSeqWindow packets in flight within one timeout);
+// and beyond. Receipt is tracked for the last W = limits().seqWindow
+// sequence numbers sent, in bitmaps. Beyond that window:
+//   - a packet still waiting for its reply when W newer packets have been
+//     sent is counted lost at that moment (only with more than W packets in
+//     flight within one timeout: StatsLimits::forSchedule() leaves a margin
+//     of 4);
 //   - a reply for a sequence number that has left the window is counted in
 //     outOfWindow and otherwise ignored: it can no longer be told apart as
 //     late or duplicate.
-// IPDV pairs are matched in a ring of the last kIpdvWindow received delays: a
-// pair whose two replies are reordered by kIpdvWindow or more is skipped.
+// IPDV pairs are matched in a ring of the last R = clamp(W / 4, 16,
+// kIpdvWindow) received delays: a pair whose two replies are reordered by R
+// or more is skipped.
+//
+// Memory (memoryBytes(); x86-64, default exported histogram): an empty
+// SessionStats holds 1,232 bytes and no heap. The first packet sent
+// allocates the bitmaps (3 x W / 8 bytes: 24 bytes for W = 64, 24 KiB for
+// 65536), the first reply the IPDV ring (40 bytes x R). The list of packets
+// in flight is a ring that grows on demand to the packets actually
+// unanswered (16 bytes each, at most W). The eight percentile histograms
+// (rtt, forward, backward, |IPDV| of each, and the trusted one-way ones)
+// cost what LogHistogram says: 8 bytes a sample while exact, then 4 bytes a
+// non-empty bucket. The trusted one-way statistics are the as-measured ones
+// as long as every sample was trusted (no copy); only after a flagged sample
+// do they get storage of their own. The exported histograms keep their
+// non-empty bins only (8 bytes each). Measured at 1 pps, 2 s timeout
+// (StatsLimits::forSchedule: W = 64), RTT around 200 us with 30 % jitter:
+// a 30 s window (30 replies, exact samples) about 3.5 KiB; a 10 minute
+// run (600 replies) with exactSamples = 0 about 6.5 KiB; a million packets
+// at 1 ms (W = 8192, 2,000 in flight) about 78 KiB. tests/stats/
+// session_limits_test.cpp prints the figures.
 class SessionStats {
  public:
-  static constexpr int64_t kSeqWindow = 65536;
-  static constexpr int64_t kIpdvWindow = 1024;
+  static constexpr int64_t kSeqWindow = 65536;  // the largest seqWindow
+  static constexpr int64_t kMinSeqWindow = 64;
+  static constexpr int64_t kIpdvWindow = 1024;  // the largest IPDV ring
 
   // The exported histograms (rtt, forward, backward) use `histogram`; see
-  // FixedHistogram for how an invalid spec is handled.
-  explicit SessionStats(const HistogramSpec& histogram = {});
+  // FixedHistogram for how an invalid spec is handled. An invalid
+  // limits.seqWindow is clamped to [64, 65536] and rounded up to a power of
+  // two; limits() reports what is in effect.
+  explicit SessionStats(const HistogramSpec& histogram = {}, StatsLimits limits = {});
+
+  // Back to empty, with the same histogram spec, limits and
+  // setStatefulReflector(); keeps (and reuses) the storage already
+  // allocated, so recycling a window allocates nothing.
+  void reset();
+
+  const StatsLimits& limits() const { return limits_; }
 
   // A test packet with sequence number `seq` left at `sentAt`. Sequence
   // numbers must increase from call to call (modulo 2^32, by less than
@@ -291,31 +369,59 @@ class SessionStats {
   // timeout is taken as 0.
   void expire(UnixNs now, std::chrono::nanoseconds timeout);
 
-  Summary summary() const;
+  // sent - received - lost, in O(1).
+  uint64_t inFlight() const { return c_.sent - c_.received - c_.lost; }
+  // Every counter of Summary (sent ... rttWithoutDwell, inFlight, the
+  // flagged counts, forwardLost/backwardLost), in O(1) and without
+  // allocating; the delay, IPDV and histogram parts are left empty.
+  Summary counters() const;
+  Summary summary() const;        // counters() and every delay part
   nlohmann::json toJson() const;  // stamp::toJson(summary())
 
   // The reflector numbers requests itself (stateful): summary() then splits
   // the loss into forward and backward.
   void setStatefulReflector(bool on) { statefulReflector_ = on; }
 
-  // Bytes held by this object; constant apart from the list of packets in
-  // flight (at most kSeqWindow entries of 16 bytes).
+  // Bytes held by this object: sizeof(*this) plus every heap block's
+  // capacity and every owned object (see the class comment).
   size_t memoryBytes() const;
 
  private:
+  struct Counters {
+    uint64_t sent = 0, received = 0, lost = 0, late = 0, duplicates = 0, reordered = 0;
+    uint64_t unknownSeq = 0, outOfWindow = 0;
+    uint64_t negativeRtt = 0, negativeForward = 0, negativeBackward = 0;
+    uint64_t rttWithoutDwell = 0;
+    std::array<uint64_t, kOneWayFlags> flaggedForward{}, flaggedBackward{};
+  };
   struct DelayStats {
-    explicit DelayStats(const HistogramSpec& spec) : exported(spec) {}
+    DelayStats(const HistogramSpec& spec, size_t exactSamples)
+        : percentiles(exactSamples), exported(spec) {}
     void add(int64_t v);
+    void clear();
     DelaySummary summary() const;
     RunningStats running;
     LogHistogram percentiles;
     FixedHistogram exported;
   };
+  // The trusted values of one direction, apart from the as-measured ones.
+  struct TrustedStats {
+    RunningStats running;
+    LogHistogram percentiles;
+  };
+  // How trusted one-way values are held (see addOneWay()).
+  enum class Trust : uint8_t {
+    kAlias,     // all samples so far trusted: the as-measured DelayStats
+    kNone,      // none trusted yet (at least one flagged): nothing stored
+    kSeparate,  // some flagged, some trusted: *trusted
+  };
   struct IpdvStats {
+    explicit IpdvStats(size_t exactSamples) : absPercentiles(exactSamples) {}
     void add(int64_t ipdv);
+    void clear();
     IpdvSummary summary() const;
     RunningStats signedValues;
-    RunningStats absValues;
+    double absMean = 0;  // running mean of |IPDV| (Welford's update)
     LogHistogram absPercentiles;
   };
   // The delays of one received packet, kept for IPDV pairing.
@@ -329,39 +435,48 @@ class SessionStats {
     int64_t seq;
     UnixNs sentAt;
   };
-  class Bitmap {
-   public:
-    Bitmap() : words_(kSeqWindow / 64, 0) {}
-    bool test(int64_t seq) const;
-    void set(int64_t seq);
-    void clear(int64_t seq);
-    size_t memoryBytes() const { return words_.capacity() * sizeof(uint64_t); }
 
-   private:
-    std::vector<uint64_t> words_;
-  };
+  // The three receipt bitmaps, one word of each side by side.
+  enum Bit : size_t { kSent = 0, kReplied = 1, kExpired = 2 };
+  bool test(Bit which, int64_t seq) const;
+  void set(Bit which, int64_t seq);
+  void clearAll(int64_t seq);
 
   int64_t unfold(uint32_t seq) const;
   bool inWindow(int64_t seq) const;
   void slideTo(int64_t newHighest);
   void markLost(int64_t seq);
   void addDelays(int64_t seq, const ReplySample& r);
+  void addOneWay(DelayStats& measured, Trust& trust, std::unique_ptr<TrustedStats>& trusted,
+                 int64_t v, OneWayFlag flag, std::array<uint64_t, kOneWayFlags>& flagged);
+  DelaySummary trustedSummary(const DelayStats& measured, Trust trust,
+                              const TrustedStats* trusted) const;
   void pairIpdv(const DelayEntry& earlier, const DelayEntry& later);
+  void pushInFlight(InFlight f);
+  void popInFlight();
+  void dropAnswered();
 
-  Summary counts_;  // counters only; delay parts are filled by summary()
+  StatsLimits limits_;
+  Counters c_;
   bool anySent_ = false;
-  int64_t highestSent_ = 0;
   bool anyReceived_ = false;
-  int64_t highestReceived_ = 0;
-  Bitmap sent_, replied_, expired_;  // expired_: counted lost
-  std::deque<InFlight> inFlight_;    // increasing seq; entries may be answered already
-  DelayStats rtt_, forward_, backward_;
-  DelayStats trustedForward_, trustedBackward_;
   bool statefulReflector_ = false;
   bool anyReflector_ = false;
+  Trust forwardTrust_ = Trust::kAlias, backwardTrust_ = Trust::kAlias;
+  int64_t highestSent_ = 0;
+  int64_t highestReceived_ = 0;
   int64_t highestReflector_ = 0;  // unfolded reflector Sequence Number
+  // sent, replied, expired (counted lost): 3 x seqWindow / 64 words,
+  // allocated by the first onSent().
+  std::vector<uint64_t> bits_;
+  // Packets sent and maybe unanswered, increasing seq: a ring (capacity a
+  // power of two) growing on demand; entries may be answered already.
+  std::vector<InFlight> inFlight_;
+  size_t inFlightHead_ = 0, inFlightSize_ = 0;
+  DelayStats rtt_, forward_, backward_;
+  std::unique_ptr<TrustedStats> trustedForward_, trustedBackward_;
   IpdvStats ipdvRtt_, ipdvForward_, ipdvBackward_;
-  std::vector<DelayEntry> recent_;  // kIpdvWindow slots, by seq modulo
+  std::vector<DelayEntry> recent_;  // the IPDV ring, by seq modulo its size
 };
 
 }  // namespace stamp

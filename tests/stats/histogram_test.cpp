@@ -199,15 +199,73 @@ TEST(LogHistogram, PercentileIsClampedToObservedRange) {
   EXPECT_NEAR(double(*h.quantile(0.5)), 1'000'003.0, 1'000'003.0 / 128);
 }
 
-TEST(LogHistogram, MemoryDoesNotGrowWithSamples) {
+// Memory follows the buckets in use, not the sample count: at most every
+// bucket of both signs in the wide (8-byte) form, with vector slack.
+TEST(LogHistogram, MemoryIsBoundedByTheBuckets) {
   LogHistogram h;
-  const size_t before = h.memoryBytes();
   std::mt19937_64 rng(5);
   std::uniform_int_distribution<int64_t> d(kMinI64, kMaxI64);
-  for (int i = 0; i < 1'000'000; ++i) h.add(i % 2 ? d(rng) : int64_t(i));
+  size_t atHalf = 0;
+  for (int i = 0; i < 1'000'000; ++i) {
+    h.add(i % 2 ? d(rng) : int64_t(i));
+    if (i == 500'000) atHalf = h.memoryBytes();
+  }
   EXPECT_EQ(h.count(), 1'000'000u);
-  EXPECT_EQ(h.memoryBytes(), before);
-  EXPECT_LT(before, size_t{64 * 1024});
+  EXPECT_LE(h.bucketsUsed(), 2 * LogHistogram::kBucketsPerSign);
+  EXPECT_LE(h.memoryBytes(),
+            sizeof(LogHistogram) + 2 * 2 * LogHistogram::kBucketsPerSign * sizeof(uint64_t));
+  EXPECT_EQ(h.memoryBytes(), atHalf);  // every bucket seen by then
+
+  // A narrow distribution keeps few buckets however many samples.
+  LogHistogram narrow(0);
+  std::normal_distribution<double> rtt(200'000.0, 5'000.0);
+  for (int i = 0; i < 1'000'000; ++i) narrow.add(int64_t(rtt(rng)));
+  EXPECT_LT(narrow.memoryBytes(), size_t{2048}) << narrow.bucketsUsed() << " buckets";
+}
+
+// One count passing 2^19 - 1 promotes every entry to the wide form once;
+// percentiles are unchanged by it.
+TEST(LogHistogram, CountsPassTheNarrowForm) {
+  LogHistogram h(0);
+  for (int i = 0; i < 600'000; ++i) h.add(1'000);
+  for (int i = 0; i < 300'000; ++i) h.add(-5'000'000);
+  EXPECT_EQ(h.count(), 900'000u);
+  EXPECT_EQ(h.bucketsUsed(), 2u);
+  EXPECT_EQ(*h.quantile(0.5), 1'000);
+  EXPECT_EQ(*h.quantile(0.3), -5'000'000);
+  EXPECT_EQ(*h.quantile(0.34), 1'000);
+}
+
+// An exact limit above 2^19: the samples leave the buffer straight into the
+// wide form when one bucket already holds more than a narrow entry can.
+TEST(LogHistogram, HugeExactLimitMovesToTheWideForm) {
+  LogHistogram h(600'000);
+  for (int i = 0; i < 600'000; ++i) h.add(i % 3 ? 7'000 : -7);
+  EXPECT_TRUE(h.exact());
+  EXPECT_EQ(*h.quantile(0.5), 7'000);
+  h.add(7'000);
+  EXPECT_FALSE(h.exact());
+  EXPECT_EQ(h.bucketsUsed(), 2u);
+  EXPECT_EQ(*h.quantile(0.33), -7);
+  EXPECT_NEAR(double(*h.quantile(0.5)), 7'000.0, 7'000.0 / 128);
+  EXPECT_LE(h.memoryBytes(), sizeof(LogHistogram) + 2 * sizeof(uint64_t));
+}
+
+TEST(LogHistogram, ClearKeepsTheLimit) {
+  LogHistogram h(4);
+  for (int64_t v : {5, 1'000, 2'000, 3'000, 4'000}) h.add(v);
+  EXPECT_FALSE(h.exact());
+  h.clear();
+  EXPECT_EQ(h.count(), 0u);
+  EXPECT_FALSE(h.quantile(0.5));
+  EXPECT_TRUE(h.exact());
+  for (int64_t v : {1'000'001, 1'000'003, 1'000'005}) h.add(v);
+  EXPECT_EQ(*h.quantile(0.5), 1'000'003) << "exact again";
+  LogHistogram none(0);
+  none.add(1'000'001);
+  EXPECT_FALSE(none.exact());
+  none.clear();
+  EXPECT_FALSE(none.exact());
 }
 
 // ---- FixedHistogram
@@ -278,11 +336,24 @@ TEST(LogHistogram, SmallCountsAreExact) {
   EXPECT_EQ(h.quantile(0.99), 150'165'000);  // rank 10
 }
 
-TEST(LogHistogram, ExactBufferStopsGrowing) {
+// The exact buffer grows on demand up to the limit and is freed when the
+// count passes it; the buckets then hold the samples.
+TEST(LogHistogram, ExactBufferIsFreedAfterTheLimit) {
   stamp::LogHistogram h;
-  const size_t before = h.memoryBytes();
-  for (size_t i = 0; i < 4 * stamp::LogHistogram::kExactSamples; ++i) h.add(int64_t(i));
-  EXPECT_EQ(h.memoryBytes(), before);
+  const size_t empty = h.memoryBytes();
+  EXPECT_EQ(empty, sizeof(stamp::LogHistogram)) << "nothing allocated up front";
+  const size_t n = stamp::LogHistogram::kExactSamples;
+  for (size_t i = 0; i < n; ++i) h.add(int64_t(i));
+  EXPECT_TRUE(h.exact());
+  EXPECT_GE(h.memoryBytes(), empty + n * sizeof(int64_t));
+  h.add(int64_t(n));  // one past the limit
+  EXPECT_FALSE(h.exact());
+  // Only the buckets remain: 4 bytes each (and vector slack), no sample
+  // buffer.
+  EXPECT_LE(h.memoryBytes(), empty + 2 * h.bucketsUsed() * sizeof(uint32_t));
+  EXPECT_LT(h.memoryBytes(), empty + n * sizeof(int64_t) / 2);
+  for (size_t i = n + 1; i < 4 * n; ++i) h.add(int64_t(i));
+  EXPECT_LT(h.memoryBytes(), empty + 2 * h.bucketsUsed() * sizeof(uint32_t) + 64);
   // Past the exact range the bound applies: p50 of 0..8191 is 4095.
   auto p50 = h.quantile(0.5);
   ASSERT_TRUE(p50);
