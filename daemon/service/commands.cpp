@@ -157,20 +157,37 @@ void Commands::sessionList(const ControlRequest& r) {
   const size_t limit = size_t(intArg(r.args, arg::kLimit, 0));  // 0: all
 
   struct Row {
+    std::string_view name;
     const SessionConfig* configured = nullptr;
     const SessionView* ran = nullptr;
     const char* state() const { return ran ? (ran->running ? "running" : "finished") : "idle"; }
   };
   const std::vector<SessionView> views = target_.sessions();
-  std::map<std::string_view, Row> rows;
-  for (const auto& c : target_.config().sessions) rows[c.name].configured = &c;
-  for (const auto& v : views) rows[v.name].ran = &v;
+  // One sorted vector, a configured session and its run merged into one
+  // row: no allocation per session, as a map would make.
+  std::vector<Row> rows;
+  rows.reserve(target_.config().sessions.size() + views.size());
+  for (const auto& c : target_.config().sessions) rows.push_back({c.name, &c, nullptr});
+  for (const auto& v : views) rows.push_back({v.name, nullptr, &v});
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& a, const Row& b) { return a.name < b.name; });
+  size_t kept = 0;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (kept > 0 && rows[kept - 1].name == rows[k].name) {
+      if (rows[k].configured && !rows[kept - 1].configured)
+        rows[kept - 1].configured = rows[k].configured;
+      if (rows[k].ran && !rows[kept - 1].ran) rows[kept - 1].ran = rows[k].ran;
+      continue;
+    }
+    rows[kept++] = rows[k];
+  }
+  rows.resize(kept);
   auto matches = [&](const Row& row) { return state.empty() || state == row.state(); };
 
-  auto entry = [&](std::string_view name, const Row& row) {
+  auto entry = [&](const Row& row) {
     const SessionView* s = row.ran;
     if (!row.configured)
-      return json{{"name", name},
+      return json{{"name", row.name},
                   {"target", s->target},
                   {"port", s->port},
                   {"schedule", ""},
@@ -200,18 +217,22 @@ void Commands::sessionList(const ControlRequest& r) {
   };
 
   size_t total = 0;
-  for (const auto& [name, row] : rows) total += matches(row);
+  for (const Row& row : rows) total += matches(row);
   json list = json::array();
   std::string_view last;  // the name of the page's last entry
   std::optional<std::string_view> next;
-  for (auto it = paged ? rows.upper_bound(after) : rows.begin(); it != rows.end(); ++it) {
-    if (!matches(it->second)) continue;
+  auto it = paged
+                ? std::upper_bound(rows.begin(), rows.end(), std::string_view(after),
+                                   [](std::string_view a, const Row& row) { return a < row.name; })
+                : rows.begin();
+  for (; it != rows.end(); ++it) {
+    if (!matches(*it)) continue;
     if (limit > 0 && list.size() == limit) {
       next = last;
       break;
     }
-    list.push_back(entry(it->first, it->second));
-    last = it->first;
+    list.push_back(entry(*it));
+    last = it->name;
   }
   json result = {{"sessions", std::move(list)}, {"total", total}};
   if (next) result["next"] = *next;

@@ -117,21 +117,30 @@ PY
 
 in_ns "$NS_S" python3 - "$E2E_WORK/scale.sock" "$sessions" <<'PY'
 import json, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
 def call(args):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    f = s.makefile("rw")
     t = time.monotonic()
     f.write(json.dumps({"version": 1, "id": 1, "command": "session.list", "args": args}) + "\n")
     f.flush()
-    r = json.loads(f.readline())
+    line = f.readline()
+    dt = time.monotonic() - t
+    s.close()
+    if not line:
+        return dt, None
+    r = json.loads(line)
     if not r.get("ok"):
         sys.exit("session.list %s: %s" % (args, r))
-    return time.monotonic() - t, r["result"]
+    return dt, r["result"]
 dt, r = call({})
-if len(r["sessions"]) != int(sys.argv[2]):
+if r is None:
+    # stampd closes a connection once 4 MiB of answers wait for it.
+    print("list_full_s      n/a (connection closed after %.3f s: the answer exceeds 4 MiB)" % dt)
+elif len(r["sessions"]) != int(sys.argv[2]):
     sys.exit("session.list returned %d sessions" % len(r["sessions"]))
-print("list_full_s      %.3f" % dt)
+else:
+    print("list_full_s      %.3f" % dt)
 try:
     dt, r = call({"limit": 1000})
     print("list_page_s      %.3f  (%d entries, next %s)" % (dt, len(r["sessions"]), r.get("next")))
