@@ -79,4 +79,57 @@ Result<double> parseSecondsFlag(std::string_view flag, std::string_view text, do
   return v;
 }
 
+Result<nlohmann::json> parseListFlags(std::string_view limit,
+                                      const std::optional<std::string>& after,
+                                      std::string_view state) {
+  namespace arg = control::arg;
+  nlohmann::json args = nlohmann::json::object();
+  if (!limit.empty()) {
+    auto v = parseArgFlag("--limit", limit, control::schema::kSessionList, arg::kLimit);
+    if (!v) return v.error();
+    args[arg::kLimit] = *v;
+  }
+  if (after) args[arg::kAfter] = *after;
+  if (!state.empty()) {
+    if (state != "running" && state != "finished" && state != "idle")
+      return makeError(EINVAL, "--state must be running, finished or idle, not " + quoted(state));
+    args[arg::kState] = std::string(state);
+  }
+  return args;
+}
+
+Result<nlohmann::json> listAllPages(
+    nlohmann::json args,
+    const std::function<Result<nlohmann::json>(const nlohmann::json& args)>& call, int64_t page) {
+  namespace arg = control::arg;
+  using nlohmann::json;
+  const bool ownLimit = !args.contains(arg::kLimit);
+  if (ownLimit) args[arg::kLimit] = page;
+  json all = json::array();
+  for (bool first = true;; first = false) {
+    auto r = call(args);
+    if (!r) return r.error();
+    if (!r->value("ok", false)) {
+      // An older stampd refuses every argument of session.list: the whole
+      // list in one answer then, when no flag asked for anything else.
+      const bool older = r->value("error", json::object()).value("code", std::string()) ==
+                         control::kErrBadArgument;
+      if (first && ownLimit && older && args.size() == 1) return call(json::object());
+      return *r;
+    }
+    json& result = (*r)["result"];
+    for (auto& s : result.value("sessions", json::array())) all.push_back(std::move(s));
+    auto next = result.find("next");
+    if (next == result.end() || !next->is_string() || !ownLimit) {
+      result["sessions"] = std::move(all);
+      return *r;
+    }
+    if (args.contains(arg::kAfter) && args[arg::kAfter].is_string() &&
+        next->get<std::string>() <= args[arg::kAfter].get<std::string>())
+      return makeError(EPROTO, "session.list: \"next\" does not advance past \"" +
+                                   args[arg::kAfter].get<std::string>() + "\"");
+    args[arg::kAfter] = *next;
+  }
+}
+
 }  // namespace stamp::ctl

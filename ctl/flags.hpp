@@ -7,9 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "libstamp/control_args.hpp"
 #include "libstamp/result.hpp"
@@ -35,5 +39,30 @@ Result<int64_t> parseDurationFlag(std::string_view flag, std::string_view text, 
 // and infinities are refused.
 Result<double> parseSecondsFlag(std::string_view flag, std::string_view text, double min,
                                 double max);
+
+// `stampctl session list` flags as session.list arguments: --limit N
+// (empty: not given; the range of the argument "limit"), --after NAME
+// (nullopt: not given), --state S (empty: not given; running, finished or
+// idle). Error (EINVAL) names the flag.
+Result<nlohmann::json> parseListFlags(std::string_view limit,
+                                      const std::optional<std::string>& after,
+                                      std::string_view state);
+
+// Sessions per session.list request when --limit is not given: stampctl
+// pages through them, so no answer holds all of 10,000 sessions.
+inline constexpr int64_t kListPage = 1000;
+
+// Every page of session.list from `args` on (args without "limit": pages
+// of `page`). `call` sends one request and returns the response
+// ({"ok", "result"} or {"ok": false, "error"}), or an error when the
+// connection failed. The result: one response whose "sessions" are all
+// the pages' in order and whose "total" is the last page's; the first
+// response that is not ok is returned as it is. A stampd that takes no
+// arguments for session.list (older than paging) is asked once without
+// them. A "next" that does not advance is an error (EPROTO).
+Result<nlohmann::json> listAllPages(
+    nlohmann::json args,
+    const std::function<Result<nlohmann::json>(const nlohmann::json& args)>& call,
+    int64_t page = kListPage);
 
 }  // namespace stamp::ctl

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,6 +136,28 @@ int simple(Client& c, std::string_view command, json args, bool asJson,
   return kExitOk;
 }
 
+// session list: one page with --limit, else every page, kListPage
+// sessions per request; printed as one list either way.
+int cmdList(Client& c, json args, bool asJson) {
+  auto r = stamp::ctl::listAllPages(
+      std::move(args), [&c](const json& a) { return c.call(control::kSessionList, a); });
+  if (!r) {
+    if (r.error().code != EPROTO) return lost(r.error());
+    std::fprintf(stderr, "stampctl: %s\n", r.error().message.c_str());
+    return kExitError;
+  }
+  if (!r->value("ok", false)) return failed(*r);
+  const json& result = (*r)["result"];
+  if (asJson)
+    std::printf("%s\n", result.dump().c_str());
+  else
+    writeOut(stamp::ctl::renderList(result));
+  if (auto next = result.find("next"); next != result.end() && next->is_string() && !asJson)
+    std::fprintf(stderr, "stampctl: more sessions follow: --after %s\n",
+                 next->get<std::string>().c_str());
+  return kExitOk;
+}
+
 // A live view like watch(1): the session's figures, redrawn every `every`
 // seconds while it runs; the last frame stays when it ends or on Ctrl-C.
 int cmdWatch(Client& c, const std::string& name, double every, bool terminal) {
@@ -250,7 +273,14 @@ int main(int argc, char** argv) {
               "--reflector-mode", reflectorMode,
               "stateful: the reflector numbers requests itself; loss is split by direction")
           ->check(CLI::IsMember({"stateless", "stateful"})));
-  auto* list = session->add_subcommand("list", "sessions, configured and ad hoc");
+  auto* list = session->add_subcommand("list", "sessions, configured and ad hoc, by name");
+  std::string listLimit, listState;
+  std::optional<std::string> listAfter;
+  list->add_option("--limit", listLimit,
+                   "at most this many sessions (1..100000); without it all of them, fetched "
+                   "1000 per request");
+  list->add_option("--after", listAfter, "only sessions whose names sort after NAME");
+  list->add_option("--state", listState, "only sessions in this state: running, finished, idle");
   auto* show = session->add_subcommand(
       "show", "figures of a session; a running one refreshes every second on a terminal");
   show->add_option("name", name)->required();
@@ -367,6 +397,12 @@ int main(int argc, char** argv) {
     if (!e) return badFlag(e.error());
     every = *e;
   }
+  json listArgs = json::object();
+  if (*list) {
+    auto a = stamp::ctl::parseListFlags(listLimit, listAfter, listState);
+    if (!a) return badFlag(a.error());
+    listArgs = std::move(*a);
+  }
   json resultsArgs = json::object();
   if (*results) {
     auto l =
@@ -394,8 +430,7 @@ int main(int argc, char** argv) {
   }
   if (*status) return cmdStatus(*conn, asJson);
   if (*start) return cmdStart(*conn, args, asJson);
-  if (*list)
-    return simple(*conn, control::kSessionList, json::object(), asJson, stamp::ctl::renderList);
+  if (*list) return cmdList(*conn, listArgs, asJson);
   if (*show) {
     if (once || asJson || !(watch || isatty(STDOUT_FILENO)))
       return simple(*conn, control::kSessionShow, {{arg::kName, name}}, asJson,

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <random>
+#include <string_view>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -549,9 +551,14 @@ void Daemon::applySessions(const Config& next, const ReloadPlan& plan) {
     sessions_.erase(name);
     metrics_.forget(name);
   }
+  // Only what the plan names is touched: an unchanged session keeps its
+  // schedule entry, its run and its metrics series as they are.
+  if (plan.reschedule.empty()) return;
+  const std::unordered_set<std::string_view> reschedule(plan.reschedule.begin(),
+                                                        plan.reschedule.end());
   UnixNs now = realtimeNow();
   for (const auto& c : next.sessions)
-    if (std::find(plan.reschedule.begin(), plan.reschedule.end(), c.name) != plan.reschedule.end())
+    if (reschedule.contains(c.name))
       if (auto r = schedule(c, now); !r) spdlog::error("reload: {}", r.error().message);
 }
 

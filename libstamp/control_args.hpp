@@ -62,6 +62,7 @@ inline constexpr int64_t kMaxSize = 9000 - 48;
 inline constexpr int64_t kMinIntervalNs = 1'000;  // 1us
 inline constexpr int64_t kMaxHistogramBins = 10'000;
 inline constexpr int64_t kMaxResultsLimit = 10'000;
+inline constexpr int64_t kMaxListLimit = 100'000;
 inline constexpr int64_t kMaxAccessReportRetries = 100;
 }  // namespace range
 
@@ -123,7 +124,15 @@ inline constexpr ArgSpec kResults[] = {
     aBool(arg::kDetail),
 };
 
-// status, session.list, reload.
+// session.list: a page of sessions by name ("state" is "running",
+// "finished" or "idle", which the handler checks).
+inline constexpr ArgSpec kSessionList[] = {
+    anInteger(arg::kLimit, 1, kMaxListLimit),
+    aString(arg::kAfter),
+    aString(arg::kState),
+};
+
+// status, reload.
 inline constexpr std::span<const ArgSpec> kNone{};
 }  // namespace schema
 

@@ -52,8 +52,13 @@ inline constexpr std::string_view kStatus = "status";
 //                   {"VALUE": replies}, "reply_ecn_ce") when the run ends; without follow,
 //                   {"session": NAME} at once.
 inline constexpr std::string_view kSessionStart = "session.start";
-// "session.list"    result: {"sessions":[{"name","target","port","state",
-//                   "sent","received","schedule"}]}
+// "session.list"    args (all optional): {"limit": 1..100000, "after": NAME,
+//                   "state": "running"|"finished"|"idle"}. result:
+//                   {"sessions":[{"name","target","port","state",
+//                   "sent","received","schedule"}], "total": N, "next": NAME}
+//                   sorted by name; "total" counts the sessions of that
+//                   state, "next" (the "after" of the next page) is there
+//                   only when more remain.
 inline constexpr std::string_view kSessionList = "session.list";
 // "session.show"    args: {"name"}. result: the current summary of the
 //                   session (running or last finished run).
@@ -114,6 +119,9 @@ inline constexpr const char* kTlvAccessReport = "tlv_access_report";
 inline constexpr const char* kTlvFollowUp = "tlv_follow_up";
 inline constexpr const char* kAccessId = "access_id";
 inline constexpr const char* kReturnCode = "return_code";
+// session.list (and kLimit)
+inline constexpr const char* kAfter = "after";
+inline constexpr const char* kState = "state";
 // results
 inline constexpr const char* kSinceNs = "since_ns";
 inline constexpr const char* kLimit = "limit";

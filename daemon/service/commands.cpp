@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <exception>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -28,7 +30,7 @@ json when(std::optional<UnixNs> t) {
 std::span<const Commands::Entry> Commands::table() {
   static constexpr Entry kTable[] = {
       {control::kStatus, Access::kRead, schema::kNone, &Commands::status},
-      {control::kSessionList, Access::kRead, schema::kNone, &Commands::sessionList},
+      {control::kSessionList, Access::kRead, schema::kSessionList, &Commands::sessionList},
       {control::kSessionShow, Access::kRead, schema::kName, &Commands::sessionShow},
       {control::kResults, Access::kRead, schema::kResults, &Commands::results},
       {control::kSessionStart, Access::kMutate, schema::kSessionStart, &Commands::sessionStart},
@@ -140,17 +142,63 @@ void Commands::sessionStart(const ControlRequest& r) {
                   {"source_port", started->sourcePort}});
 }
 
+// Every session, configured or ad hoc, by name: a page is the `limit`
+// names after `after` that match `state`. The views come from
+// CommandTarget::sessions() (RunCounts per session); an entry's JSON is
+// built only for the names on the page.
 void Commands::sessionList(const ControlRequest& r) {
-  std::map<std::string, SessionView> ran;
-  for (auto& v : target_.sessions()) ran.emplace(v.name, std::move(v));
-  json list = json::array();
-  const auto& configured = target_.config().sessions;
-  for (const auto& c : configured) {
-    auto it = ran.find(c.name);
-    const SessionView* s = it == ran.end() ? nullptr : &it->second;
-    json e = {{"name", c.name},     {"target", c.target},
-              {"port", c.port},     {"schedule", c.schedule},
-              {"configured", true}, {"state", s ? (s->running ? "running" : "finished") : "idle"}};
+  const std::string state = stringArg(r.args, arg::kState);
+  if (r.args.contains(arg::kState) && state != "running" && state != "finished" && state != "idle")
+    return replier_.fail(r, control::kErrBadArgument,
+                         "\"state\" must be \"running\", \"finished\" or \"idle\", not " +
+                             r.args[arg::kState].dump());
+  const bool paged = r.args.contains(arg::kAfter);
+  const std::string after = stringArg(r.args, arg::kAfter);
+  const size_t limit = size_t(intArg(r.args, arg::kLimit, 0));  // 0: all
+
+  struct Row {
+    std::string_view name;
+    const SessionConfig* configured = nullptr;
+    const SessionView* ran = nullptr;
+    const char* state() const { return ran ? (ran->running ? "running" : "finished") : "idle"; }
+  };
+  const std::vector<SessionView> views = target_.sessions();
+  // One sorted vector, a configured session and its run merged into one
+  // row: no allocation per session, as a map would make.
+  std::vector<Row> rows;
+  rows.reserve(target_.config().sessions.size() + views.size());
+  for (const auto& c : target_.config().sessions) rows.push_back({c.name, &c, nullptr});
+  for (const auto& v : views) rows.push_back({v.name, nullptr, &v});
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& a, const Row& b) { return a.name < b.name; });
+  size_t kept = 0;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (kept > 0 && rows[kept - 1].name == rows[k].name) {
+      if (rows[k].configured && !rows[kept - 1].configured)
+        rows[kept - 1].configured = rows[k].configured;
+      if (rows[k].ran && !rows[kept - 1].ran) rows[kept - 1].ran = rows[k].ran;
+      continue;
+    }
+    rows[kept++] = rows[k];
+  }
+  rows.resize(kept);
+  auto matches = [&](const Row& row) { return state.empty() || state == row.state(); };
+
+  auto entry = [&](const Row& row) {
+    const SessionView* s = row.ran;
+    if (!row.configured)
+      return json{{"name", row.name},
+                  {"target", s->target},
+                  {"port", s->port},
+                  {"schedule", ""},
+                  {"configured", false},
+                  {"state", row.state()},
+                  {"sent", s->counts.sent},
+                  {"received", s->counts.received},
+                  {"last_run", formatRfc3339(s->startedAt)}};
+    const SessionConfig& c = *row.configured;
+    json e = {{"name", c.name},         {"target", c.target}, {"port", c.port},
+              {"schedule", c.schedule}, {"configured", true}, {"state", row.state()}};
     if (s) {
       e["sent"] = s->counts.sent;
       e["received"] = s->counts.received;
@@ -165,23 +213,30 @@ void Commands::sessionList(const ControlRequest& r) {
       e["skipped_overlaps"] = info->skippedOverlaps;
       e["timezone"] = info->zone == ScheduleZone::kLocal ? "local" : "utc";
     }
-    list.push_back(e);
+    return e;
+  };
+
+  size_t total = 0;
+  for (const Row& row : rows) total += matches(row);
+  json list = json::array();
+  std::string_view last;  // the name of the page's last entry
+  std::optional<std::string_view> next;
+  auto it = paged
+                ? std::upper_bound(rows.begin(), rows.end(), std::string_view(after),
+                                   [](std::string_view a, const Row& row) { return a < row.name; })
+                : rows.begin();
+  for (; it != rows.end(); ++it) {
+    if (!matches(*it)) continue;
+    if (limit > 0 && list.size() == limit) {
+      next = last;
+      break;
+    }
+    list.push_back(entry(*it));
+    last = it->name;
   }
-  for (const auto& [name, s] : ran) {
-    if (std::any_of(configured.begin(), configured.end(),
-                    [&n = name](const SessionConfig& c) { return c.name == n; }))
-      continue;
-    list.push_back({{"name", name},
-                    {"target", s.target},
-                    {"port", s.port},
-                    {"schedule", ""},
-                    {"configured", false},
-                    {"state", s.running ? "running" : "finished"},
-                    {"sent", s.counts.sent},
-                    {"received", s.counts.received},
-                    {"last_run", formatRfc3339(s.startedAt)}});
-  }
-  replier_.respond(r, {{"sessions", list}});
+  json result = {{"sessions", std::move(list)}, {"total", total}};
+  if (next) result["next"] = *next;
+  replier_.respond(r, result);
 }
 
 void Commands::sessionShow(const ControlRequest& r) {

@@ -162,7 +162,8 @@ struct Config {
 // parser sees it: toml++ follows dotted keys and table headers by
 // recursion without a limit, so "a.a.a...= 1" 100000 parts deep exhausts
 // its stack. stamp.toml needs 4 levels at most; these are generous.
-inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;  // 1 MiB
+// 10,000 [[session]] tables of a few keys each take about 1 MiB.
+inline constexpr size_t kMaxConfigBytes = size_t{4} << 20;  // 4 MiB
 // Levels of nesting at any point: each part of a table header or dotted
 // key, each [[array of tables]], each array and inline table opened.
 inline constexpr size_t kMaxConfigDepth = 32;

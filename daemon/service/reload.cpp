@@ -1,6 +1,8 @@
 #include "service/reload.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include "kernel/netif.hpp"
 #include "reflector/reflector.hpp"
@@ -10,10 +12,22 @@
 namespace stamp {
 namespace {
 
-const SessionConfig* findSession(const std::vector<SessionConfig>& v, const std::string& name) {
-  auto it =
-      std::find_if(v.begin(), v.end(), [&](const SessionConfig& c) { return c.name == name; });
-  return it == v.end() ? nullptr : &*it;
+// The sessions of a file by name, for lookups in O(1): a reload of 10,000
+// sessions compares each once instead of scanning the other file for it.
+// A name given twice (refused by parseConfig) keeps its first entry, as a
+// scan from the front would find.
+using ByName = std::unordered_map<std::string_view, const SessionConfig*>;
+
+ByName byName(const std::vector<SessionConfig>& v) {
+  ByName m;
+  m.reserve(v.size());
+  for (const auto& c : v) m.emplace(c.name, &c);
+  return m;
+}
+
+const SessionConfig* findSession(const ByName& m, const std::string& name) {
+  auto it = m.find(name);
+  return it == m.end() ? nullptr : it->second;
 }
 
 bool scheduled(const SessionConfig& c) {
@@ -41,8 +55,10 @@ ReloadPlan planReload(const Config& running, Config& next) {
         next.daemon.interfaces.end())
       p.interfacesRemoved.push_back(ifname);
 
+  const ByName nextByName = byName(next.sessions), runningByName = byName(running.sessions);
+  p.unchanged.reserve(running.sessions.size());
   for (const auto& old : running.sessions) {
-    const SessionConfig* c = findSession(next.sessions, old.name);
+    const SessionConfig* c = findSession(nextByName, old.name);
     if (c && *c == old) {
       p.unchanged.push_back(old.name);
       continue;
@@ -63,7 +79,7 @@ ReloadPlan planReload(const Config& running, Config& next) {
       p.reschedule.push_back(old.name);
   }
   for (const auto& c : next.sessions) {
-    if (findSession(running.sessions, c.name)) continue;
+    if (findSession(runningByName, c.name)) continue;
     p.added.push_back(c.name);
     if (scheduled(c)) p.reschedule.push_back(c.name);
   }

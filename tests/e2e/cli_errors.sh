@@ -176,7 +176,7 @@ expect 1 "size.toml:4:8: 'session.size' = 4294967340 is out of range 44\.\.8952"
 { printf 'a'; for ((k = 0; k < 100000; k++)); do printf '.a'; done; printf ' = 1\n'; } >"$work/deep.toml"
 expect 1 "deep.toml:1:64: nested deeper than 32 levels" "$STAMPD" --check-config "$work/deep.toml"
 expect 1 "deep.toml:1:64: nested deeper than 32 levels" "$STAMPD" --config "$work/deep.toml"
-head -c 1100000 /dev/zero | tr '\0' '#' >"$work/big.toml"
-expect 1 "big.toml:1:1048577: the file is larger than 1048576 bytes" \
+head -c 4300000 /dev/zero | tr '\0' '#' >"$work/big.toml"
+expect 1 "big.toml:1:4194305: the file is larger than 4194304 bytes" \
   "$STAMPD" --check-config "$work/big.toml"
 echo "PASS: cli_errors"

@@ -5,7 +5,7 @@
 # that used to wrap (port 70000, count -1, size 2^32 + 44, 2^64 - 1),
 # unknown keys; each gets bad_argument naming the key, nothing starts, and
 # stampd answers status after each. Then a reload of a 100000-part dotted
-# key and of a file over 1 MiB: bad_config at the spot, the running
+# key and of a file over 4 MiB: bad_config at the spot, the running
 # configuration kept.
 #
 # Usage: control_abuse_e2e.sh STAMPD STAMPCTL
@@ -88,18 +88,18 @@ print("ok: nothing started, stampd answers")
 PY
 kill -0 "$pid" 2>/dev/null || fail "stampd is gone"
 
-step "reload of a 100000-part dotted key, then of a file over 1 MiB"
+step "reload of a 100000-part dotted key, then of a file over 4 MiB"
 { printf 'a'; for ((k = 0; k < 100000; k++)); do printf '.a'; done; printf ' = 1\n'; } >"$cfg"
 rc=0
 out=$(in_ns "$ns" "$STAMPCTL" --socket "$E2E_WORK/abuse.sock" reload 2>&1) || rc=$?
 [[ $rc == 1 ]] || fail "reload of a deep key: exit $rc: $out"
 grep -q "abuse.toml:1:64: nested deeper than 32 levels" <<<"$out" || fail "deep key: $out"
 echo "ok: $out"
-head -c 1100000 /dev/zero | tr '\0' '#' >"$cfg"
+head -c 4300000 /dev/zero | tr '\0' '#' >"$cfg"
 rc=0
 out=$(in_ns "$ns" "$STAMPCTL" --socket "$E2E_WORK/abuse.sock" reload 2>&1) || rc=$?
 [[ $rc == 1 ]] || fail "reload of a large file: exit $rc: $out"
-grep -q "abuse.toml:1:1048577: the file is larger than 1048576 bytes" <<<"$out" ||
+grep -q "abuse.toml:1:4194305: the file is larger than 4194304 bytes" <<<"$out" ||
   fail "large file: $out"
 echo "ok: $out"
 kill -0 "$pid" 2>/dev/null || fail "stampd is gone after the reloads"

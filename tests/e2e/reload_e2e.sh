@@ -85,7 +85,7 @@ FRESH=$(session fresh 'interval = "10ms"' 'schedule = "@every 2s"')
 
 ctl() { e2e_ctl "$NS_D" d "$@"; }
 list() { ctl --json session list; }
-names() { list | jq -c '[.sessions[].name]'; }
+names() { list | jq -c '[.sessions[].name]'; } # by name
 entry() { list | jq -c --arg n "$1" '.sessions[] | select(.name == $n)'; }
 runs() { list | jq --arg n "$1" '.sessions[] | select(.name == $n) | .runs'; }
 # wait_runs NAME MIN SECONDS: until NAME's runs counter reaches MIN.
@@ -155,7 +155,7 @@ grep -Eq "$CFG:$LINE:[0-9]+: " "$E2E_WORK/bad2.line" || fail "the log does not n
 kill -0 "$D_PID" 2>/dev/null || fail "stampd exited on a bad SIGHUP reload"
 
 step "the running configuration stayed"
-[[ $(names) == '["keep","gone","change"]' ]] || fail "sessions after the bad reloads: $(names)"
+[[ $(names) == '["change","gone","keep"]' ]] || fail "sessions after the bad reloads: $(names)"
 ctl --json status | jq -e '.reflector.ports == [862, 8620]' >/dev/null ||
   fail "ports after the bad reloads: $(ctl --json status | jq -c .reflector.ports)"
 wait_runs keep $((runs_before + 2)) 6
@@ -204,7 +204,7 @@ jq -e --arg db "$DB" '.changed == true
        and .reflector.ports == [862, 8621] and .reflector.attached == [$db]
        and .reflector.detached == []' "$E2E_WORK/good.json" >/dev/null ||
   fail "the reload's report is not as expected"
-[[ $(names) == '["keep","change","fresh"]' ]] || fail "sessions after the reload: $(names)"
+[[ $(names) == '["change","fresh","keep"]' ]] || fail "sessions after the reload: $(names)"
 
 echo "  keep before: $(cat "$E2E_WORK/keep.before")"
 echo "  keep after:  $(cat "$E2E_WORK/keep.after")"

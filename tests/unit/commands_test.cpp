@@ -5,6 +5,7 @@
 // table.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -492,16 +493,131 @@ TEST_F(CommandsTest, ListShowsConfiguredAndAdhocSessions) {
   ASSERT_EQ(a.kind, "respond");
   const json& list = a.body["sessions"];
   ASSERT_EQ(list.size(), 2u);
-  EXPECT_EQ(list[0]["name"], "edge-1");
-  EXPECT_EQ(list[0]["configured"], true);
-  EXPECT_EQ(list[0]["state"], "running");
-  EXPECT_EQ(list[0]["sent"], 4);
-  EXPECT_EQ(list[0]["runs"], 3);
-  EXPECT_EQ(list[0]["timezone"], "utc");
-  EXPECT_EQ(list[1]["name"], "adhoc-1");
-  EXPECT_EQ(list[1]["configured"], false);
-  EXPECT_EQ(list[1]["state"], "finished");
-  EXPECT_EQ(list[1]["received"], 2);
+  EXPECT_EQ(a.body["total"], 2);
+  EXPECT_FALSE(a.body.contains("next"));
+  // By name.
+  EXPECT_EQ(list[1]["name"], "edge-1");
+  EXPECT_EQ(list[1]["configured"], true);
+  EXPECT_EQ(list[1]["state"], "running");
+  EXPECT_EQ(list[1]["sent"], 4);
+  EXPECT_EQ(list[1]["runs"], 3);
+  EXPECT_EQ(list[1]["timezone"], "utc");
+  EXPECT_EQ(list[0]["name"], "adhoc-1");
+  EXPECT_EQ(list[0]["configured"], false);
+  EXPECT_EQ(list[0]["state"], "finished");
+  EXPECT_EQ(list[0]["received"], 2);
+}
+
+// session.list's arguments: wrong types, ranges and states are refused
+// by name; the ends of the range are taken.
+TEST_F(CommandsTest, ListArgumentsAreCheckedByName) {
+  struct Case {
+    json args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{{arg::kLimit, 0}}, "\"limit\" must be an integer 1..100000, not 0"},
+      {{{arg::kLimit, 100001}}, "\"limit\" must be an integer 1..100000, not 100001"},
+      {{{arg::kLimit, -1}}, "\"limit\" must be an integer 1..100000, not -1"},
+      {{{arg::kLimit, "10"}}, "\"limit\" must be an integer 1..100000, not a string"},
+      {{{arg::kLimit, 10.0}}, "\"limit\" must be an integer 1..100000, not a float"},
+      {{{arg::kAfter, 5}}, "\"after\" must be a string, not an integer"},
+      {{{arg::kAfter, nullptr}}, "\"after\" must be a string, not null"},
+      {{{arg::kState, true}}, "\"state\" must be a string, not a boolean"},
+      {{{arg::kState, "stopped"}},
+       "\"state\" must be \"running\", \"finished\" or \"idle\", not \"stopped\""},
+      {{{"page", 1}}, "unknown argument \"page\" (taken: limit, after, state)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args.dump());
+    auto a = run(control::kSessionList, c.args);
+    EXPECT_EQ(a.kind, "fail");
+    EXPECT_EQ(a.code, control::kErrBadArgument);
+    EXPECT_EQ(a.body.get<std::string>(), c.message);
+  }
+  for (int64_t limit : {int64_t{1}, int64_t{100000}})
+    EXPECT_EQ(run(control::kSessionList, {{arg::kLimit, limit}}).kind, "respond") << limit;
+}
+
+// 2,500 configured sessions (some ran) and 20 ad-hoc ones, in no order:
+// pages of any size, following "next", list every session once, by
+// name; "next" is absent on the last page; a state filter pages and
+// counts only its sessions.
+TEST_F(CommandsTest, ListPagesReturnEverySessionOnce) {
+  target.cfg.sessions.clear();
+  std::vector<std::string> all;
+  for (int i = 0; i < 2500; ++i) {
+    SessionConfig c;
+    c.name = "s" + std::to_string((i * 7919) % 2500);  // not in name order
+    c.target = "192.0.2.1";
+    target.cfg.sessions.push_back(c);
+    all.push_back(c.name);
+    if (i % 3 == 0) target.views.push_back({c.name, "192.0.2.1", 862, i % 2 == 0, 0, {1, 1}});
+  }
+  for (int i = 0; i < 20; ++i) {
+    std::string name = "adhoc-" + std::to_string(i);
+    target.views.push_back({name, "192.0.2.9", 862, false, 0, {1, 1}});
+    all.push_back(name);
+  }
+  std::sort(all.begin(), all.end());
+
+  auto page = [&](json args, std::vector<std::string>& out) -> json {
+    auto a = run(control::kSessionList, std::move(args));
+    EXPECT_EQ(a.kind, "respond") << a.body.dump();
+    for (const auto& e : a.body["sessions"]) out.push_back(e["name"].get<std::string>());
+    return a.body;
+  };
+  for (int64_t size : {1, 7, 1000, 2520, 5000}) {
+    SCOPED_TRACE(size);
+    std::vector<std::string> seen;
+    json args = {{arg::kLimit, size}};
+    int pages = 0;
+    for (;;) {
+      json r = page(args, seen);
+      ++pages;
+      EXPECT_EQ(r["total"], all.size());
+      EXPECT_LE(r["sessions"].size(), size_t(size));
+      if (!r.contains("next")) break;
+      EXPECT_EQ(r["next"], r["sessions"].back()["name"]);
+      args[arg::kAfter] = r["next"];
+      ASSERT_LT(pages, 3000);
+    }
+    EXPECT_EQ(seen, all);
+    EXPECT_EQ(pages, int((all.size() + size_t(size) - 1) / size_t(size)));
+  }
+
+  // Without "limit": everything after "after".
+  std::vector<std::string> tail;
+  json r = page({{arg::kAfter, "s2"}}, tail);
+  EXPECT_FALSE(r.contains("next"));
+  EXPECT_EQ(tail,
+            std::vector<std::string>(std::upper_bound(all.begin(), all.end(), "s2"), all.end()));
+  // A name that is no session pages from where it would sort.
+  std::vector<std::string> none;
+  r = page({{arg::kAfter, "zzz"}}, none);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(r["total"], all.size());
+
+  // By state: "idle" are the configured sessions that never ran.
+  for (const char* state : {"running", "finished", "idle"}) {
+    SCOPED_TRACE(state);
+    std::vector<std::string> seen;
+    json args = {{arg::kLimit, 100}, {arg::kState, state}};
+    size_t total = 0;
+    for (;;) {
+      json r2 = page(args, seen);
+      total = r2["total"].get<size_t>();
+      for (const auto& e : r2["sessions"]) EXPECT_EQ(e["state"], state);
+      if (!r2.contains("next")) break;
+      args[arg::kAfter] = r2["next"];
+    }
+    EXPECT_EQ(seen.size(), total);
+    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+    const size_t ran = 834, runningN = 417;  // i % 3 == 0 of 2500; of those i even
+    EXPECT_EQ(total, std::string(state) == "running"    ? runningN
+                     : std::string(state) == "finished" ? ran - runningN + 20
+                                                        : 2500 - ran);
+  }
 }
 
 TEST_F(CommandsTest, ListOfANeverRunSessionSaysIdle) {

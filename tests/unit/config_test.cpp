@@ -780,25 +780,25 @@ TEST(Config, LargeFilesAreRefusedBeforeTheParser) {
   EXPECT_TRUE(checkTomlShape(text, "stamp.toml").ok());
   text += "\n";
   EXPECT_EQ(parseError(text),
-            "stamp.toml:2:1: the file is larger than 1048576 bytes; it is refused before parsing");
+            "stamp.toml:2:1: the file is larger than 4194304 bytes; it is refused before parsing");
 
   // loadConfig reads one byte beyond the limit, not the whole file:
   // /dev/zero ends at once.
   auto zero = loadConfig("/dev/zero");
   ASSERT_FALSE(zero.ok());
   EXPECT_EQ(zero.error().message,
-            "/dev/zero:1:1048577: the file is larger than 1048576 bytes; it is refused before "
+            "/dev/zero:1:4194305: the file is larger than 4194304 bytes; it is refused before "
             "parsing");
   char path[] = "/tmp/stamp-config-test-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  std::string big = repeat("# padding padding padding padding padding padding padding\n", 20000);
+  std::string big = repeat("# padding padding padding padding padding padding padding\n", 80000);
   ASSERT_EQ(::write(fd, big.data(), big.size()), ssize_t(big.size()));
   ::close(fd);
   auto r = loadConfig(path);
   ::unlink(path);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("larger than 1048576 bytes"), std::string::npos)
+  EXPECT_NE(r.error().message.find("larger than 4194304 bytes"), std::string::npos)
       << r.error().message;
 }
 

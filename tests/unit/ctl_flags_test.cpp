@@ -3,7 +3,11 @@
 // nanoseconds are refused with a message naming the flag, never wrapped.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <vector>
 #include <limits>
 #include <string>
 
@@ -90,6 +94,123 @@ TEST(CtlFlags, SecondsAreFiniteAndInRange) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().message.rfind("--every must be seconds 0.1..3600, not '", 0), 0u);
   }
+}
+
+// stampctl session list --limit/--after/--state: the argument's range,
+// the three states, each flag named when refused; none given: no args.
+TEST(CtlFlags, SessionListFlags) {
+  auto none = parseListFlags("", std::nullopt, "");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, nlohmann::json::object());
+  auto all = parseListFlags("1000", std::string("s00999"), "running");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, (nlohmann::json{{"limit", 1000}, {"after", "s00999"}, {"state", "running"}}));
+  EXPECT_EQ((*parseListFlags("", std::string(""), ""))["after"], "");
+  EXPECT_EQ((*parseListFlags("100000", std::nullopt, "idle"))["limit"], 100000);
+  EXPECT_EQ((*parseListFlags("1", std::nullopt, "finished"))["state"], "finished");
+  for (const char* bad : {"0", "100001", "-1", "1e3", "x", " 5"}) {
+    auto r = parseListFlags(bad, std::nullopt, "");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message,
+              std::string("--limit must be an integer 1..100000, not '") + bad + "'");
+  }
+  for (const char* bad : {"Running", "stopped", "all"}) {
+    auto r = parseListFlags("", std::nullopt, bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message,
+              std::string("--state must be running, finished or idle, not '") + bad + "'");
+  }
+}
+
+// A fake stampd with `n` sessions that pages as session.list does.
+nlohmann::json fakeList(const nlohmann::json& args, int n, int& calls) {
+  ++calls;
+  using nlohmann::json;
+  const size_t limit = args.value("limit", size_t(n));
+  const std::string after = args.value("after", std::string());
+  json out = json::array();
+  std::string next;
+  for (int i = 0; i < n; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "s%05d", i);
+    if (args.contains("after") && name <= after) continue;
+    if (out.size() == limit) {
+      next = out.back()["name"];
+      break;
+    }
+    out.push_back({{"name", name}});
+  }
+  json result = {{"sessions", out}, {"total", n}};
+  if (!next.empty()) result["next"] = next;
+  return {{"ok", true}, {"result", result}};
+}
+
+TEST(CtlFlags, SessionListPagesUntilNoNext) {
+  for (int n : {0, 1, 999, 1000, 1001, 10000}) {
+    SCOPED_TRACE(n);
+    int calls = 0;
+    std::vector<nlohmann::json> sent;
+    auto r = listAllPages(nlohmann::json::object(), [&](const nlohmann::json& a) {
+      sent.push_back(a);
+      return Result<nlohmann::json>(fakeList(a, n, calls));
+    });
+    ASSERT_TRUE(r);
+    const auto& list = (*r)["result"]["sessions"];
+    ASSERT_EQ(list.size(), size_t(n));
+    for (int i = 0; i < n; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof(name), "s%05d", i);
+      ASSERT_EQ(list[size_t(i)]["name"], name);
+    }
+    EXPECT_FALSE((*r)["result"].contains("next"));
+    EXPECT_EQ(calls, std::max(1, (n + 999) / 1000));
+    for (const auto& a : sent) EXPECT_EQ(a["limit"], kListPage);
+  }
+  // --limit: one request, its "next" kept for the caller.
+  int calls = 0;
+  auto one = listAllPages({{"limit", 10}}, [&](const nlohmann::json& a) {
+    return Result<nlohmann::json>(fakeList(a, 50, calls));
+  });
+  ASSERT_TRUE(one);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ((*one)["result"]["sessions"].size(), 10u);
+  EXPECT_EQ((*one)["result"]["next"], "s00009");
+}
+
+TEST(CtlFlags, SessionListPagingErrors) {
+  using nlohmann::json;
+  const json refused = {{"ok", false},
+                        {"error", {{"code", "bad_argument"}, {"message", "unknown argument"}}}};
+  // An older stampd: asked again without arguments.
+  std::vector<json> sent;
+  auto r = listAllPages(json::object(), [&](const json& a) {
+    sent.push_back(a);
+    return Result<json>(a.empty() ? json{{"ok", true}, {"result", {{"sessions", json::array()}}}}
+                                  : refused);
+  });
+  ASSERT_TRUE(r);
+  EXPECT_TRUE((*r)["ok"].get<bool>());
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1], json::object());
+  // With a flag of the user's: the refusal as it is.
+  r = listAllPages({{"state", "idle"}}, [&](const json&) { return Result<json>(refused); });
+  ASSERT_TRUE(r);
+  EXPECT_FALSE((*r)["ok"].get<bool>());
+  // A "next" that does not advance.
+  int calls = 0;
+  r = listAllPages(json::object(), [&](const json&) {
+    ++calls;
+    return Result<json>(
+        json{{"ok", true}, {"result", {{"sessions", {{{"name", "a"}}}}, {"next", "a"}}}});
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(r.error().code, EPROTO);
+  // The connection failed.
+  r = listAllPages(json::object(),
+                   [&](const json&) { return Result<json>(makeError(EPIPE, "closed")); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, EPIPE);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -136,6 +138,58 @@ TEST(ReloadPlan, ReflectorInterfacesLogLevelAndResults) {
     EXPECT_TRUE(p.resultsChanged);
     EXPECT_TRUE(p.anyChange);
   }
+}
+
+// 10,000 sessions, half of them scheduled, one changed: the plan names
+// that one alone (stopped and rescheduled) and 9,999 unchanged, in file
+// order. planReload's time is printed, not asserted (shared machines).
+TEST(ReloadPlan, OneChangeAmongTenThousandTouchesOnlyIt) {
+  constexpr int kSessions = 10'000;
+  Config running;
+  running.path = "/etc/stamp/stamp.toml";
+  for (int i = 0; i < kSessions; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "s%05d", i);
+    SessionConfig c = session(name, i % 2 ? "0 0 1 1 *" : "");
+    c.count = 0;
+    c.window = 30s;
+    running.sessions.push_back(std::move(c));
+  }
+  Config next = running;
+  next.sessions[4321].window = 45s;  // scheduled (odd)
+  const auto t0 = std::chrono::steady_clock::now();
+  ReloadPlan p = planReload(running, next);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  std::printf("planReload of %d sessions, one changed: %.3f ms\n", kSessions,
+              std::chrono::duration<double, std::milli>(took).count());
+  EXPECT_TRUE(p.anyChange);
+  EXPECT_EQ(p.changed, Names{"s04321"});
+  ASSERT_EQ(p.unchanged.size(), size_t(kSessions - 1));
+  EXPECT_EQ(p.unchanged.front(), "s00000");
+  EXPECT_EQ(p.unchanged.back(), "s09999");
+  EXPECT_EQ(std::count(p.unchanged.begin(), p.unchanged.end(), "s04321"), 0);
+  EXPECT_TRUE(p.added.empty() && p.removed.empty());
+  ASSERT_EQ(p.stopRuns.size(), 1u);
+  EXPECT_EQ(p.stopRuns[0].first, "s04321");
+  // The window changed, not the schedule: the entry keeps its schedule.
+  EXPECT_TRUE(p.reschedule.empty());
+  EXPECT_TRUE(p.unschedule.empty());
+
+  // Its schedule changed too: that one entry is rescheduled.
+  next.sessions[4321].schedule = "0 0 2 1 *";
+  p = planReload(running, next);
+  EXPECT_EQ(p.changed, Names{"s04321"});
+  EXPECT_EQ(p.reschedule, Names{"s04321"});
+  EXPECT_EQ(p.unchanged.size(), size_t(kSessions - 1));
+
+  // Renamed: one removed, one added, the rest unchanged.
+  next = running;
+  next.sessions[10].name = "renamed";
+  p = planReload(running, next);
+  EXPECT_EQ(p.removed, Names{"s00010"});
+  EXPECT_EQ(p.added, Names{"renamed"});
+  EXPECT_TRUE(p.changed.empty());
+  EXPECT_EQ(p.unchanged.size(), size_t(kSessions - 1));
 }
 
 TEST(ReloadValidate, RefusesWhatCannotApplyWithTheFileNamed) {
