@@ -229,7 +229,7 @@ std::string Daemon::renderMetrics() const {
   in.series = &metrics_.series();
   for (const auto& [name, s] : sessions_.all())
     in.live[name] = {formatIp(s->spec().target), s->spec().port, !s->finished(),
-                     s->finished() ? RunCounts{} : RunCounts::from(s->stats())};
+                     s->finished() ? RunCounts{} : RunCounts::from(s->counters())};
   if (reflector_) in.reflector = readSnapshot(reflector_->bpf());
   in.reflectorPorts = cfg_.reflector.ports;
   return stamp::renderMetrics(in);
@@ -335,7 +335,7 @@ std::vector<SessionView> Daemon::sessions() const {
   std::vector<SessionView> v;
   for (const auto& [name, s] : sessions_.all())
     v.push_back({name, formatIp(s->spec().target), s->spec().port, !s->finished(), s->startedAt(),
-                 RunCounts::from(s->stats())});
+                 RunCounts::from(s->counters())});
   return v;
 }
 
@@ -429,7 +429,7 @@ void Daemon::onRunFinished(const std::string& name) {
   }
   ledger_.remove(name);
   nlohmann::json sum = s->summary();
-  metrics_.finished(name, RunCounts::from(s->stats()));
+  metrics_.finished(name, RunCounts::from(s->counters()));
   // A continuous session's run is stored window by window instead.
   recorder_.runFinished(name, sum, ctx, s->spec().window.count() == 0);
   if (auto it = waiting_.find(name); it != waiting_.end()) {

@@ -131,6 +131,8 @@ class Session {
   nlohmann::json summary() const;
   // The run's statistics, typed (what summary() is made from).
   Summary stats() const { return stats_.summary(); }
+  // Its counters only (no percentiles): O(1), for listings and metrics.
+  Summary counters() const { return stats_.counters(); }
 
  private:
   Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf, Observer observer);
@@ -159,7 +161,7 @@ class Session {
   // Windows of a continuous session: packets belong to the window they
   // were sent in; a closed window waits one timeout for its last replies.
   struct Window {
-    explicit Window(const HistogramSpec& h) : stats(h) {}
+    Window(const HistogramSpec& h, const StatsLimits& l) : stats(h, l) {}
     SessionStats stats;
     ReplyTosCounts tos;
     uint32_t firstSeq = 0;
@@ -199,7 +201,8 @@ class Session {
   std::vector<uint8_t> paddingFill_;  // Extra Padding content (RFC 8972 4.1)
   bool tlvPadding_ = false;           // octets after the base are TLVs
   uint64_t repliesSeen_ = 0;          // S_RxC for Direct Measurement
-  std::unique_ptr<Window> window_, closing_;
+  // spare_: the last window emitted, whose storage the next one reuses.
+  std::unique_ptr<Window> window_, closing_, spare_;
   std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};
 };
 
