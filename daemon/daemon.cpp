@@ -299,7 +299,7 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
   }
   obs.onFinished = [this, name] { onRunFinished(name); };
   obs.onSample = [this, name](const ReplySample& r) { metrics_.sample(name, r); };
-  obs.onWindow = [this, name](const nlohmann::json& j) { onWindow(name, j); };
+  obs.onWindow = [this, name](nlohmann::json j) { onWindow(name, std::move(j)); };
   auto s = sessions_.start(std::move(spec), loop_, &*sender_, clock_, std::move(obs));
   if (!s) return s.error();
   ledger_.add(name, demand, user);
@@ -439,8 +439,8 @@ void Daemon::onRunFinished(const std::string& name) {
   if (adhocNames_.contains(name)) retireAdhoc(name);
 }
 
-void Daemon::onWindow(const std::string& name, const nlohmann::json& w) {
-  recorder_.windowClosed(name, w, runContext(name));
+void Daemon::onWindow(const std::string& name, nlohmann::json w) {
+  recorder_.windowClosed(name, std::move(w), runContext(name));
 }
 
 Result<nlohmann::json> Daemon::reload() {

@@ -65,7 +65,7 @@ class Daemon final : public CommandTarget {
   void onScheduleTimer();
   void onDisconnect(uint64_t client);
   void onRunFinished(const std::string& name);
-  void onWindow(const std::string& name, const nlohmann::json& window);
+  void onWindow(const std::string& name, nlohmann::json window);
   RunContext runContext(const std::string& name) const;
   // Whether the session's run in progress was started by the scheduler.
   bool runByScheduler(const std::string& name) const;

@@ -29,7 +29,7 @@ Result<EventLoop> EventLoop::create() {
 
 EventLoop::~EventLoop() {
   // Timers that outlive the loop must not reach back into it.
-  for (LoopTimer* t : heap_) t->slot_ = LoopTimer::kNone;
+  for (const HeapEntry& e : heap_) e.timer->slot_ = LoopTimer::kNone;
 }
 
 Result<void> EventLoop::add(int fd, uint32_t events, Callback cb) {
@@ -69,14 +69,18 @@ void EventLoop::modify(int fd, uint32_t events) {
 void EventLoop::runDueTimers() {
   if (heap_.empty()) return;
   auto now = monotonicNow();
-  const LoopTimer* top = heap_.front();
+  const LoopTimer* top = heap_.front().timer;
   if (top->deadline_ - top->early_ > now) return;
   if (beforeTimers_) beforeTimers_();
   // A callback may re-arm its timer within the window that is due again;
   // bounded, so that a timer re-armed in the past cannot starve the fds.
   size_t budget = 2 * heap_.size() + 16;
-  while (!heap_.empty() && budget-- > 0) {
-    LoopTimer* t = heap_.front();
+  for (size_t ran = 0; !heap_.empty() && budget-- > 0; ++ran) {
+    // A long batch (thousands of sessions closing their windows in the
+    // same second) drains again as it goes: a reply queued while it runs
+    // must not be judged lost by a timer later in the batch.
+    if (ran % 32 == 31 && beforeTimers_) beforeTimers_();
+    LoopTimer* t = heap_.front().timer;
     if (t->deadline_ - t->early_ > now) {
       // Time moves on while callbacks run: look again before sleeping.
       now = monotonicNow();
@@ -97,7 +101,7 @@ Result<void> EventLoop::run() {
     timespec ts{};
     const timespec* timeout = nullptr;
     if (!heap_.empty()) {
-      auto wait = heap_.front()->deadline_ - monotonicNow();
+      auto wait = heap_.front().deadline - monotonicNow();
       if (wait.count() < 0) wait = std::chrono::nanoseconds(0);
       ts.tv_sec = time_t(wait.count() / 1'000'000'000);
       ts.tv_nsec = long(wait.count() % 1'000'000'000);
@@ -117,50 +121,50 @@ Result<void> EventLoop::run() {
   return {};
 }
 
-void EventLoop::heapPlace(size_t i, LoopTimer* t) {
-  heap_[i] = t;
-  t->slot_ = i;
+void EventLoop::heapPlace(size_t i, const HeapEntry& e) {
+  heap_[i] = e;
+  e.timer->slot_ = i;
 }
 
 void EventLoop::heapUp(size_t i) {
-  LoopTimer* t = heap_[i];
+  const HeapEntry e = heap_[i];
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (heap_[parent]->deadline_ <= t->deadline_) break;
+    if (heap_[parent].deadline <= e.deadline) break;
     heapPlace(i, heap_[parent]);
     i = parent;
   }
-  heapPlace(i, t);
+  heapPlace(i, e);
 }
 
 void EventLoop::heapDown(size_t i) {
-  LoopTimer* t = heap_[i];
+  const HeapEntry e = heap_[i];
   const size_t n = heap_.size();
   for (;;) {
     size_t child = 2 * i + 1;
     if (child >= n) break;
-    if (child + 1 < n && heap_[child + 1]->deadline_ < heap_[child]->deadline_) ++child;
-    if (t->deadline_ <= heap_[child]->deadline_) break;
+    if (child + 1 < n && heap_[child + 1].deadline < heap_[child].deadline) ++child;
+    if (e.deadline <= heap_[child].deadline) break;
     heapPlace(i, heap_[child]);
     i = child;
   }
-  heapPlace(i, t);
+  heapPlace(i, e);
 }
 
 void EventLoop::heapPush(LoopTimer* t) {
-  heap_.push_back(t);
+  heap_.push_back({t->deadline_, t});
   heapUp(heap_.size() - 1);
 }
 
 void EventLoop::heapErase(LoopTimer* t) {
   const size_t i = t->slot_;
   t->slot_ = LoopTimer::kNone;
-  LoopTimer* last = heap_.back();
+  const HeapEntry last = heap_.back();
   heap_.pop_back();
-  if (last == t) return;
+  if (last.timer == t) return;
   heapPlace(i, last);
   heapUp(i);
-  heapDown(last->slot_);
+  heapDown(last.timer->slot_);
 }
 
 void LoopTimer::armAt(std::chrono::nanoseconds deadline, std::chrono::nanoseconds early) {

@@ -564,7 +564,7 @@ void Session::emitWindow(Window& w) {
   j["ended"] = formatRfc3339(w.endedAt);
   j["started_ns"] = w.startedAt;
   j["ended_ns"] = w.endedAt;
-  observer_.onWindow(j);
+  observer_.onWindow(std::move(j));
 }
 
 nlohmann::json Session::summary() const {

@@ -99,7 +99,7 @@ class Session {
     std::function<void(const ReplySample& sample)> onSample;
     // A continuous session's window closed: its summary ("window": true,
     // "started", "ended"), once every packet sent in it had its timeout.
-    std::function<void(const nlohmann::json& summary)> onWindow;
+    std::function<void(nlohmann::json summary)> onWindow;
     std::function<void()> onFinished;
   };
 

@@ -235,7 +235,7 @@ ClockAtRun ClockAtRun::from(const ErrorEstimate& ee) {
   return c;
 }
 
-RunRecord RunRecord::fromSummary(const json& summary, const Context& ctx) {
+RunRecord RunRecord::fromSummary(json summary, const Context& ctx) {
   RunRecord r;
   if (const json& v = member(summary, "session"); v.is_string()) r.session = v.get<std::string>();
   if (const json& v = member(summary, "target"); v.is_string()) r.target = v.get<std::string>();
@@ -262,7 +262,8 @@ RunRecord RunRecord::fromSummary(const json& summary, const Context& ctx) {
   r.local = ctx.local;
   r.remote = ctx.remote;
 
-  json rest = summary.is_object() ? summary : json::object();
+  // The summary is ours (moved in by the recorder): no copy of the tree.
+  json rest = summary.is_object() ? std::move(summary) : json::object();
   json histograms = json::object();
   for (auto [key, name] : kDelays) {
     auto it = rest.find(key);

@@ -76,7 +76,7 @@ struct RunRecord {
   // Fills a record from a summary object as stats.cpp toJson() and
   // Session::summary() make it. Never throws: a missing or mistyped key
   // leaves its field at the default (0, empty or nullopt).
-  static RunRecord fromSummary(const nlohmann::json& summary, const Context& ctx);
+  static RunRecord fromSummary(nlohmann::json summary, const Context& ctx);
 
   bool operator==(const RunRecord&) const = default;
 };

@@ -84,7 +84,7 @@ void RunRecorder::runFinished(const std::string& name, const nlohmann::json& sum
   if (storeIt) store(name, sum, false, ctx);
 }
 
-void RunRecorder::windowClosed(const std::string& name, const nlohmann::json& w,
+void RunRecorder::windowClosed(const std::string& name, nlohmann::json w,
                                const RunContext& ctx) {
   LogFields fields{{"STAMP_SESSION", name},
                    {"STAMP_TARGET", w.value("target", "")},
@@ -101,10 +101,10 @@ void RunRecorder::windowClosed(const std::string& name, const nlohmann::json& w,
   RunContext c = ctx;
   c.start = w.value("started_ns", UnixNs(0));
   c.end = w.value("ended_ns", UnixNs(0));
-  store(name, w, true, c);
+  store(name, std::move(w), true, c);
 }
 
-void RunRecorder::store(const std::string& name, const nlohmann::json& summary, bool window,
+void RunRecorder::store(const std::string& name, nlohmann::json summary, bool window,
                         const RunContext& ctx) {
   if (!store_) return;
   RunRecord::Context rc;
@@ -114,7 +114,7 @@ void RunRecorder::store(const std::string& name, const nlohmann::json& summary, 
   rc.endNs = ctx.end;
   rc.local = ClockAtRun::from(ctx.local);
   if (ctx.remote) rc.remote = ClockAtRun::from(*ctx.remote);
-  auto id = store_->record(RunRecord::fromSummary(summary, rc));
+  auto id = store_->record(RunRecord::fromSummary(std::move(summary), rc));
   if (!id) {
     LogFields fields{{"STAMP_SESSION", name}};
     spdlog::error("session {}: run not stored: {} (the summary above is in the log)", name,

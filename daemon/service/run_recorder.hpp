@@ -46,7 +46,7 @@ class RunRecorder {
   void runFinished(const std::string& name, const nlohmann::json& summary, const RunContext& ctx,
                    bool storeIt);
   // A continuous session's window closed.
-  void windowClosed(const std::string& name, const nlohmann::json& window, const RunContext& ctx);
+  void windowClosed(const std::string& name, nlohmann::json window, const RunContext& ctx);
 
   // The "store" object of status and results: {"path","healthy","error"}.
   nlohmann::json storeJson() const;
@@ -54,7 +54,7 @@ class RunRecorder {
   Result<nlohmann::json> query(const ResultsQuery& q);
 
  private:
-  void store(const std::string& name, const nlohmann::json& summary, bool window,
+  void store(const std::string& name, nlohmann::json summary, bool window,
              const RunContext& ctx);
 
   std::string path_;
