@@ -130,6 +130,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
   // they are drained before any session timer runs, so no timer judges a
   // packet whose reply is already queued.
   d->loop_.beforeTimers([raw] { raw->sender_->consume(); });
+  d->loop_.afterTimers([raw] { raw->recorder_.flush(); });
   // The watchdog is fed from the loop itself, twice per WatchdogSec, so a
   // stuck loop is what systemd notices.
   if (auto wd = service::watchdogInterval()) {
@@ -155,6 +156,7 @@ Result<void> Daemon::run() {
   auto ran = loop_.run();
   service::stopping();
   sessions_.stopAll();
+  recorder_.flush();  // the windows the stop closed
   Result<void> res = ran;
   if (reflector_)
     if (auto r = reflector_->stop(); !r && res.ok()) res = r;
@@ -182,6 +184,7 @@ void Daemon::onSignal() {
 void Daemon::onTick() {
   uint64_t n = 0;
   (void)!read(tick_.get(), &n, sizeof(n));
+  recorder_.flush();  // windows closed outside a timer (a stop over the control socket)
   if (auto c = readClock(); c) {
     clock_ = *c;
     if (auto r = sender_->setClock(clock_); !r) spdlog::warn("sender clock: {}", r.error().message);

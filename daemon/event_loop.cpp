@@ -89,6 +89,7 @@ void EventLoop::runDueTimers() {
     heapErase(t);
     t->cb_(t->deadline_);
   }
+  if (afterTimers_) afterTimers_();
 }
 
 Result<void> EventLoop::run() {

@@ -36,6 +36,9 @@ class EventLoop {
   // any: the daemon drains the replies the kernel has queued, so that no
   // timer judges a packet lost whose reply has already arrived.
   void beforeTimers(std::function<void()> hook) { beforeTimers_ = std::move(hook); }
+  // Called after a wake-up's timers have run (the daemon commits the
+  // windows they closed in one transaction).
+  void afterTimers(std::function<void()> hook) { afterTimers_ = std::move(hook); }
   // Timers armed (for tests and the status).
   size_t timers() const { return heap_.size(); }
   // Runs the timers due by now (a test's stand-in for run()).
@@ -70,7 +73,7 @@ class EventLoop {
   // current batch; freed after it.
   std::vector<std::unique_ptr<FdEntry>> removed_;
   std::vector<HeapEntry> heap_;
-  std::function<void()> beforeTimers_;
+  std::function<void()> beforeTimers_, afterTimers_;
   bool running_ = false;
 };
 

@@ -445,6 +445,38 @@ Error ResultsStore::failWith(Error e) {
 
 Result<int64_t> ResultsStore::record(const RunRecord& r) {
   if (!db_) return makeError(EBADF, "results store: used after move");
+  // One statement in autocommit mode: its own transaction. On failure
+  // (SQLITE_FULL included) SQLite has rolled it back already.
+  auto id = insertRow(r);
+  if (!id) return id.error();
+  if (rows_) ++*rows_;
+  healthy_ = true;
+  (void)prune(realtimeNow());  // a failure is kept in lastError()
+  return id;
+}
+
+Result<size_t> ResultsStore::recordAll(std::span<const RunRecord> runs) {
+  if (!db_) return makeError(EBADF, "results store: used after move");
+  if (runs.empty()) return size_t{0};
+  if (auto r = exec("BEGIN IMMEDIATE", "insert"); !r) return r.error();
+  for (const RunRecord& r : runs)
+    if (auto id = insertRow(r); !id) {
+      if (!sqlite3_get_autocommit(db_.get()))
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return id.error();
+    }
+  if (auto r = exec("COMMIT", "insert"); !r) {
+    if (!sqlite3_get_autocommit(db_.get()))
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return r.error();
+  }
+  if (rows_) *rows_ += runs.size();
+  healthy_ = true;
+  (void)prune(realtimeNow());
+  return runs.size();
+}
+
+Result<int64_t> ResultsStore::insertRow(const RunRecord& r) {
   sqlite3_stmt* st = insert_.get();
   StmtReset reset{st};
   Binder b(st);
@@ -457,15 +489,9 @@ Result<int64_t> ResultsStore::record(const RunRecord& r) {
   b.i64(r.local.synchronized).opt(r.local.errorNs).i64(r.remote.synchronized).opt(r.remote.errorNs);
   b.text(r.summaryJson).text(r.histogramJson);
   if (b.rc() != SQLITE_OK) return fail(b.rc(), "insert");
-  // One statement in autocommit mode: its own transaction. On failure
-  // (SQLITE_FULL included) SQLite has rolled it back already.
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE) return fail(rc, "insert");
-  int64_t id = sqlite3_last_insert_rowid(db_.get());
-  if (rows_) ++*rows_;
-  healthy_ = true;
-  (void)prune(realtimeNow());  // a failure is kept in lastError()
-  return id;
+  return sqlite3_last_insert_rowid(db_.get());
 }
 
 Result<uint64_t> ResultsStore::prune(UnixNs now) {

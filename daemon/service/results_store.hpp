@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,10 @@ class ResultsStore {
   // retention; a failure there does not undo the record: it shows in
   // lastError()/healthy() and is retried by the next record().
   Result<int64_t> record(const RunRecord& r);
+  // Many records in one transaction (all or none), then one prune: what
+  // thousands of continuous sessions closing their windows in the same
+  // second cost one commit, not one each. Returns how many were stored.
+  Result<size_t> recordAll(std::span<const RunRecord> runs);
 
   // Runs newest first (by end time), at most `limit`; only `session`'s when
   // given, only those that ended at or after `sinceUnixNs` when given.
@@ -132,6 +137,8 @@ class ResultsStore {
   Result<void> capPagesForTest(uint64_t pages);
 
  private:
+  // Binds and steps the insert statement (no transaction of its own).
+  Result<int64_t> insertRow(const RunRecord& r);
   struct DbClose {
     void operator()(sqlite3* db) const;
   };

@@ -7,6 +7,11 @@
 
 namespace stamp {
 namespace {
+// Windows held for one transaction at most: a batch of timers larger than
+// this commits in several.
+constexpr size_t kMaxPending = 4096;
+}  // namespace
+namespace {
 
 Retention retentionOf(const ResultsConfig& r) {
   return {std::chrono::duration_cast<std::chrono::seconds>(r.maxAge), r.maxRuns};
@@ -81,7 +86,20 @@ void RunRecorder::runFinished(const std::string& name, const nlohmann::json& sum
   spdlog::info("session {} finished: target {} sent {} received {} lost {} rtt avg {} ns p99 {} ns",
                name, sum.value("target", ""), num(sum, "sent"), num(sum, "received"),
                num(sum, "lost"), figure(sum, "rtt_ns", "avg"), figure(sum, "rtt_ns", "p99"));
-  if (storeIt) store(name, sum, false, ctx);
+  if (storeIt) {
+    flush();  // rows in the order the runs and windows ended
+    store(name, sum, false, ctx);
+  }
+}
+
+void RunRecorder::flush() {
+  if (pending_.empty()) return;
+  std::vector<RunRecord> runs = std::move(pending_);
+  pending_.clear();
+  if (!store_) return;
+  if (auto n = store_->recordAll(runs); !n)
+    spdlog::error("{} windows not stored: {} (their summaries are in the log)", runs.size(),
+                  n.error().message);
 }
 
 void RunRecorder::windowClosed(const std::string& name, nlohmann::json w,
@@ -114,6 +132,11 @@ void RunRecorder::store(const std::string& name, nlohmann::json summary, bool wi
   rc.endNs = ctx.end;
   rc.local = ClockAtRun::from(ctx.local);
   if (ctx.remote) rc.remote = ClockAtRun::from(*ctx.remote);
+  if (window) {
+    pending_.push_back(RunRecord::fromSummary(std::move(summary), rc));
+    if (pending_.size() >= kMaxPending) flush();
+    return;
+  }
   auto id = store_->record(RunRecord::fromSummary(std::move(summary), rc));
   if (!id) {
     LogFields fields{{"STAMP_SESSION", name}};
@@ -131,6 +154,7 @@ nlohmann::json RunRecorder::storeJson() const {
 }
 
 Result<nlohmann::json> RunRecorder::query(const ResultsQuery& q) {
+  flush();
   if (!store_) return makeError(EIO, "the results store is unavailable: " + error_);
   auto runs = store_->query(q.name, q.sinceNs, q.limit);
   if (!runs) return runs.error();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -45,8 +46,12 @@ class RunRecorder {
   // through windowClosed() instead).
   void runFinished(const std::string& name, const nlohmann::json& summary, const RunContext& ctx,
                    bool storeIt);
-  // A continuous session's window closed.
+  // A continuous session's window closed: logged now, stored at the next
+  // flush() (the daemon flushes after each batch of timers, so thousands
+  // of windows closing together share one transaction).
   void windowClosed(const std::string& name, nlohmann::json window, const RunContext& ctx);
+  // Stores the windows waiting; runFinished() and query() flush first.
+  void flush();
 
   // The "store" object of status and results: {"path","healthy","error"}.
   nlohmann::json storeJson() const;
@@ -60,6 +65,7 @@ class RunRecorder {
   std::string path_;
   Retention retention_;
   std::optional<ResultsStore> store_;
+  std::vector<RunRecord> pending_;  // windows closed since the last flush()
   std::string error_;  // why the store is unavailable or failed last
   int64_t retryAtS_ = 0;
   int64_t pruneAtS_ = 0;
