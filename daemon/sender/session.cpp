@@ -46,6 +46,12 @@ nanoseconds earlySlack(nanoseconds interval) {
 }  // namespace
 
 void ReplyTosCounts::addTo(nlohmann::json& j) const {
+  std::array<uint64_t, 64> dscp{};
+  std::array<uint64_t, 4> ecn{};
+  for (const auto& [tos, n] : seen) {
+    dscp[tos >> 2] += n;
+    ecn[tos & 3] += n;
+  }
   nlohmann::json d = nlohmann::json::object();
   nlohmann::json e = nlohmann::json::object();
   for (size_t v = 0; v < dscp.size(); ++v)
@@ -65,9 +71,9 @@ Session::Session(SessionSpec spec, uint32_t id, EventLoop& loop, SenderBpf* bpf,
       observer_(std::move(observer)),
       timer_(loop, [this](nanoseconds due) { onTimer(due); }),
       stats_(spec_.histogram, runLimits(spec_)),
-      tlvReport_(spec_.tlvs) {
+      tlvReport_(spec_.tlvs.any() ? std::make_unique<TlvReport>(spec_.tlvs) : nullptr) {
   stats_.setStatefulReflector(spec_.statefulReflector);
-  if (spec_.hmac) tlvReport_.setKey(*spec_.hmac);
+  if (spec_.hmac && tlvReport_) tlvReport_->setKey(*spec_.hmac);
   pkt_.assign(spec_.size, 0);
   // Octets after the base go into TLVs when the session asks for any, and
   // otherwise into an Extra Padding TLV when there is room for one (RFC 8972
@@ -231,7 +237,7 @@ void Session::onTimer(nanoseconds due) {
       stats_.expire(realtimeNow(), spec_.timeout);
       if (closing_ && now >= closingDeadline_) {
         emitWindow(*closing_);
-        spare_ = std::move(closing_);
+        closing_.reset();
       }
       return;
     }
@@ -248,7 +254,7 @@ void Session::onTimer(nanoseconds due) {
 void Session::fillTlvs(uint32_t seq) {
   if (!tlvPadding_) return;
   std::span<uint8_t> rest(pkt_.data() + baseSize(), pkt_.size() - baseSize());
-  const bool ar = tlvReport_.accessReportDue(monotonicNow(), spec_.accessReportTimeout,
+  const bool ar = tlvReport_ && tlvReport_->accessReportDue(monotonicNow(), spec_.accessReportTimeout,
                                              spec_.accessReportRetries);
   // S_TxC: packets sent in the session, this one included (RFC 8972 4.5).
   if (!tlv::encodeRequest(spec_.tlvs, seq + 1, ar, paddingFill_, rest))
@@ -385,13 +391,15 @@ void Session::onRecord(const stamp_rx_record& rec, const ClockState& clock) {
   info.length = rec.length;
   info.local = senderEe;
   info.remote = reflEe;
-  tlvReport_.onReplyT3(rec.refl_seq, rec.t3);
-  tlvReport_.onReplyTos(rec.reply_tos);
+  if (tlvReport_) {
+    tlvReport_->onReplyT3(rec.refl_seq, rec.t3);
+    tlvReport_->onReplyTos(rec.reply_tos);
+  }
   record(rec.sender_seq, rec.refl_seq, t1, t2, t3, t4, info);
 }
 
 void Session::onTlvRecord(const stamp_tlv_record& rec, const ClockState& clock) {
-  if (finished_ || !spec_.tlvs.any()) return;
+  if (finished_ || !tlvReport_) return;
   TlvReport::Context c;
   c.reflSeq = rec.refl_seq;
   c.senderReceived = repliesSeen_ + 1;  // its own record comes next
@@ -399,7 +407,7 @@ void Session::onTlvRecord(const stamp_tlv_record& rec, const ClockState& clock) 
   c.taiOffsetSec = clock.taiOffsetSec;
   c.now = realtimeNow();
   const size_t n = std::min<size_t>(rec.captured, sizeof(rec.data));
-  tlvReport_.onReply(std::span<const uint8_t>(rec.data, n), rec.tlv_len, c);
+  tlvReport_->onReply(std::span<const uint8_t>(rec.data, n), rec.tlv_len, c);
 }
 
 void Session::onSocket() {
@@ -464,15 +472,15 @@ void Session::onSocket() {
     info.kernel = false;
     info.local = senderEe;
     info.remote = reflEe;
-    tlvReport_.onReplyT3(r->seq, r->ts.raw());
-    if (spec_.tlvs.any() && size_t(n) > baseSize()) {  // before record(): it may end the run
+    if (tlvReport_) tlvReport_->onReplyT3(r->seq, r->ts.raw());
+    if (tlvReport_ && size_t(n) > baseSize()) {  // before record(): it may end the run
       TlvReport::Context c;
       c.reflSeq = r->seq;
       c.senderReceived = repliesSeen_ + 1;
       c.reflectorPtp = reflEe.ptp;
       c.now = now;
       std::span<const uint8_t> rest(buf + baseSize(), size_t(n) - baseSize());
-      tlvReport_.onReply(rest, rest.size(), c);
+      tlvReport_->onReply(rest, rest.size(), c);
     }
     record(r->senderSeq, r->seq, t1, t2, t3, t4, info);
   }
@@ -511,29 +519,22 @@ void Session::finish() {
   }
   closing_.reset();
   window_.reset();
-  spare_.reset();
   if (observer_.onFinished) observer_.onFinished();
 }
 
 void Session::rollWindow(nanoseconds now) {
   // A window still waiting for replies when the next closes (a timeout
   // longer than the window) is emitted as it stands.
-  if (closing_) {
-    emitWindow(*closing_);
-    spare_ = std::move(closing_);
-  }
+  if (closing_) emitWindow(*closing_);
   closing_ = std::move(window_);
   closing_->endedAt = realtimeNow();
   closingDeadline_ = now + spec_.timeout;
-  // The window emitted last gives its storage to the next one.
-  if (spare_) {
-    window_ = std::move(spare_);
-    window_->stats.reset();
-    window_->tos = {};
-  } else {
-    window_ = std::make_unique<Window>(spec_.histogram, windowLimits(spec_));
-    window_->stats.setStatefulReflector(spec_.statefulReflector);
-  }
+  // A new window starts empty and allocates as replies come: storage
+  // proportional to what it has seen (a 30 s window at one packet a second
+  // holds about 3.5 KB), freed when it has been stored. Keeping the last
+  // one to recycle would hold that much more per session for good.
+  window_ = std::make_unique<Window>(spec_.histogram, windowLimits(spec_));
+  window_->stats.setStatefulReflector(spec_.statefulReflector);
   window_->startedAt = closing_->endedAt;
   window_->firstSeq = uint32_t(nextIndex_);
   // The next boundary on the session's own grid, skipping any slept through.
@@ -598,7 +599,7 @@ nlohmann::json Session::summary() const {
   // as these (RFC 8762 4.1.2 Error Estimate).
   j["clock"] = {{"local", clockJson(localClock())}, {"remote", clockJson(remoteClock_)}};
   // RFC 8972: what the reflector sent back in the TLVs the session asked for.
-  if (spec_.tlvs.any()) j["tlvs"] = tlvReport_.toJson();
+  if (tlvReport_) j["tlvs"] = tlvReport_->toJson();
   return j;
 }
 

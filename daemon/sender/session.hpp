@@ -70,12 +70,19 @@ struct SessionSpec {
 // The DSCP and ECN the replies arrived with (their IPv4 TOS / IPv6 Traffic
 // Class), counted per value: what the reflector and the backward path made
 // of the session's marking.
+//
+// Kept per TOS octet seen, in a short list: replies nearly always carry one
+// or two values, and 68 counters per session and window would be most of a
+// small session's memory.
 struct ReplyTosCounts {
-  std::array<uint64_t, 64> dscp{};
-  std::array<uint64_t, 4> ecn{};
+  std::vector<std::pair<uint8_t, uint64_t>> seen;  // TOS octet, replies
   void add(uint8_t tos) {
-    ++dscp[tos >> 2];
-    ++ecn[tos & 3];
+    for (auto& [t, n] : seen)
+      if (t == tos) {
+        ++n;
+        return;
+      }
+    seen.emplace_back(tos, 1);
   }
   // Sets j["reply_dscp"] and j["reply_ecn"]: {"VALUE": replies} for each
   // value seen ({} before any reply), and j["reply_ecn_ce"]: the replies
@@ -196,13 +203,14 @@ class Session {
   ReplyTosCounts replyTos_;
   // Octets of the base packet: 112 authenticated, 44 otherwise; TLVs follow.
   size_t baseSize() const { return spec_.authKey.empty() ? kUnauthBase : kAuthBase; }
-  TlvReport tlvReport_;
+  // What the reflector sent back in the TLVs (only when the session asks
+  // for any: 4.5 KB that ten thousand plain sessions need not carry).
+  std::unique_ptr<TlvReport> tlvReport_;
   std::vector<uint8_t> pkt_;          // the test packet, reused
   std::vector<uint8_t> paddingFill_;  // Extra Padding content (RFC 8972 4.1)
   bool tlvPadding_ = false;           // octets after the base are TLVs
   uint64_t repliesSeen_ = 0;          // S_RxC for Direct Measurement
-  // spare_: the last window emitted, whose storage the next one reuses.
-  std::unique_ptr<Window> window_, closing_, spare_;
+  std::unique_ptr<Window> window_, closing_;
   std::chrono::nanoseconds windowEnd_{}, closingDeadline_{};
 };
 

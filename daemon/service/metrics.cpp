@@ -30,8 +30,8 @@ int64_t monoSeconds() {
 }  // namespace
 
 void PromHistogram::observe(double v) {
-  auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);  // le: v <= bound
-  ++counts_[size_t(it - bounds_.begin())];
+  auto it = std::lower_bound(bounds_->begin(), bounds_->end(), v);  // le: v <= bound
+  ++counts_[size_t(it - bounds_->begin())];
   sum_ += v;
   ++count_;
 }
@@ -39,6 +39,11 @@ void PromHistogram::observe(double v) {
 std::vector<double> delayBucketsSeconds() {
   return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,
           50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0,  10.0};
+}
+
+std::shared_ptr<const std::vector<double>> sharedDelayBuckets() {
+  static const auto shared = std::make_shared<const std::vector<double>>(delayBucketsSeconds());
+  return shared;
 }
 
 std::string MetricsText::escapeLabel(const std::string& v) {

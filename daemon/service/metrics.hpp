@@ -28,16 +28,19 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 class PromHistogram {
  public:
   explicit PromHistogram(std::vector<double> bounds)
-      : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+      : PromHistogram(std::make_shared<const std::vector<double>>(std::move(bounds))) {}
+  // Bounds shared by many histograms (every session's delay histograms).
+  explicit PromHistogram(std::shared_ptr<const std::vector<double>> bounds)
+      : bounds_(std::move(bounds)), counts_(bounds_->size() + 1, 0) {}
   void observe(double v);
-  const std::vector<double>& bounds() const { return bounds_; }
+  const std::vector<double>& bounds() const { return *bounds_; }
   // Per bucket (not cumulative), the last one is +Inf.
   const std::vector<uint64_t>& counts() const { return counts_; }
   double sum() const { return sum_; }
   uint64_t count() const { return count_; }
 
  private:
-  std::vector<double> bounds_;
+  std::shared_ptr<const std::vector<double>> bounds_;
   std::vector<uint64_t> counts_;
   double sum_ = 0;
   uint64_t count_ = 0;
@@ -45,6 +48,8 @@ class PromHistogram {
 
 // Delay buckets in seconds: 50 us to 10 s, roughly 1-2.5-5 per decade.
 std::vector<double> delayBucketsSeconds();
+// The same, one copy for every histogram that uses them.
+std::shared_ptr<const std::vector<double>> sharedDelayBuckets();
 
 class MetricsText {
  public:

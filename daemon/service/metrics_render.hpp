@@ -33,8 +33,8 @@ struct SessionSeries {
   uint16_t port = 0;
   uint64_t runs = 0;
   RunCounts finished;  // totals of finished runs; a running run is added at scrape
-  PromHistogram rtt{delayBucketsSeconds()}, forward{delayBucketsSeconds()},
-      backward{delayBucketsSeconds()};
+  PromHistogram rtt{sharedDelayBuckets()}, forward{sharedDelayBuckets()},
+      backward{sharedDelayBuckets()};
   std::array<uint64_t, kOneWayFlags> flaggedForward{}, flaggedBackward{};
 };
 
