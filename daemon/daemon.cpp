@@ -301,10 +301,15 @@ Result<Session*> Daemon::startSession(SessionSpec spec, const ControlRequest* fo
     };
   }
   obs.onFinished = [this, name] { onRunFinished(name); };
-  obs.onSample = [this, name](const ReplySample& r) { metrics_.sample(name, r); };
+  const bool knownSeries = metrics_.series().contains(name);
+  SessionSeries* series = &metrics_.seriesOf(name);
+  obs.onSample = [series](const ReplySample& r) { SessionMetrics::sample(*series, r); };
   obs.onWindow = [this, name](nlohmann::json j) { onWindow(name, std::move(j)); };
   auto s = sessions_.start(std::move(spec), loop_, &*sender_, clock_, std::move(obs));
-  if (!s) return s.error();
+  if (!s) {
+    if (!knownSeries) metrics_.forget(name);  // no series for a run that never started
+    return s.error();
+  }
   ledger_.add(name, demand, user);
   const SessionSpec& sp = (*s)->spec();
   LogFields fields{{"STAMP_SESSION", name}, {"STAMP_TARGET", formatIp(sp.target)}};

@@ -9,7 +9,14 @@ void SessionMetrics::started(const std::string& name, const std::string& target,
 }
 
 void SessionMetrics::sample(const std::string& name, const ReplySample& r) {
-  SessionSeries& ser = series_[name];
+  sample(series_[name], r);
+}
+
+SessionSeries& SessionMetrics::seriesOf(const std::string& name) {
+  return series_[name];
+}
+
+void SessionMetrics::sample(SessionSeries& ser, const ReplySample& r) {
   constexpr double kSec = 1e-9;
   int64_t rtt = r.t4 - r.t1 - (r.hasT2 && r.hasT3 ? r.t3 - r.t2 : 0);
   ser.rtt.observe(double(rtt) * kSec);

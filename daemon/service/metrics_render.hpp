@@ -44,6 +44,11 @@ class SessionMetrics {
   void started(const std::string& name, const std::string& target, uint16_t port);
   // One reply of a run of `name`.
   void sample(const std::string& name, const ReplySample& r);
+  // The same without the lookup by name, for the reply path: the series of
+  // `name`, created if new, which stays where it is until forget(name)
+  // (only ever called once the run has finished).
+  SessionSeries& seriesOf(const std::string& name);
+  static void sample(SessionSeries& series, const ReplySample& r);
   // A run of `name` ended with these counts.
   void finished(const std::string& name, const RunCounts& c);
   // Drops the series of `name` (an evicted ad-hoc run, a removed session):
