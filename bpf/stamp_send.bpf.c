@@ -15,8 +15,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 
-/* Sized for the daemon's [limits] max_sessions (at most 1,000,000) and
- * allocated per entry, so an idle table costs nothing. */
+/* Resized at load to the daemon's [limits] max_sessions (sender_bpf.cpp)
+ * and allocated per entry, so an idle table costs only its buckets. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 1 << 20);

@@ -79,7 +79,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config cfg) {
 
   auto sender = SenderBpf::load(
       [raw](const stamp_rx_record& rec) { raw->sessions_.onRecord(rec, raw->clock_); },
-      [raw](const stamp_tlv_record& rec) { raw->sessions_.onTlvRecord(rec, raw->clock_); });
+      [raw](const stamp_tlv_record& rec) { raw->sessions_.onTlvRecord(rec, raw->clock_); },
+      uint32_t(std::min<uint64_t>(d->cfg_.limits.maxSessions, 1u << 20)));
   if (!sender) return sender.error();
   d->sender_.emplace(std::move(*sender));
   if (auto r = d->sender_->setClock(d->clock_); !r) return r.error();

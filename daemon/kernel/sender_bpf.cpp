@@ -46,13 +46,18 @@ Result<void> writeClockMap(int mapFd, const ClockState& clock) {
   return {};
 }
 
-Result<SenderBpf> SenderBpf::load(RecordFn onRecord, TlvFn onTlv) {
+Result<SenderBpf> SenderBpf::load(RecordFn onRecord, TlvFn onTlv, uint32_t maxSessions) {
   SenderBpf s;
   s.onRecord_ = std::make_unique<RecordFn>(std::move(onRecord));
   s.onTlv_ = std::make_unique<TlvFn>(std::move(onTlv));
   takeLibbpfLog();
   s.skel_ = stamp_send__open();
   if (!s.skel_) return sysError(errno, "cannot open the embedded sender BPF object");
+  // Entries are allocated as sessions start (BPF_F_NO_PREALLOC), but the
+  // hash table's buckets are not: size it to what the limits allow.
+  const uint32_t entries = std::clamp<uint32_t>(maxSessions, 1024, 1u << 20);
+  bpf_map__set_max_entries(s.skel_->maps.stamp_sessions, entries);
+  bpf_map__set_max_entries(s.skel_->maps.stamp_send_keys, entries);
   if (int err = stamp_send__load(s.skel_)) {
     Error e = sysError(err, "loading the sender BPF programs failed");
     if (std::string log = takeLibbpfLog(); !log.empty())

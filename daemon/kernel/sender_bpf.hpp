@@ -28,7 +28,10 @@ class SenderBpf {
 
   // Loads the programs; `onRecord` is called from consume() for every reply,
   // `onTlv` (if set) for every reply that carried TLVs, before its record.
-  static Result<SenderBpf> load(RecordFn onRecord, TlvFn onTlv = {});
+  // `maxSessions`: the session tables' capacity, fixed at load ([limits]
+  // max_sessions as stampd starts; clamped to [1024, 2^20]).
+  static Result<SenderBpf> load(RecordFn onRecord, TlvFn onTlv = {},
+                                uint32_t maxSessions = 65536);
 
   SenderBpf(const SenderBpf&) = delete;
   SenderBpf& operator=(const SenderBpf&) = delete;

@@ -721,7 +721,7 @@ void SessionStats::addDelays(int64_t s, const ReplySample& r) {
   }
 
   if (recent_.empty()) {
-    const int64_t ring = std::clamp<int64_t>(limits_.seqWindow / 4, 16, kIpdvWindow);
+    const int64_t ring = std::clamp<int64_t>(limits_.seqWindow / 8, 8, kIpdvWindow);
     recent_.assign(size_t(ring), DelayEntry());
   }
   const uint64_t mask = recent_.size() - 1;

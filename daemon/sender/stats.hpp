@@ -308,7 +308,7 @@ struct StatsLimits {
 //   - a reply for a sequence number that has left the window is counted in
 //     outOfWindow and otherwise ignored: it can no longer be told apart as
 //     late or duplicate.
-// IPDV pairs are matched in a ring of the last R = clamp(W / 4, 16,
+// IPDV pairs are matched in a ring of the last R = clamp(W / 8, 8,
 // kIpdvWindow) received delays: a pair whose two replies are reordered by R
 // or more is skipped.
 //

@@ -239,26 +239,26 @@ TEST(SessionStatsWindow, SmallWindowSlides) {
   ASSERT_TRUE(st.onSent(100'000, kEpoch + 8 * kNsPerSec));
   EXPECT_EQ(st.counters().lost, 138u);
   EXPECT_EQ(st.inFlight(), 1u);
-  // Memory stays with the window: bitmaps 3 x 8 bytes, IPDV ring 16 entries,
+  // Memory stays with the window: bitmaps 3 x 8 bytes, IPDV ring 8 entries,
   // in-flight ring at most 64 + 1 entries.
   EXPECT_LT(st.memoryBytes(), sizeof(SessionStats) + 24 + 16 * 40 + 128 * 16 + 1024);
 }
 
 TEST(SessionStatsWindow, IpdvRingFollowsTheWindow) {
-  // Window 64: an IPDV ring of 16. A pair reordered by 16 or more is
+  // Window 64: an IPDV ring of 8. A pair reordered by 8 or more is
   // skipped, by less is paired.
   SessionStats st({}, StatsLimits{LogHistogram::kExactSamples, 64});
   for (uint32_t i = 0; i < 40; ++i) ASSERT_TRUE(st.onSent(i, kEpoch + i * kMs));
   st.onReply(reply(0, kEpoch, kMs, 0, kMs));
-  for (uint32_t i = 2; i <= 17; ++i) st.onReply(reply(i, kEpoch + i * kMs, kMs, 0, kMs));
-  st.onReply(reply(1, kEpoch + kMs, 2 * kMs, 0, kMs));  // 16 behind 17: 0-1 lost
-  EXPECT_EQ(st.summary().ipdvRtt.count, 15u + 1u);      // 2..17 pairs, and 1-2
+  for (uint32_t i = 2; i <= 9; ++i) st.onReply(reply(i, kEpoch + i * kMs, kMs, 0, kMs));
+  st.onReply(reply(1, kEpoch + kMs, 2 * kMs, 0, kMs));  // 8 behind 9: 0-1 lost
+  EXPECT_EQ(st.summary().ipdvRtt.count, 7u + 1u);       // 2..9 pairs, and 1-2
   SessionStats near({}, StatsLimits{LogHistogram::kExactSamples, 64});
   for (uint32_t i = 0; i < 40; ++i) ASSERT_TRUE(near.onSent(i, kEpoch + i * kMs));
   near.onReply(reply(0, kEpoch, kMs, 0, kMs));
-  for (uint32_t i = 2; i <= 15; ++i) near.onReply(reply(i, kEpoch + i * kMs, kMs, 0, kMs));
+  for (uint32_t i = 2; i <= 7; ++i) near.onReply(reply(i, kEpoch + i * kMs, kMs, 0, kMs));
   near.onReply(reply(1, kEpoch + kMs, 2 * kMs, 0, kMs));
-  EXPECT_EQ(near.summary().ipdvRtt.count, 13u + 2u);  // 2..15 pairs, 0-1 and 1-2
+  EXPECT_EQ(near.summary().ipdvRtt.count, 5u + 2u);  // 2..7 pairs, 0-1 and 1-2
 }
 
 // ---- counters(), inFlight(), reset()
