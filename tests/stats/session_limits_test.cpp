@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "reply_fixture.hpp"
 #include "sender/stats.hpp"
 
 namespace stamp {
@@ -21,21 +22,10 @@ using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
-constexpr UnixNs kEpoch = 1'700'000'000 * kNsPerSec;
-constexpr int64_t kMs = 1'000'000;
-constexpr int64_t kUs = 1'000;
-
-ReplySample reply(uint32_t seq, UnixNs t1, int64_t fwd, int64_t dwell, int64_t bwd,
-                  int64_t reflectorOffset = 0) {
-  ReplySample r;
-  r.senderSeq = seq;
-  r.reflectorSeq = seq;
-  r.t1 = t1;
-  r.t2 = t1 + fwd + reflectorOffset;
-  r.t3 = r.t2 + dwell;
-  r.t4 = t1 + fwd + dwell + bwd;
-  return r;
-}
+using testing::kEpoch;
+using testing::kMs;
+using testing::kUs;
+using testing::reply;
 
 // 1 pps with realistic delays: RTT lognormal around 200 us with 30 %
 // jitter, a reflector clock `offset` off (one-way +-offset), all trusted.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "reply_fixture.hpp"
 #include "sender/stats.hpp"
 
 namespace stamp {
@@ -19,23 +20,10 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr UnixNs kEpoch = 1'700'000'000 * kNsPerSec;  // Nov 2023
-constexpr int64_t kMs = 1'000'000;
-constexpr int64_t kUs = 1'000;
-
-// A reply whose timestamps follow from one-way delays, the reflector's
-// dwell time and the reflector clock's offset from the sender's.
-ReplySample reply(uint32_t seq, UnixNs t1, int64_t fwd, int64_t dwell, int64_t bwd,
-                  int64_t reflectorOffset = 0) {
-  ReplySample r;
-  r.senderSeq = seq;
-  r.reflectorSeq = seq;
-  r.t1 = t1;
-  r.t2 = t1 + fwd + reflectorOffset;
-  r.t3 = r.t2 + dwell;
-  r.t4 = t1 + fwd + dwell + bwd;
-  return r;
-}
+using testing::kEpoch;
+using testing::kMs;
+using testing::kUs;
+using testing::reply;
 
 // ---- Formulas
 
