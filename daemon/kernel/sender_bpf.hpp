@@ -30,8 +30,7 @@ class SenderBpf {
   // `onTlv` (if set) for every reply that carried TLVs, before its record.
   // `maxSessions`: the session tables' capacity, fixed at load ([limits]
   // max_sessions as stampd starts; clamped to [1024, 2^20]).
-  static Result<SenderBpf> load(RecordFn onRecord, TlvFn onTlv = {},
-                                uint32_t maxSessions = 65536);
+  static Result<SenderBpf> load(RecordFn onRecord, TlvFn onTlv = {}, uint32_t maxSessions = 65536);
 
   SenderBpf(const SenderBpf&) = delete;
   SenderBpf& operator=(const SenderBpf&) = delete;

@@ -254,8 +254,9 @@ void Session::onTimer(nanoseconds due) {
 void Session::fillTlvs(uint32_t seq) {
   if (!tlvPadding_) return;
   std::span<uint8_t> rest(pkt_.data() + baseSize(), pkt_.size() - baseSize());
-  const bool ar = tlvReport_ && tlvReport_->accessReportDue(monotonicNow(), spec_.accessReportTimeout,
-                                             spec_.accessReportRetries);
+  const bool ar =
+      tlvReport_ && tlvReport_->accessReportDue(monotonicNow(), spec_.accessReportTimeout,
+                                                spec_.accessReportRetries);
   // S_TxC: packets sent in the session, this one included (RFC 8972 4.5).
   if (!tlv::encodeRequest(spec_.tlvs, seq + 1, ar, paddingFill_, rest))
     std::fill(rest.begin(), rest.end(), 0);  // checked() makes this unreachable

@@ -102,8 +102,7 @@ void RunRecorder::flush() {
                   n.error().message);
 }
 
-void RunRecorder::windowClosed(const std::string& name, nlohmann::json w,
-                               const RunContext& ctx) {
+void RunRecorder::windowClosed(const std::string& name, nlohmann::json w, const RunContext& ctx) {
   LogFields fields{{"STAMP_SESSION", name},
                    {"STAMP_TARGET", w.value("target", "")},
                    {"STAMP_WINDOW", "1"},

@@ -59,14 +59,13 @@ class RunRecorder {
   Result<nlohmann::json> query(const ResultsQuery& q);
 
  private:
-  void store(const std::string& name, nlohmann::json summary, bool window,
-             const RunContext& ctx);
+  void store(const std::string& name, nlohmann::json summary, bool window, const RunContext& ctx);
 
   std::string path_;
   Retention retention_;
   std::optional<ResultsStore> store_;
   std::vector<RunRecord> pending_;  // windows closed since the last flush()
-  std::string error_;  // why the store is unavailable or failed last
+  std::string error_;               // why the store is unavailable or failed last
   int64_t retryAtS_ = 0;
   int64_t pruneAtS_ = 0;
 };

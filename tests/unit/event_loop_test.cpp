@@ -33,7 +33,8 @@ TEST(LoopTimer, ManyTimersFireInDeadlineOrderOnce) {
   for (int i = 0; i < 2000; ++i) {
     // All in the past: one runDueTimers() takes them all.
     deadlines.push_back(now - nanoseconds(1 + rng() % 1'000'000));
-    timers.push_back(std::make_unique<LoopTimer>(loop, [&fired](nanoseconds due) { fired.push_back(due); }));
+    timers.push_back(
+        std::make_unique<LoopTimer>(loop, [&fired](nanoseconds due) { fired.push_back(due); }));
     timers.back()->armAt(deadlines.back());
   }
   EXPECT_EQ(loop.timers(), 2000u);
@@ -53,7 +54,8 @@ TEST(LoopTimer, CancelRearmAndDestroyLeaveTheHeapConsistent) {
   std::vector<int> fired;
   std::vector<std::unique_ptr<LoopTimer>> timers;
   for (int i = 0; i < 100; ++i) {
-    timers.push_back(std::make_unique<LoopTimer>(loop, [&fired, i](nanoseconds) { fired.push_back(i); }));
+    timers.push_back(
+        std::make_unique<LoopTimer>(loop, [&fired, i](nanoseconds) { fired.push_back(i); }));
     timers.back()->armAt(past + nanoseconds(i));
   }
   for (int i = 0; i < 100; i += 3) timers[size_t(i)]->cancel();       // never fire
@@ -78,7 +80,7 @@ TEST(LoopTimer, EarlyLetsATimerShareAWakeUpButNotBeforeItsWindow) {
   LoopTimer strict(loop, [&c](nanoseconds) { ++c; });
   due.armAt(now - milliseconds(1));
   soon.armAt(now + milliseconds(500), std::chrono::seconds(1));  // may go 1 s early
-  strict.armAt(now + milliseconds(600));                          // may not
+  strict.armAt(now + milliseconds(600));                         // may not
   loop.runDueTimers();
   EXPECT_EQ(a, 1);
   EXPECT_EQ(b, 1);
@@ -120,7 +122,8 @@ TEST(LoopTimer, TheDrainHookRunsBeforeTimersAndDuringLongBatches) {
   const auto past = monotonicNow() - milliseconds(1);
   std::vector<std::unique_ptr<LoopTimer>> timers;
   for (int i = 0; i < 100; ++i) {
-    timers.push_back(std::make_unique<LoopTimer>(loop, [&](nanoseconds) { hooksSeen.push_back(hooks); }));
+    timers.push_back(
+        std::make_unique<LoopTimer>(loop, [&](nanoseconds) { hooksSeen.push_back(hooks); }));
     timers.back()->armAt(past + nanoseconds(i));
   }
   loop.runDueTimers();
