@@ -10,8 +10,6 @@ namespace {
 // Windows held for one transaction at most: a batch of timers larger than
 // this commits in several.
 constexpr size_t kMaxPending = 4096;
-}  // namespace
-namespace {
 
 Retention retentionOf(const ResultsConfig& r) {
   return {std::chrono::duration_cast<std::chrono::seconds>(r.maxAge), r.maxRuns};
